@@ -1,0 +1,398 @@
+module Value = struct
+  type t = Wire.value =
+    | Null
+    | Integer of int64
+    | Real of float
+    | Text of string
+    | Blob of string
+
+  let int i = Integer (Int64.of_int i)
+  let int64 i = Integer i
+  let float f = Real f
+  let text s = Text s
+  let blob s = Blob s
+  let bool b = Integer (if b then 1L else 0L)
+  let option f = function None -> Null | Some x -> f x
+
+  let type_name = function
+    | Null -> "NULL"
+    | Integer _ -> "INTEGER"
+    | Real _ -> "REAL"
+    | Text _ -> "TEXT"
+    | Blob _ -> "BLOB"
+
+  let equal a b =
+    match (a, b) with
+    | Real x, Real y -> Int64.equal (Int64.bits_of_float x) (Int64.bits_of_float y)
+    | _ -> a = b
+
+  let pp ppf = function
+    | Null -> Format.pp_print_string ppf "NULL"
+    | Integer i -> Format.fprintf ppf "%Ld" i
+    | Real f -> Format.fprintf ppf "%h" f
+    | Text s ->
+      Format.fprintf ppf "'%s'"
+        (String.concat "''" (String.split_on_char '\'' s))
+    | Blob s ->
+      Format.pp_print_string ppf "x'";
+      String.iter (fun c -> Format.fprintf ppf "%02x" (Char.code c)) s;
+      Format.pp_print_string ppf "'"
+
+  let to_string v = Format.asprintf "%a" pp v
+end
+
+module Error = struct
+  type kind = Wire.error_kind
+
+  type t = Wire.error = {
+    kind : kind;
+    code : int option;
+    message : string;
+    sql : string option;
+  }
+
+  exception E of t
+
+  let kind_to_string : kind -> string = function
+    | `Sql -> "sql" | `Constraint -> "constraint" | `Busy -> "busy" | `Auth -> "auth"
+    | `Network -> "network" | `Timeout -> "timeout" | `Sync -> "sync"
+    | `Closed -> "closed" | `Decode -> "decode" | `Config -> "config"
+    | `Misuse -> "misuse" | `Internal -> "internal"
+
+  let primary_names =
+    [ 0, "OK"; 1, "ERROR"; 2, "INTERNAL"; 3, "PERM"; 4, "ABORT"; 5, "BUSY";
+      6, "LOCKED"; 7, "NOMEM"; 8, "READONLY"; 9, "INTERRUPT"; 10, "IOERR";
+      11, "CORRUPT"; 12, "NOTFOUND"; 13, "FULL"; 14, "CANTOPEN"; 15, "PROTOCOL";
+      16, "EMPTY"; 17, "SCHEMA"; 18, "TOOBIG"; 19, "CONSTRAINT"; 20, "MISMATCH";
+      21, "MISUSE"; 22, "NOLFS"; 23, "AUTH"; 24, "FORMAT"; 25, "RANGE";
+      26, "NOTADB"; 27, "NOTICE"; 28, "WARNING"; 100, "ROW"; 101, "DONE" ]
+
+  (* Extended codes: (primary, index) -> suffix; the code is primary lor
+     (index lsl 8). *)
+  let extended_names =
+    [ 1, [ 1, "MISSING_COLLSEQ"; 2, "RETRY"; 3, "SNAPSHOT" ];
+      10,
+      [ 1, "READ"; 2, "SHORT_READ"; 3, "WRITE"; 4, "FSYNC"; 5, "DIR_FSYNC";
+        6, "TRUNCATE"; 7, "FSTAT"; 8, "UNLOCK"; 9, "RDLOCK"; 10, "DELETE";
+        11, "BLOCKED"; 12, "NOMEM"; 13, "ACCESS"; 14, "CHECKRESERVEDLOCK";
+        15, "LOCK"; 16, "CLOSE"; 17, "DIR_CLOSE"; 18, "SHMOPEN"; 19, "SHMSIZE";
+        20, "SHMLOCK"; 21, "SHMMAP"; 22, "SEEK"; 23, "DELETE_NOENT"; 24, "MMAP";
+        25, "GETTEMPPATH"; 26, "CONVPATH"; 27, "VNODE"; 28, "AUTH";
+        29, "BEGIN_ATOMIC"; 30, "COMMIT_ATOMIC"; 31, "ROLLBACK_ATOMIC";
+        32, "DATA"; 33, "CORRUPTFS" ];
+      6, [ 1, "SHAREDCACHE"; 2, "VTAB" ];
+      5, [ 1, "RECOVERY"; 2, "SNAPSHOT"; 3, "TIMEOUT" ];
+      14, [ 1, "NOTEMPDIR"; 2, "ISDIR"; 3, "FULLPATH"; 4, "CONVPATH"; 6, "SYMLINK" ];
+      11, [ 1, "VTAB"; 2, "SEQUENCE"; 3, "INDEX" ];
+      8,
+      [ 1, "RECOVERY"; 2, "CANTLOCK"; 3, "ROLLBACK"; 4, "DBMOVED"; 5, "CANTINIT";
+        6, "DIRECTORY" ];
+      4, [ 2, "ROLLBACK" ];
+      19,
+      [ 1, "CHECK"; 2, "COMMITHOOK"; 3, "FOREIGNKEY"; 4, "FUNCTION"; 5, "NOTNULL";
+        6, "PRIMARYKEY"; 7, "TRIGGER"; 8, "UNIQUE"; 9, "VTAB"; 10, "ROWID";
+        11, "PINNED"; 12, "DATATYPE" ];
+      27, [ 1, "RECOVER_WAL"; 2, "RECOVER_ROLLBACK" ];
+      28, [ 1, "AUTOINDEX" ];
+      23, [ 1, "USER" ];
+      0, [ 1, "LOAD_PERMANENTLY" ] ]
+
+  let code_name code =
+    let primary = code land 0xff and ext = code lsr 8 in
+    match List.assoc_opt primary primary_names with
+    | None -> Printf.sprintf "SQLITE_UNKNOWN(%d)" code
+    | Some p when ext = 0 -> "SQLITE_" ^ p
+    | Some p -> (
+      match Option.bind (List.assoc_opt primary extended_names) (List.assoc_opt ext) with
+      | Some e -> Printf.sprintf "SQLITE_%s_%s" p e
+      | None -> Printf.sprintf "SQLITE_%s(%d)" p code)
+
+  let is_transient e =
+    match e.kind with `Busy | `Network | `Timeout -> true | _ -> false
+
+  let to_string e =
+    let b = Buffer.create 128 in
+    Printf.bprintf b "%s error: %s" (kind_to_string e.kind) e.message;
+    Option.iter (fun c -> Printf.bprintf b " (%s, code %d)" (code_name c) c) e.code;
+    Option.iter (fun s -> Printf.bprintf b " in SQL: %s" s) e.sql;
+    Buffer.contents b
+
+  let pp ppf e = Format.pp_print_string ppf (to_string e)
+
+  let () =
+    Printexc.register_printer (function
+      | E e -> Some ("Turso.Error.E: " ^ to_string e)
+      | _ -> None)
+
+  let make kind message = { kind; code = None; message; sql = None }
+end
+
+let ok_exn = function Ok x -> x | Error e -> raise (Error.E e)
+
+type params = [ `Positional of Value.t list | `Named of (string * Value.t) list ]
+
+(* Replies *)
+
+let err_of_reply r = Error (Wire.decode_error r)
+let[@inline] unit_of_reply r = if Wire.is_ok r then Ok () else err_of_reply r
+let[@inline] int64_of_reply r = if Wire.is_ok r then Ok (Wire.int64_at r 1) else err_of_reply r
+let handle_of_result = function Ok h -> Ok h | Error r -> err_of_reply r
+
+let encode_params = function
+  | None -> ""
+  | Some p -> Wire.encode_params (Some (p :> [ `Positional of _ | `Named of _ ]))
+
+(* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
+let chunk_rows = 256
+
+module Row = struct
+  type t = { names : string array; values : Value.t array }
+
+  let columns r = r.names
+  let length r = Array.length r.values
+  let get r i =
+    if i < 0 || i >= Array.length r.values then invalid_arg "Turso.Row.get: column out of range";
+    Array.unsafe_get r.values i
+
+  let index r name =
+    let rec go i =
+      if i >= Array.length r.names then -1
+      else if String.equal (Array.unsafe_get r.names i) name then i
+      else go (i + 1)
+    in
+    go 0
+
+  let find r name =
+    match index r name with -1 -> None | i -> Some r.values.(i)
+
+  let column r name =
+    match index r name with
+    | -1 ->
+      Error
+        (Error.make `Decode
+           (Printf.sprintf "no column named %S (columns: %s)" name
+              (String.concat ", " (Array.to_list r.names))))
+    | i -> Ok r.values.(i)
+
+  let values r = Array.copy r.values
+  let to_list r = Array.to_list (Array.map2 (fun n v -> (n, v)) r.names r.values)
+
+  let pp ppf r =
+    Format.fprintf ppf "@[<hov 1>{";
+    Array.iteri
+      (fun i v ->
+        if i > 0 then Format.fprintf ppf ";@ ";
+        Format.fprintf ppf "%s = %a" r.names.(i) Value.pp v)
+      r.values;
+    Format.fprintf ppf "}@]"
+end
+
+module Rows = struct
+  type state = Open | Exhausted | Closed
+
+  type t = {
+    stmt : Ffi.stmt;
+    oneshot : bool;  (** the statement belongs to this result set *)
+    cur : Wire.cursor;
+    mutable state : state;
+  }
+
+  let columns r = r.cur.names
+  let decltypes r = r.cur.decltypes
+
+  let release r =
+    if r.oneshot then Ffi.stmt_close r.stmt
+    else if r.state = Open then ignore (Ffi.stmt_reset r.stmt r.cur.generation)
+
+  let close r =
+    if r.state <> Closed then begin
+      release r;
+      r.state <- Closed
+    end
+
+  let finish r =
+    if r.oneshot then Ffi.stmt_close r.stmt;
+    r.state <- Exhausted
+
+  let rec next r =
+    let c = r.cur in
+    if c.remaining > 0 then Ok (Some { Row.names = c.names; values = Wire.decode_row c })
+    else
+      match r.state with
+      | Exhausted -> Ok None
+      | Closed -> Error (Error.make `Closed "result set is closed")
+      | Open ->
+        if c.done_ then (finish r; Ok None)
+        else
+          let reply = Ffi.stmt_fetch r.stmt c.generation chunk_rows in
+          if Wire.is_ok reply then (Wire.next_chunk c reply; next r)
+          else (finish r; err_of_reply reply)
+
+  let fold r ~init ~f =
+    let rec go acc =
+      match next r with
+      | Ok (Some row) -> go (f acc row)
+      | Ok None -> Ok acc
+      | Error e -> Error e
+    in
+    match go init with
+    | v -> v
+    | exception exn ->
+      let bt = Printexc.get_raw_backtrace () in
+      close r;
+      Printexc.raise_with_backtrace exn bt
+
+  let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
+  let to_list r = Result.map List.rev (fold r ~init:[] ~f:(fun acc row -> row :: acc))
+
+  let start ~oneshot stmt reply =
+    if Wire.is_ok reply then begin
+      let cur = Wire.decode_query reply in
+      let r = { stmt; oneshot; cur; state = Open } in
+      if cur.done_ && oneshot then begin
+        (* the whole result came in the first chunk: release it now *)
+        Ffi.stmt_close stmt;
+        r.state <- Exhausted
+      end
+      else if cur.done_ then r.state <- Exhausted;
+      Ok r
+    end
+    else begin
+      if oneshot then Ffi.stmt_close stmt;
+      err_of_reply reply
+    end
+end
+
+module Db = struct
+  type t = Ffi.db
+  type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
+
+  let open_local ?(mode = `Read_write_create) path =
+    let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
+    handle_of_result (Ffi.db_open_local path flags)
+
+  let close = Ffi.db_close
+end
+
+module Stmt = struct
+  type t = Ffi.stmt
+
+  let execute ?params s = int64_of_reply (Ffi.stmt_execute s (encode_params params))
+
+  let execute_many s sets =
+    int64_of_reply (Ffi.stmt_execute_many s (Wire.encode_param_sets sets))
+
+  let query ?params s =
+    Rows.start ~oneshot:false s (Ffi.stmt_query s (encode_params params) chunk_rows)
+
+  let parameter_count s = Result.map Int64.to_int (int64_of_reply (Ffi.stmt_parameter_count s))
+  let reset s = unit_of_reply (Ffi.stmt_reset s (-1))
+  let close = Ffi.stmt_close
+end
+
+module Conn = struct
+  type t = { h : Ffi.conn; mutable savepoints : int }
+  type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+  let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
+
+  let connect ?(busy_timeout = 5.0) db =
+    Result.map
+      (fun h -> { h; savepoints = 0 })
+      (handle_of_result (Ffi.db_connect db (ms_of_seconds busy_timeout)))
+
+  let execute ?params c sql = int64_of_reply (Ffi.conn_execute c.h sql (encode_params params))
+  let prepare c sql = handle_of_result (Ffi.conn_prepare c.h sql)
+
+  let query ?params c sql =
+    match prepare c sql with
+    | Error e -> Error e
+    | Ok s -> Rows.start ~oneshot:true s (Ffi.stmt_query s (encode_params params) chunk_rows)
+
+  let fold ?params c sql ~init ~f =
+    match query ?params c sql with Error e -> Error e | Ok r -> Rows.fold r ~init ~f
+
+  let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
+
+  let query_list ?params c sql =
+    match query ?params c sql with Error e -> Error e | Ok r -> Rows.to_list r
+
+  let query_one ?params c sql =
+    match query ?params c sql with
+    | Error e -> Error e
+    | Ok r ->
+      let first = Rows.next r in
+      Rows.close r;
+      first
+
+  let batch c sql = unit_of_reply (Ffi.conn_batch c.h sql true)
+  let script c sql = unit_of_reply (Ffi.conn_batch c.h sql false)
+  let last_insert_rowid c = int64_of_reply (Ffi.conn_last_insert_rowid c.h)
+  let changes c = int64_of_reply (Ffi.conn_changes c.h)
+  let is_autocommit c = Result.map (fun i -> i <> 0L) (int64_of_reply (Ffi.conn_is_autocommit c.h))
+
+  let set_busy_timeout c s =
+    unit_of_reply (Ffi.conn_set_busy_timeout c.h (ms_of_seconds s))
+
+  let exec_ c sql = Result.map ignore (execute c sql)
+
+  let with_transaction ?(behavior = `Deferred) c f =
+    match is_autocommit c with
+    | Error e -> Error e
+    | Ok autocommit ->
+      let begin_sql, commit_sql, rollback_sqls =
+        if autocommit then
+          let b =
+            match behavior with
+            | `Deferred -> "BEGIN DEFERRED"
+            | `Immediate -> "BEGIN IMMEDIATE"
+            | `Exclusive -> "BEGIN EXCLUSIVE"
+          in
+          (b, "COMMIT", [ "ROLLBACK" ])
+        else
+          let name = Printf.sprintf "turso_tx_%d" c.savepoints in
+          ( "SAVEPOINT " ^ name,
+            "RELEASE " ^ name,
+            [ "ROLLBACK TO " ^ name; "RELEASE " ^ name ] )
+      in
+      let rollback () = List.iter (fun sql -> ignore (exec_ c sql)) rollback_sqls in
+      (match exec_ c begin_sql with
+       | Error e -> Error e
+       | Ok () -> (
+         if not autocommit then c.savepoints <- c.savepoints + 1;
+         let leave () = if not autocommit then c.savepoints <- c.savepoints - 1 in
+         match f c with
+         | exception exn ->
+           let bt = Printexc.get_raw_backtrace () in
+           rollback ();
+           leave ();
+           Printexc.raise_with_backtrace exn bt
+         | Error e ->
+           rollback ();
+           leave ();
+           Error e
+         | Ok v -> (
+           match exec_ c commit_sql with
+           | Ok () -> leave (); Ok v
+           | Error e -> rollback (); leave (); Error e)))
+
+  let execute_transaction c stmts =
+    with_transaction ~behavior:`Immediate c (fun c ->
+        let rec go = function
+          | [] -> Ok ()
+          | sql :: rest -> (
+            match execute c sql with Ok _ -> go rest | Error e -> Error e)
+        in
+        go stmts)
+
+  let close c = Ffi.conn_close c.h
+end
+
+module Syntax = struct
+  let ( let* ) = Result.bind
+  let ( let+ ) r f = Result.map f r
+end
+
+module Private = struct
+  let test_panic () = unit_of_reply (Ffi.test_panic ())
+end

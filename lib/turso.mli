@@ -1,0 +1,315 @@
+(** Typed access to libSQL and Turso databases.
+
+    The blocking API. Every operation that can fail returns
+    [(_, Error.t) result]; {!ok_exn} turns a result into a value or an
+    {!Error.E} exception for scripts.
+
+    {[
+      let open Turso in
+      let db = ok_exn (Db.open_local "app.db") in
+      let conn = ok_exn (Conn.connect db) in
+      ignore (ok_exn (Conn.execute conn "CREATE TABLE IF NOT EXISTS t (x INTEGER)"));
+      ignore (ok_exn (Conn.execute conn "INSERT INTO t VALUES (?)"
+                        ~params:(`Positional [ Value.Integer 42L ])));
+      let rows = ok_exn (Conn.query_list conn "SELECT x FROM t") in
+      List.iter (fun r -> Format.printf "%a@." Row.pp r) rows;
+      Conn.close conn;
+      Db.close db
+    ]}
+
+    {b Threads.} While a call waits on SQLite, the OCaml runtime lock is
+    released, so other OCaml threads run. A connection may be used from
+    several threads: its calls are serialised. For parallel work, give each
+    thread its own connection. *)
+
+(** {1 Values} *)
+
+module Value : sig
+  (** An SQLite value. [Text] is UTF-8 (checked when it crosses into the
+      database, and when it is read back); [Blob] is any bytes. *)
+  type t = Wire.value =
+    | Null
+    | Integer of int64
+    | Real of float
+    | Text of string
+    | Blob of string
+
+  val int : int -> t
+  val int64 : int64 -> t
+  val float : float -> t
+  val text : string -> t
+  val blob : string -> t
+
+  val bool : bool -> t
+  (** [Integer 1L] or [Integer 0L], SQLite's booleans. *)
+
+  val option : ('a -> t) -> 'a option -> t
+  (** [None] is [Null]. *)
+
+  val type_name : t -> string
+  (** ["NULL"], ["INTEGER"], ["REAL"], ["TEXT"] or ["BLOB"]. *)
+
+  val equal : t -> t -> bool
+  (** Structural equality; reals compare by their bits, so [nan] equals the
+      same [nan] and [-0.] differs from [0.]. *)
+
+  val pp : Format.formatter -> t -> unit
+  (** SQL-literal-like: [NULL], [42], [1.5], ['it''s'], [x'00ff']. *)
+
+  val to_string : t -> string
+end
+
+(** {1 Errors} *)
+
+module Error : sig
+  type kind = Wire.error_kind
+  (** What went wrong:
+      - [`Sql]: the statement failed (syntax, missing table, I/O, ...).
+      - [`Constraint]: a constraint was violated (UNIQUE, NOT NULL, ...).
+      - [`Busy]: the database is locked by another connection.
+      - [`Auth]: access was refused.
+      - [`Network], [`Timeout], [`Sync]: remote and replica faults.
+      - [`Closed]: the database, connection or statement was closed.
+      - [`Decode]: a value could not be read as asked (e.g. TEXT that is
+        not valid UTF-8).
+      - [`Config]: the configuration (path, URL, environment) is wrong.
+      - [`Misuse]: the call itself is wrong (parameter count or name,
+        several statements where one is expected, a NUL byte in SQL,
+        invalid UTF-8 in [Text], NaN).
+      - [`Internal]: a bug in this library (a caught Rust panic). *)
+
+  type t = Wire.error = {
+    kind : kind;
+    code : int option;  (** SQLite extended result code, when there is one *)
+    message : string;
+    sql : string option;  (** the failing SQL, when there is one *)
+  }
+
+  val kind_to_string : kind -> string
+  (** ["sql"], ["constraint"], ... *)
+
+  val code_name : int -> string
+  (** The SQLite name of a (primary or extended) result code, e.g.
+      [code_name 2067 = "SQLITE_CONSTRAINT_UNIQUE"]; ["SQLITE_UNKNOWN(n)"]
+      for codes it does not know. *)
+
+  val is_transient : t -> bool
+  (** [true] for [`Busy], [`Network] and [`Timeout]: worth a retry. *)
+
+  val to_string : t -> string
+  (** One line: kind, message, code name and SQL. Never contains an auth
+      token. *)
+
+  val pp : Format.formatter -> t -> unit
+
+  exception E of t
+  (** Raised by {!ok_exn} and the [_exn] functions. *)
+end
+
+val ok_exn : ('a, Error.t) result -> 'a
+(** [ok_exn (Ok x) = x]; [ok_exn (Error e)] raises [Error.E e]. *)
+
+type params =
+  [ `Positional of Value.t list  (** bound to [?], [?NNN] by position *)
+  | `Named of (string * Value.t) list
+    (** bound to [:name], [@name], [$name]; a name may be given with its
+        prefix (["@id"]) or without (["id"]) *) ]
+(** Statement parameters. The count (positional) or the set of names
+    (named) must match the statement exactly: a missing, extra or unknown
+    parameter is a [`Misuse] error, never a silent [NULL]. [Real nan] and
+    [Text] that is not valid UTF-8 are refused with [`Misuse]. *)
+
+(** {1 Rows} *)
+
+module Row : sig
+  type t
+  (** One result row: column names and values. *)
+
+  val columns : t -> string array
+  (** The column names, shared by all rows of a result (do not mutate). *)
+
+  val length : t -> int
+
+  val get : t -> int -> Value.t
+  (** [get row i] is the value of column [i] (from 0).
+      @raise Invalid_argument if [i] is out of range. *)
+
+  val find : t -> string -> Value.t option
+  (** The value of the first column with this name. *)
+
+  val column : t -> string -> (Value.t, Error.t) result
+  (** Like {!find}, with a [`Decode] error naming the missing column. *)
+
+  val values : t -> Value.t array
+  (** A copy of the values. *)
+
+  val to_list : t -> (string * Value.t) list
+  val pp : Format.formatter -> t -> unit
+end
+
+module Rows : sig
+  type t
+  (** A result set being streamed: rows arrive in chunks, so a large result
+      is never held in memory at once. Read it with {!next}, {!iter},
+      {!fold} or {!to_list}; a result set read to its end releases its
+      statement by itself. *)
+
+  val columns : t -> string array
+
+  val decltypes : t -> string option array
+  (** Declared column types ([None] for an expression). *)
+
+  val next : t -> (Row.t option, Error.t) result
+  (** The next row, or [None] at the end. A result set is invalidated when
+      its prepared statement is executed again: reading it then is a
+      [`Misuse] error. *)
+
+  val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result
+  val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result
+  val to_list : t -> (Row.t list, Error.t) result
+
+  val close : t -> unit
+  (** Stops reading and releases the statement's read lock. Idempotent. *)
+end
+
+(** {1 Databases, connections, statements} *)
+
+module Db : sig
+  type t
+  (** A database. Today: a local file or [":memory:"]. *)
+
+  type open_mode =
+    [ `Read_write_create  (** the default: create the file if missing *)
+    | `Read_write  (** the file must exist *)
+    | `Read_only  (** the file must exist; writes fail with [`Sql] *) ]
+
+  val open_local : ?mode:open_mode -> string -> (t, Error.t) result
+  (** [open_local path] opens a local database file, or an in-memory one
+      for [":memory:"] (shared by all connections of this [t], gone when it
+      is closed). SQLite URIs ([file:...?mode=ro]) are accepted. Opening
+      checks that the file can be opened: a missing file with [`Read_only]
+      is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
+
+  val close : t -> unit
+  (** Idempotent. Connections already open stay usable until they are
+      closed; new ones cannot be made ([`Closed]). *)
+end
+
+module Stmt : sig
+  type t
+  (** A prepared statement, reusable with different parameters. *)
+
+  val execute : ?params:params -> t -> (int64, Error.t) result
+  (** Runs the statement to its end; returns the rows changed. *)
+
+  val execute_many : t -> Value.t list list -> (int64, Error.t) result
+  (** Runs the statement once per positional parameter set, in one call
+      across the boundary and all or nothing (inside a transaction, or a
+      savepoint when a transaction is open). Returns the rows changed in
+      total. The error of a failing set names its index. *)
+
+  val query : ?params:params -> t -> (Rows.t, Error.t) result
+  (** Starts a query; the previous result set of this statement, if still
+      being read, is invalidated. *)
+
+  val parameter_count : t -> (int, Error.t) result
+  (** The largest parameter index of the statement. *)
+
+  val reset : t -> (unit, Error.t) result
+  (** Abandons a result set being read (releasing its read lock). *)
+
+  val close : t -> unit
+  (** Idempotent. Statements are also closed with their connection, and
+      by the GC. *)
+end
+
+module Conn : sig
+  type t
+  (** A connection to a {!Db.t}. *)
+
+  val connect : ?busy_timeout:float -> Db.t -> (t, Error.t) result
+  (** Opens a connection. [busy_timeout] (seconds, default [5.0]) is how
+      long a statement waits for another connection's lock before failing
+      with [`Busy]; [0.] fails at once. Foreign keys are enforced by
+      default (libSQL's build). *)
+
+  val execute : ?params:params -> t -> string -> (int64, Error.t) result
+  (** Runs one statement; returns the rows changed. Text holding more than
+      one statement is a [`Misuse] error (use {!batch}); rows a statement
+      returns are discarded. *)
+
+  val query : ?params:params -> t -> string -> (Rows.t, Error.t) result
+  (** Runs one statement and streams its rows. *)
+
+  val query_list : ?params:params -> t -> string -> (Row.t list, Error.t) result
+  (** Runs one statement and returns all its rows. *)
+
+  val query_one : ?params:params -> t -> string -> (Row.t option, Error.t) result
+  (** The first row, if any; the rest is not read. *)
+
+  val fold :
+    ?params:params -> t -> string -> init:'a -> f:('a -> Row.t -> 'a) ->
+    ('a, Error.t) result
+  (** Streams the rows into [f], one chunk across the boundary at a time. *)
+
+  val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result
+
+  val prepare : t -> string -> (Stmt.t, Error.t) result
+  (** Prepares one statement for reuse. *)
+
+  val batch : t -> string -> (unit, Error.t) result
+  (** Runs a script of statements separated by [;], all or nothing: in a
+      transaction (a savepoint if one is open). If a statement fails,
+      nothing of the script stays and the error names the statement (from
+      0). The script may not contain BEGIN, COMMIT or ROLLBACK (a
+      [`Misuse] error): use {!script} for that. *)
+
+  val script : t -> string -> (unit, Error.t) result
+  (** Runs a script of statements in order and stops at the first error;
+      statements before it stay. If the script opened a transaction and
+      then failed, that transaction is rolled back, not left open. *)
+
+  type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+  val with_transaction :
+    ?behavior:behavior -> t -> (t -> ('a, Error.t) result) -> ('a, Error.t) result
+  (** [with_transaction conn f] runs [f conn] in a transaction
+      ([`Deferred] by default): commits on [Ok], rolls back on [Error] or
+      on an exception (which is re-raised). Inside an open transaction it
+      nests as a savepoint ([behavior] is then ignored). If the commit
+      fails, the transaction is rolled back and the error returned. *)
+
+  val execute_transaction : t -> string list -> (unit, Error.t) result
+  (** Runs each statement of the list, in order, in one immediate
+      transaction: all of them or none. *)
+
+  val last_insert_rowid : t -> (int64, Error.t) result
+  (** The rowid of the last row inserted on this connection. *)
+
+  val changes : t -> (int64, Error.t) result
+  (** Rows changed by the last statement on this connection. *)
+
+  val is_autocommit : t -> (bool, Error.t) result
+  (** [false] while a transaction is open. *)
+
+  val set_busy_timeout : t -> float -> (unit, Error.t) result
+  (** See {!connect}. *)
+
+  val close : t -> unit
+  (** Closes the connection and all its statements. Idempotent; any later
+      use is a [`Closed] error. *)
+end
+
+(** {1 Scripting helpers} *)
+
+module Syntax : sig
+  val ( let* ) : ('a, 'e) result -> ('a -> ('b, 'e) result) -> ('b, 'e) result
+  val ( let+ ) : ('a, 'e) result -> ('a -> 'b) -> ('b, 'e) result
+end
+
+(**/**)
+
+module Private : sig
+  val test_panic : unit -> (unit, Error.t) result
+  (** Triggers a Rust panic behind the boundary (tests only). *)
+end

@@ -1,0 +1,48 @@
+(** The byte format shared with [rust/src/wire.rs] (internal). *)
+
+type value = Null | Integer of int64 | Real of float | Text of string | Blob of string
+
+type error_kind =
+  [ `Sql | `Constraint | `Busy | `Auth | `Network | `Timeout | `Sync | `Closed
+  | `Decode | `Config | `Misuse | `Internal ]
+
+type error = {
+  kind : error_kind;
+  code : int option;
+  message : string;
+  sql : string option;
+}
+
+val encode_params :
+  [ `Positional of value list | `Named of (string * value) list ] option -> string
+(** [None] encodes "no parameters". *)
+
+val encode_param_sets : value list list -> string
+(** Several positional parameter sets, for [execute_many]. *)
+
+val is_ok : string -> bool
+val decode_error : string -> error
+(** Decodes an error reply (or an [Error] payload of a handle call). *)
+
+val int64_at : string -> int -> int64
+(** [int64_at reply off] reads an i64 at byte [off] of an OK reply. *)
+
+(** A query reply being read. *)
+type cursor = {
+  generation : int;
+  names : string array;
+  decltypes : string option array;
+  mutable chunk : string;
+  mutable pos : int;
+  mutable remaining : int;  (** rows left in [chunk] *)
+  mutable done_ : bool;     (** no chunk follows [chunk] *)
+}
+
+val decode_query : string -> cursor
+(** Header and first chunk of an OK [stmt_query] reply. *)
+
+val next_chunk : cursor -> string -> unit
+(** Installs an OK [stmt_fetch] reply as the current chunk. *)
+
+val decode_row : cursor -> value array
+(** Decodes the next row of the current chunk; [remaining] must be > 0. *)

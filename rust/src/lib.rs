@@ -1,0 +1,7 @@
+//! Rust side of the `turso` OCaml library: converts, runs libSQL, and
+//! reports errors as data. Policy lives in OCaml.
+
+pub mod error;
+mod ffi;
+pub mod local;
+pub mod wire;

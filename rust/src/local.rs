@@ -1,0 +1,960 @@
+//! Local databases (a file or `:memory:`) straight on libSQL's SQLite.
+//!
+//! Local calls go to `libsql::ffi` (the SQLite that the libsql crate builds)
+//! without an async hop: reading a row costs what SQLite costs. This also
+//! keeps exact semantics that the crate's generic row API loses for local
+//! databases (it replaces invalid UTF-8 and truncates text at NUL bytes).
+//!
+//! Locking: a connection's state sits behind one mutex, taken only while the
+//! OCaml runtime lock is released, never the other way round. Lock order is
+//! connection, then statement.
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use libsql::ffi;
+use parking_lot::Mutex;
+
+use crate::error::{kind_of_sqlite_code, Error, Kind};
+use crate::wire::{self, Out, Param, Params};
+
+/// Open flags as the OCaml side numbers them.
+pub const OPEN_READ_WRITE_CREATE: i64 = 0;
+pub const OPEN_READ_WRITE: i64 = 1;
+pub const OPEN_READ_ONLY: i64 = 2;
+
+struct RawDb(*mut ffi::sqlite3);
+unsafe impl Send for RawDb {}
+
+struct RawStmt(*mut ffi::sqlite3_stmt);
+unsafe impl Send for RawStmt {}
+
+fn sqlite_error(db: *mut ffi::sqlite3, rc: c_int) -> Error {
+    let (code, message) = unsafe {
+        if db.is_null() {
+            (rc, CStr::from_ptr(ffi::sqlite3_errstr(rc)).to_string_lossy().into_owned())
+        } else {
+            let code = ffi::sqlite3_extended_errcode(db);
+            let msg = CStr::from_ptr(ffi::sqlite3_errmsg(db)).to_string_lossy().into_owned();
+            (if code == 0 { rc } else { code }, msg)
+        }
+    };
+    Error { kind: kind_of_sqlite_code(code), code: Some(code), message, sql: None }
+}
+
+fn check_no_nul(sql: &[u8]) -> Result<(), Error> {
+    match sql.iter().position(|&b| b == 0) {
+        Some(i) => Err(Error::new(
+            Kind::Misuse,
+            format!("SQL contains a NUL byte at offset {i}; pass such data as a parameter"),
+        )
+        .with_sql(&sql[..i])),
+        None => Ok(()),
+    }
+}
+
+fn open_raw(path: &str, flags: i64) -> Result<*mut ffi::sqlite3, Error> {
+    let cpath = CString::new(path)
+        .map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
+    let mode = match flags {
+        OPEN_READ_WRITE => ffi::SQLITE_OPEN_READWRITE,
+        OPEN_READ_ONLY => ffi::SQLITE_OPEN_READONLY,
+        _ => ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE,
+    };
+    // NOMUTEX: every use of a handle is already serialised by our own mutex.
+    let flags = mode | ffi::SQLITE_OPEN_URI | ffi::SQLITE_OPEN_NOMUTEX;
+    let mut db: *mut ffi::sqlite3 = ptr::null_mut();
+    let rc = unsafe { ffi::sqlite3_open_v2(cpath.as_ptr(), &mut db, flags, ptr::null()) };
+    if rc != ffi::SQLITE_OK {
+        let mut e = sqlite_error(db, rc);
+        e.message = format!("cannot open database {path:?}: {}", e.message);
+        unsafe { ffi::sqlite3_close_v2(db) };
+        return Err(e);
+    }
+    unsafe { ffi::sqlite3_extended_result_codes(db, 1) };
+    Ok(db)
+}
+
+static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A local database. For `:memory:` every connection of one `Db` sees the
+/// same in-memory database (SQLite's `memdb` VFS); a keeper connection holds
+/// it (and, for files, checks at open time that the file can be opened).
+pub struct Db {
+    path: String,
+    flags: i64,
+    keeper: Mutex<Option<RawDb>>,
+}
+
+impl Db {
+    pub fn open(path: &str, flags: i64) -> Result<Db, Error> {
+        let path = if path == ":memory:" {
+            let n = MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed);
+            format!("file:/turso-memory-{}-{n}?vfs=memdb", std::process::id())
+        } else {
+            path.to_string()
+        };
+        let keeper = open_raw(&path, flags)?;
+        Ok(Db { path, flags, keeper: Mutex::new(Some(RawDb(keeper))) })
+    }
+
+    pub fn connect(&self, busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
+        let guard = self.keeper.lock();
+        if guard.is_none() {
+            return Err(Error::closed("database"));
+        }
+        let db = open_raw(&self.path, self.flags)?;
+        drop(guard);
+        let conn = Arc::new(Conn {
+            state: Mutex::new(ConnState { db, stmts: Vec::new(), prune_at: 16 }),
+            graveyard: Mutex::new(Vec::new()),
+            graveyard_nonempty: AtomicBool::new(false),
+        });
+        if busy_timeout_ms > 0 {
+            conn.set_busy_timeout(busy_timeout_ms)?;
+        }
+        Ok(conn)
+    }
+
+    pub fn close(&self) {
+        if let Some(RawDb(db)) = self.keeper.lock().take() {
+            unsafe { ffi::sqlite3_close_v2(db) };
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.close()
+    }
+}
+
+struct ConnState {
+    db: *mut ffi::sqlite3,
+    stmts: Vec<Weak<Stmt>>,
+    prune_at: usize,
+}
+unsafe impl Send for ConnState {}
+
+pub struct Conn {
+    state: Mutex<ConnState>,
+    /// Statements dropped by the GC while the connection was busy; finalized
+    /// by the next call that holds the connection.
+    graveyard: Mutex<Vec<RawStmt>>,
+    graveyard_nonempty: AtomicBool,
+}
+
+/// What one call on a connection gets: the live handle.
+struct Live<'a> {
+    st: parking_lot::MutexGuard<'a, ConnState>,
+}
+
+impl Conn {
+    fn live(&self) -> Result<Live<'_>, Error> {
+        let st = self.state.lock();
+        if st.db.is_null() {
+            return Err(Error::closed("connection"));
+        }
+        if self.graveyard_nonempty.load(Ordering::Acquire) {
+            let dead = std::mem::take(&mut *self.graveyard.lock());
+            self.graveyard_nonempty.store(false, Ordering::Release);
+            for RawStmt(s) in dead {
+                unsafe { ffi::sqlite3_finalize(s) };
+            }
+        }
+        Ok(Live { st })
+    }
+
+    pub fn set_busy_timeout(&self, ms: i64) -> Result<(), Error> {
+        let l = self.live()?;
+        let ms = ms.clamp(0, i32::MAX as i64) as c_int;
+        let rc = unsafe { ffi::sqlite3_busy_timeout(l.st.db, ms) };
+        if rc != ffi::SQLITE_OK {
+            return Err(sqlite_error(l.st.db, rc));
+        }
+        Ok(())
+    }
+
+    pub fn last_insert_rowid(&self) -> Result<i64, Error> {
+        let l = self.live()?;
+        Ok(unsafe { ffi::sqlite3_last_insert_rowid(l.st.db) })
+    }
+
+    pub fn changes(&self) -> Result<i64, Error> {
+        let l = self.live()?;
+        Ok(unsafe { ffi::sqlite3_changes64(l.st.db) })
+    }
+
+    pub fn is_autocommit(&self) -> Result<bool, Error> {
+        let l = self.live()?;
+        Ok(unsafe { ffi::sqlite3_get_autocommit(l.st.db) } != 0)
+    }
+
+    /// Runs one statement to completion; replies changes and last rowid.
+    pub fn execute(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        let stmt = prepare_one(db, sql)?;
+        let r = (|| {
+            bind(stmt, &wire::decode_params(params)?, db)?;
+            step_to_done(db, stmt)
+        })();
+        unsafe { ffi::sqlite3_finalize(stmt) };
+        r.map_err(|e| e.with_sql(sql))?;
+        Ok(exec_reply(db))
+    }
+
+    pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        let mut l = self.live()?;
+        let raw = prepare_one(l.st.db, sql)?;
+        let ncols = unsafe { ffi::sqlite3_column_count(raw) } as usize;
+        let stmt = Arc::new(Stmt {
+            conn: self.clone(),
+            state: Mutex::new(StmtState {
+                raw,
+                params: Vec::new(),
+                out: Out::default(),
+                generation: 0,
+                active: false,
+                ncols,
+            }),
+        });
+        let st = &mut *l.st;
+        if st.stmts.len() >= st.prune_at {
+            st.stmts.retain(|w| w.strong_count() > 0);
+            st.prune_at = (st.stmts.len() * 2).max(16);
+        }
+        st.stmts.push(Arc::downgrade(&stmt));
+        Ok(stmt)
+    }
+
+    /// Runs a script of statements in order, stopping at the first error.
+    /// `atomic`: all or nothing (a transaction, or a savepoint inside one),
+    /// and the script may not end that transaction itself. Otherwise, if the
+    /// script opened a transaction and then failed, that transaction is
+    /// rolled back rather than left open.
+    pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        check_no_nul(sql)?;
+        let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
+        if atomic {
+            let open = if was_autocommit { "BEGIN" } else { "SAVEPOINT turso_batch" };
+            exec_simple(db, open)?;
+        }
+        let r = run_script(db, sql, atomic);
+        match (&r, atomic) {
+            (Ok(()), true) => {
+                let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_batch" };
+                if let Err(e) = exec_simple(db, close) {
+                    if was_autocommit {
+                        let _ = exec_simple(db, "ROLLBACK");
+                    }
+                    return Err(e);
+                }
+            }
+            (Err(_), true) => {
+                if was_autocommit {
+                    let _ = exec_simple(db, "ROLLBACK");
+                } else {
+                    let _ = exec_simple(db, "ROLLBACK TO turso_batch");
+                    let _ = exec_simple(db, "RELEASE turso_batch");
+                }
+            }
+            (Err(_), false) => {
+                if was_autocommit && unsafe { ffi::sqlite3_get_autocommit(db) } == 0 {
+                    let _ = exec_simple(db, "ROLLBACK");
+                }
+            }
+            (Ok(()), false) => {}
+        }
+        r?;
+        Ok(exec_reply(db))
+    }
+
+    /// Finalizes every statement of the connection, then closes it.
+    /// Idempotent.
+    pub fn close(&self) {
+        let mut st = self.state.lock();
+        if st.db.is_null() {
+            return;
+        }
+        for w in st.stmts.drain(..) {
+            if let Some(s) = w.upgrade() {
+                let mut ss = s.state.lock();
+                if !ss.raw.is_null() {
+                    unsafe { ffi::sqlite3_finalize(ss.raw) };
+                    ss.raw = ptr::null_mut();
+                }
+            }
+        }
+        for RawStmt(s) in std::mem::take(&mut *self.graveyard.lock()) {
+            unsafe { ffi::sqlite3_finalize(s) };
+        }
+        unsafe { ffi::sqlite3_close_v2(st.db) };
+        st.db = ptr::null_mut();
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.close()
+    }
+}
+
+fn exec_reply(db: *mut ffi::sqlite3) -> Out {
+    let mut o = Out::ok();
+    unsafe {
+        o.i64(ffi::sqlite3_changes64(db));
+        o.i64(ffi::sqlite3_last_insert_rowid(db));
+    }
+    o
+}
+
+fn exec_simple(db: *mut ffi::sqlite3, sql: &str) -> Result<(), Error> {
+    let stmt = prepare_one(db, sql.as_bytes())?;
+    let r = step_to_done(db, stmt);
+    unsafe { ffi::sqlite3_finalize(stmt) };
+    r
+}
+
+/// Prepares the first statement of `sql`; `Ok(None)` when only whitespace
+/// and comments remain. Returns the statement and the offset after it.
+fn prepare_next(
+    db: *mut ffi::sqlite3,
+    sql: &[u8],
+    from: usize,
+) -> Result<(Option<*mut ffi::sqlite3_stmt>, usize), Error> {
+    let rest = &sql[from..];
+    if rest.len() > i32::MAX as usize {
+        return Err(Error::new(Kind::Misuse, "SQL text is larger than 2 GiB"));
+    }
+    let mut stmt = ptr::null_mut();
+    let mut tail: *const c_char = ptr::null();
+    let rc = unsafe {
+        ffi::sqlite3_prepare_v2(
+            db,
+            rest.as_ptr() as *const c_char,
+            rest.len() as c_int,
+            &mut stmt,
+            &mut tail,
+        )
+    };
+    let used = if tail.is_null() { rest.len() } else { tail as usize - rest.as_ptr() as usize };
+    if rc != ffi::SQLITE_OK {
+        return Err(sqlite_error(db, rc).with_sql(rest));
+    }
+    Ok((if stmt.is_null() { None } else { Some(stmt) }, from + used))
+}
+
+/// Prepares exactly one statement: several statements, or none, is an error
+/// rather than running part of the text.
+fn prepare_one(db: *mut ffi::sqlite3, sql: &[u8]) -> Result<*mut ffi::sqlite3_stmt, Error> {
+    check_no_nul(sql)?;
+    let (stmt, end) = prepare_next(db, sql, 0)?;
+    let stmt = stmt.ok_or_else(|| {
+        Error::new(Kind::Misuse, "SQL text contains no statement").with_sql(sql)
+    })?;
+    if end < sql.len() {
+        let more = match prepare_next(db, sql, end) {
+            Ok((Some(s), _)) => {
+                unsafe { ffi::sqlite3_finalize(s) };
+                true
+            }
+            Ok((None, _)) => false,
+            Err(_) => true,
+        };
+        if more {
+            unsafe { ffi::sqlite3_finalize(stmt) };
+            return Err(Error::new(
+                Kind::Misuse,
+                format!(
+                    "SQL text holds more than one statement (the second starts at byte {end}); \
+                     use batch for a script"
+                ),
+            )
+            .with_sql(sql));
+        }
+    }
+    Ok(stmt)
+}
+
+fn step_to_done(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt) -> Result<(), Error> {
+    loop {
+        match unsafe { ffi::sqlite3_step(stmt) } {
+            ffi::SQLITE_ROW => continue,
+            ffi::SQLITE_DONE => return Ok(()),
+            rc => {
+                let e = sqlite_error(db, rc);
+                unsafe { ffi::sqlite3_reset(stmt) };
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The first keyword(s) of a statement, to refuse transaction control
+/// inside an atomic batch (it would end the batch's own transaction).
+fn ends_transaction(sql: &[u8]) -> bool {
+    let words = leading_words(sql, 3);
+    let w = |i: usize| words.get(i).map(|s| s.as_str()).unwrap_or("");
+    match w(0) {
+        "BEGIN" | "COMMIT" | "END" => true,
+        "ROLLBACK" => !(w(1) == "TO" || (w(1) == "TRANSACTION" && w(2) == "TO")),
+        _ => false,
+    }
+}
+
+fn leading_words(sql: &[u8], n: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < sql.len() && words.len() < n {
+        let c = sql[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if sql[i..].starts_with(b"--") {
+            while i < sql.len() && sql[i] != b'\n' {
+                i += 1;
+            }
+        } else if sql[i..].starts_with(b"/*") {
+            i += 2;
+            while i < sql.len() && !sql[i..].starts_with(b"*/") {
+                i += 1;
+            }
+            i += 2;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < sql.len() && (sql[i].is_ascii_alphanumeric() || sql[i] == b'_') {
+                i += 1;
+            }
+            words.push(String::from_utf8_lossy(&sql[start..i]).to_ascii_uppercase());
+        } else {
+            break;
+        }
+    }
+    words
+}
+
+fn run_script(db: *mut ffi::sqlite3, sql: &[u8], atomic: bool) -> Result<(), Error> {
+    let mut pos = 0;
+    let mut index = 0usize;
+    while pos < sql.len() {
+        let start = pos;
+        let (stmt, next) = prepare_next(db, sql, pos).map_err(|mut e| {
+            e.message = format!("statement {index}: {}", e.message);
+            e
+        })?;
+        pos = next;
+        let Some(stmt) = stmt else { break };
+        let text = &sql[start..next];
+        if atomic && ends_transaction(text) {
+            unsafe { ffi::sqlite3_finalize(stmt) };
+            return Err(Error::new(
+                Kind::Misuse,
+                format!(
+                    "statement {index}: an atomic batch runs in its own transaction and cannot \
+                     contain BEGIN, COMMIT or ROLLBACK; use a script"
+                ),
+            )
+            .with_sql(text));
+        }
+        let r = step_to_done(db, stmt);
+        unsafe { ffi::sqlite3_finalize(stmt) };
+        r.map_err(|mut e| {
+            e.message = format!("statement {index}: {}", e.message);
+            e.with_sql(text)
+        })?;
+        index += 1;
+    }
+    Ok(())
+}
+
+fn bind_one(
+    stmt: *mut ffi::sqlite3_stmt,
+    idx: c_int,
+    v: &Param,
+    db: *mut ffi::sqlite3,
+    what: &dyn Fn() -> String,
+) -> Result<(), Error> {
+    let rc = unsafe {
+        match *v {
+            Param::Null => ffi::sqlite3_bind_null(stmt, idx),
+            Param::Integer(i) => ffi::sqlite3_bind_int64(stmt, idx, i),
+            Param::Real(f) => {
+                if f.is_nan() {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("{}: NaN cannot be stored (SQLite turns it into NULL)", what()),
+                    ));
+                }
+                ffi::sqlite3_bind_double(stmt, idx, f)
+            }
+            Param::Text(s) => {
+                if std::str::from_utf8(s).is_err() {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what()),
+                    ));
+                }
+                ffi::sqlite3_bind_text64(
+                    stmt,
+                    idx,
+                    s.as_ptr() as *const c_char,
+                    s.len() as u64,
+                    ffi::SQLITE_STATIC(),
+                    ffi::SQLITE_UTF8 as u8,
+                )
+            }
+            Param::Blob(b) => ffi::sqlite3_bind_blob64(
+                stmt,
+                idx,
+                b.as_ptr() as *const std::ffi::c_void,
+                b.len() as u64,
+                ffi::SQLITE_STATIC(),
+            ),
+        }
+    };
+    if rc != ffi::SQLITE_OK {
+        let mut e = sqlite_error(db, rc);
+        e.message = format!("{}: {}", what(), e.message);
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn param_name(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Option<String> {
+    let p = unsafe { ffi::sqlite3_bind_parameter_name(stmt, i) };
+    if p.is_null() {
+        None
+    } else {
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+/// Binds parameters. The text and blob bytes are bound without a copy
+/// (`SQLITE_STATIC`): the caller keeps the buffer alive until the bindings
+/// are cleared. A count or name that does not match the statement is an
+/// error, never a silent NULL.
+fn bind(stmt: *mut ffi::sqlite3_stmt, params: &Params, db: *mut ffi::sqlite3) -> Result<(), Error> {
+    let expected = unsafe { ffi::sqlite3_bind_parameter_count(stmt) } as usize;
+    match params {
+        Params::None if expected == 0 => Ok(()),
+        Params::None => Err(Error::new(
+            Kind::Misuse,
+            format!("statement expects {expected} parameter(s), none given"),
+        )),
+        Params::Positional(vs) => {
+            if vs.len() != expected {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    format!("statement expects {expected} parameter(s), {} given", vs.len()),
+                ));
+            }
+            for (i, v) in vs.iter().enumerate() {
+                bind_one(stmt, (i + 1) as c_int, v, db, &|| format!("parameter {}", i + 1))?;
+            }
+            Ok(())
+        }
+        Params::Named(vs) => {
+            let mut bound = vec![false; expected + 1];
+            for (name, v) in vs {
+                let name_s = String::from_utf8_lossy(name);
+                let idx = resolve_name(stmt, name).ok_or_else(|| {
+                    Error::new(
+                        Kind::Misuse,
+                        format!("statement has no parameter named {name_s:?}"),
+                    )
+                })?;
+                if bound[idx as usize] {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("parameter {name_s:?} is given more than once"),
+                    ));
+                }
+                bound[idx as usize] = true;
+                bind_one(stmt, idx, v, db, &|| format!("parameter {name_s:?}"))?;
+            }
+            if let Some(i) = (1..=expected).find(|&i| !bound[i]) {
+                let name = param_name(stmt, i as c_int);
+                return Err(Error::new(
+                    Kind::Misuse,
+                    match name {
+                        Some(n) => format!("parameter {n:?} is not given"),
+                        None => format!("positional parameter {i} cannot be given by name"),
+                    },
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Finds a named parameter: a name with its prefix (`:id`, `@id`, `$id`,
+/// `?3`) as written, or a bare name (`id`) under any of the three prefixes.
+fn resolve_name(stmt: *mut ffi::sqlite3_stmt, name: &[u8]) -> Option<c_int> {
+    let lookup = |n: &[u8]| -> Option<c_int> {
+        let c = CString::new(n).ok()?;
+        let i = unsafe { ffi::sqlite3_bind_parameter_index(stmt, c.as_ptr()) };
+        if i > 0 {
+            Some(i)
+        } else {
+            None
+        }
+    };
+    match name.first() {
+        Some(b':' | b'@' | b'$' | b'?') => lookup(name),
+        Some(_) => [b':', b'@', b'$'].iter().find_map(|p| {
+            let mut n = vec![*p];
+            n.extend_from_slice(name);
+            lookup(&n)
+        }),
+        None => None,
+    }
+}
+
+pub struct StmtState {
+    raw: *mut ffi::sqlite3_stmt,
+    /// The parameter bytes the current bindings point into.
+    params: Vec<u8>,
+    out: Out,
+    /// Bumped by every new execution, so that a stale cursor is detected.
+    generation: u64,
+    /// Rows are pending (stepped but not finished).
+    active: bool,
+    ncols: usize,
+}
+unsafe impl Send for StmtState {}
+
+pub struct Stmt {
+    conn: Arc<Conn>,
+    state: Mutex<StmtState>,
+}
+
+impl Drop for Stmt {
+    fn drop(&mut self) {
+        let raw = std::mem::replace(&mut self.state.get_mut().raw, ptr::null_mut());
+        if raw.is_null() {
+            return;
+        }
+        // The GC may drop a statement while another thread is using the
+        // connection: never block here, hand it to the connection instead.
+        match self.conn.state.try_lock() {
+            Some(st) if st.db.is_null() => {}
+            Some(_st) => unsafe {
+                ffi::sqlite3_finalize(raw);
+            },
+            None => {
+                self.conn.graveyard.lock().push(RawStmt(raw));
+                self.conn.graveyard_nonempty.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Upper bound on the bytes of one chunk of rows; a single larger row still
+/// goes in a chunk of its own.
+const CHUNK_BYTES: usize = 1 << 18;
+
+impl Stmt {
+    /// Takes the connection and the statement for a new execution: resets
+    /// it, and binds `params` unless `None`.
+    fn begin(
+        &self,
+        params: Option<Vec<u8>>,
+    ) -> Result<(Live<'_>, parking_lot::MutexGuard<'_, StmtState>), Error> {
+        let l = self.conn.live()?;
+        let mut s = self.state.lock();
+        if s.raw.is_null() {
+            return Err(Error::closed("statement"));
+        }
+        unsafe {
+            ffi::sqlite3_reset(s.raw);
+            ffi::sqlite3_clear_bindings(s.raw);
+        }
+        s.active = false;
+        s.generation += 1;
+        let Some(params) = params else { return Ok((l, s)) };
+        s.params = params;
+        let raw = s.raw;
+        // SAFETY: the bindings point into s.params, kept until the next begin.
+        let p: &[u8] = unsafe { std::slice::from_raw_parts(s.params.as_ptr(), s.params.len()) };
+        if let Err(e) = wire::decode_params(p).and_then(|ps| bind(raw, &ps, l.st.db)) {
+            unsafe { ffi::sqlite3_clear_bindings(raw) };
+            return Err(e.with_sql(&self.sql_of(raw)));
+        }
+        Ok((l, s))
+    }
+
+    fn sql_of(&self, raw: *mut ffi::sqlite3_stmt) -> Vec<u8> {
+        let p = unsafe { ffi::sqlite3_sql(raw) };
+        if p.is_null() {
+            Vec::new()
+        } else {
+            unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+        }
+    }
+
+    pub fn execute(&self, params: Vec<u8>) -> Result<Out, Error> {
+        let (l, s) = self.begin(Some(params))?;
+        let r = step_to_done(l.st.db, s.raw);
+        unsafe { ffi::sqlite3_reset(s.raw) };
+        r.map_err(|e| e.with_sql(&self.sql_of(s.raw)))?;
+        Ok(exec_reply(l.st.db))
+    }
+
+    /// Starts a query: header (generation, columns) then the first chunk.
+    pub fn query(&self, params: Vec<u8>, max_rows: usize) -> Result<Vec<u8>, Error> {
+        let (l, mut s) = self.begin(Some(params))?;
+        let s = &mut *s;
+        s.active = true;
+        let mut out = std::mem::take(&mut s.out);
+        out.reset_ok();
+        out.i64(s.generation as i64);
+        out.u32(s.ncols as u32);
+        for i in 0..s.ncols as c_int {
+            out.bytes(cstr_bytes(unsafe { ffi::sqlite3_column_name(s.raw, i) }));
+            let decl = unsafe { ffi::sqlite3_column_decltype(s.raw, i) };
+            out.bytes(cstr_bytes(decl));
+        }
+        let r = fill_chunk(l.st.db, s, &mut out, max_rows);
+        self.finish_chunk(s, out, r)
+    }
+
+    /// The next chunk of a query started with [query] in generation `generation`.
+    pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Vec<u8>, Error> {
+        let l = self.conn.live()?;
+        let mut s = self.state.lock();
+        let s = &mut *s;
+        if s.raw.is_null() {
+            return Err(Error::closed("statement"));
+        }
+        if s.generation != generation {
+            return Err(Error::new(
+                Kind::Misuse,
+                "this result set was invalidated: its statement was executed again",
+            ));
+        }
+        let mut out = std::mem::take(&mut s.out);
+        out.reset_ok();
+        if !s.active {
+            out.u32(0);
+            out.u8(1);
+            s.out.buf = Vec::new();
+            return Ok(out.buf);
+        }
+        let r = fill_chunk(l.st.db, s, &mut out, max_rows);
+        self.finish_chunk(s, out, r)
+    }
+
+    fn finish_chunk(&self, s: &mut StmtState, out: Out, r: Result<(), Error>) -> Result<Vec<u8>, Error> {
+        match r {
+            Ok(()) => {
+                // Hand the bytes out; keep a buffer of the same capacity for the
+                // next chunk so that streaming does not grow memory.
+                let cap = out.buf.capacity();
+                let bytes = out.buf;
+                s.out.buf = Vec::with_capacity(if s.active { cap } else { 0 });
+                Ok(bytes)
+            }
+            Err(e) => {
+                s.active = false;
+                unsafe { ffi::sqlite3_reset(s.raw) };
+                Err(e.with_sql(&self.sql_of(s.raw)))
+            }
+        }
+    }
+
+    /// Runs the statement once per parameter set, all or nothing: inside a
+    /// transaction (or a savepoint when one is already open).
+    pub fn execute_many(&self, sets: Vec<u8>) -> Result<Out, Error> {
+        let (l, mut s) = self.begin(None)?;
+        let db = l.st.db;
+        let raw = s.raw;
+        s.params = sets;
+        // SAFETY: the bindings point into s.params, kept until the next begin.
+        let buf: &[u8] = unsafe { std::slice::from_raw_parts(s.params.as_ptr(), s.params.len()) };
+        let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
+        exec_simple(db, if was_autocommit { "BEGIN" } else { "SAVEPOINT turso_many" })?;
+        let mut total: i64 = 0;
+        let r: Result<(), Error> = (|| {
+            let take = |at: usize| -> Result<usize, Error> {
+                buf.get(at..at + 4)
+                    .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
+                    .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))
+            };
+            let n = take(0)?;
+            let mut pos = 4;
+            for k in 0..n {
+                let len = take(pos)?;
+                let set = buf
+                    .get(pos + 4..pos + 4 + len)
+                    .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))?;
+                pos += 4 + len;
+                let tag = |mut e: Error| {
+                    e.message = format!("parameter set {k}: {}", e.message);
+                    e
+                };
+                unsafe {
+                    ffi::sqlite3_reset(raw);
+                    ffi::sqlite3_clear_bindings(raw);
+                }
+                wire::decode_params(set).and_then(|ps| bind(raw, &ps, db)).map_err(tag)?;
+                step_to_done(db, raw).map_err(tag)?;
+                total += unsafe { ffi::sqlite3_changes64(db) };
+            }
+            Ok(())
+        })();
+        unsafe {
+            ffi::sqlite3_reset(raw);
+            ffi::sqlite3_clear_bindings(raw);
+        }
+        match r {
+            Ok(()) => {
+                let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_many" };
+                if let Err(e) = exec_simple(db, close) {
+                    if was_autocommit {
+                        let _ = exec_simple(db, "ROLLBACK");
+                    }
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                if was_autocommit {
+                    let _ = exec_simple(db, "ROLLBACK");
+                } else {
+                    let _ = exec_simple(db, "ROLLBACK TO turso_many");
+                    let _ = exec_simple(db, "RELEASE turso_many");
+                }
+                return Err(e.with_sql(&self.sql_of(raw)));
+            }
+        }
+        let mut o = Out::ok();
+        o.i64(total);
+        o.i64(unsafe { ffi::sqlite3_last_insert_rowid(db) });
+        Ok(o)
+    }
+
+    /// Abandons the result set being read. With `Some(g)`, only if it is
+    /// the one of generation `g` (a newer execution is left alone).
+    pub fn reset(&self, generation: Option<u64>) -> Result<(), Error> {
+        let _l = self.conn.live()?;
+        let mut s = self.state.lock();
+        if s.raw.is_null() {
+            return Err(Error::closed("statement"));
+        }
+        if generation.is_some_and(|g| g != s.generation) {
+            return Ok(());
+        }
+        unsafe { ffi::sqlite3_reset(s.raw) };
+        s.active = false;
+        s.generation += 1;
+        Ok(())
+    }
+
+    pub fn parameter_count(&self) -> Result<i64, Error> {
+        let s = self.state.lock();
+        if s.raw.is_null() {
+            return Err(Error::closed("statement"));
+        }
+        Ok(unsafe { ffi::sqlite3_bind_parameter_count(s.raw) } as i64)
+    }
+
+    pub fn close(&self) {
+        let l = self.conn.state.lock();
+        let mut s = self.state.lock();
+        if !s.raw.is_null() && !l.db.is_null() {
+            unsafe { ffi::sqlite3_finalize(s.raw) };
+        }
+        s.raw = ptr::null_mut();
+        s.active = false;
+    }
+}
+
+fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        &[]
+    } else {
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
+/// Steps up to `max_rows` rows into `out`: a u32 row count, the values row
+/// by row, then a done byte. When the statement is done it is reset at once,
+/// so that a finished query holds no lock.
+fn fill_chunk(
+    db: *mut ffi::sqlite3,
+    s: &mut StmtState,
+    out: &mut Out,
+    max_rows: usize,
+) -> Result<(), Error> {
+    let count_at = out.buf.len();
+    out.u32(0);
+    let mut n = 0u32;
+    let stmt = s.raw;
+    let ncols = s.ncols as c_int;
+    let mut done = false;
+    while (n as usize) < max_rows.max(1) && out.buf.len() < CHUNK_BYTES {
+        match unsafe { ffi::sqlite3_step(stmt) } {
+            ffi::SQLITE_ROW => {
+                for i in 0..ncols {
+                    unsafe { encode_column(stmt, i, out)? };
+                }
+                n += 1;
+            }
+            ffi::SQLITE_DONE => {
+                done = true;
+                break;
+            }
+            rc => return Err(sqlite_error(db, rc)),
+        }
+    }
+    out.patch_u32(count_at, n);
+    out.u8(done as u8);
+    if done {
+        s.active = false;
+        unsafe { ffi::sqlite3_reset(stmt) };
+    }
+    Ok(())
+}
+
+#[inline]
+unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -> Result<(), Error> {
+    match ffi::sqlite3_column_type(stmt, i) {
+        ffi::SQLITE_INTEGER => {
+            out.u8(wire::TAG_INTEGER);
+            out.i64(ffi::sqlite3_column_int64(stmt, i));
+        }
+        ffi::SQLITE_FLOAT => {
+            out.u8(wire::TAG_REAL);
+            out.i64(ffi::sqlite3_column_double(stmt, i).to_bits() as i64);
+        }
+        ffi::SQLITE_TEXT => {
+            let p = ffi::sqlite3_column_text(stmt, i);
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            if std::str::from_utf8(b).is_err() {
+                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                return Err(Error::new(
+                    Kind::Decode,
+                    format!(
+                        "column {i} ({name}) holds TEXT that is not valid UTF-8; \
+                         read it as a BLOB (CAST({name} AS BLOB))"
+                    ),
+                ));
+            }
+            out.u8(wire::TAG_TEXT);
+            out.bytes(b);
+        }
+        ffi::SQLITE_BLOB => {
+            let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            out.u8(wire::TAG_BLOB);
+            out.bytes(b);
+        }
+        _ => out.u8(wire::TAG_NULL),
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The byte format that crosses the OCaml/Rust boundary.
+//!
+//! Every call passes parameters and returns results as one byte string, so a
+//! call costs one copy of its data and never one FFI call per value. The
+//! OCaml side of this format lives in `lib/wire.ml`; keep the two in step.
+//!
+//! Integers are little-endian. A value is a tag byte followed by its payload:
+//! 0 Null; 1 Integer (i64); 2 Real (f64 bits); 3 Text (u32 length, bytes);
+//! 4 Blob (u32 length, bytes).
+
+use crate::error::{Error, Kind};
+
+pub const TAG_NULL: u8 = 0;
+pub const TAG_INTEGER: u8 = 1;
+pub const TAG_REAL: u8 = 2;
+pub const TAG_TEXT: u8 = 3;
+pub const TAG_BLOB: u8 = 4;
+
+/// Status byte that starts every reply.
+pub const REPLY_OK: u8 = 0;
+pub const REPLY_ERROR: u8 = 1;
+
+/// A parameter value decoded from the OCaml side. Text and blobs borrow the
+/// copied parameter buffer, which outlives the statement's use of them.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
+}
+
+pub enum Params<'a> {
+    None,
+    Positional(Vec<Param<'a>>),
+    Named(Vec<(&'a [u8], Param<'a>)>),
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if self.buf.len() - self.pos < n {
+            return Err(Error::new(Kind::Internal, "malformed parameter buffer"));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn i64(&mut self) -> Result<i64, Error> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], Error> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn value(&mut self) -> Result<Param<'a>, Error> {
+        Ok(match self.u8()? {
+            TAG_NULL => Param::Null,
+            TAG_INTEGER => Param::Integer(self.i64()?),
+            TAG_REAL => Param::Real(f64::from_bits(self.i64()? as u64)),
+            TAG_TEXT => Param::Text(self.bytes()?),
+            TAG_BLOB => Param::Blob(self.bytes()?),
+            t => return Err(Error::new(Kind::Internal, format!("unknown value tag {t}"))),
+        })
+    }
+}
+
+/// Decodes a parameter buffer: a kind byte (0 none, 1 positional, 2 named),
+/// a u32 count, then the values (named ones preceded by their name).
+pub fn decode_params(buf: &[u8]) -> Result<Params<'_>, Error> {
+    if buf.is_empty() {
+        return Ok(Params::None);
+    }
+    let mut r = Reader { buf, pos: 0 };
+    let kind = r.u8()?;
+    let n = r.u32()? as usize;
+    match kind {
+        0 => Ok(Params::None),
+        1 => {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(r.value()?);
+            }
+            Ok(Params::Positional(v))
+        }
+        2 => {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name = r.bytes()?;
+                v.push((name, r.value()?));
+            }
+            Ok(Params::Named(v))
+        }
+        k => Err(Error::new(Kind::Internal, format!("unknown parameter kind {k}"))),
+    }
+}
+
+/// A reply under construction. The buffer is reused across calls on the
+/// same statement, so streaming a large result does not allocate per chunk.
+#[derive(Default)]
+pub struct Out {
+    pub buf: Vec<u8>,
+}
+
+impl Out {
+    pub fn ok() -> Out {
+        let mut o = Out { buf: Vec::with_capacity(64) };
+        o.buf.push(REPLY_OK);
+        o
+    }
+    pub fn reset_ok(&mut self) {
+        self.buf.clear();
+        self.buf.push(REPLY_OK);
+    }
+    #[inline]
+    pub fn u8(&mut self, x: u8) {
+        self.buf.push(x);
+    }
+    #[inline]
+    pub fn u32(&mut self, x: u32) {
+        self.buf.extend_from_slice(&x.to_le_bytes());
+    }
+    #[inline]
+    pub fn i64(&mut self, x: i64) {
+        self.buf.extend_from_slice(&x.to_le_bytes());
+    }
+    #[inline]
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.buf.extend_from_slice(b);
+    }
+    pub fn patch_u32(&mut self, at: usize, x: u32) {
+        self.buf[at..at + 4].copy_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// Encodes an error reply: kind byte, code (has-code byte, i32), message,
+/// then the failing SQL (has-SQL byte, bytes).
+pub fn error_reply(e: &Error) -> Vec<u8> {
+    let mut o = Out { buf: Vec::with_capacity(32 + e.message.len()) };
+    o.u8(REPLY_ERROR);
+    o.u8(e.kind as u8);
+    match e.code {
+        Some(c) => {
+            o.u8(1);
+            o.i64(c as i64)
+        }
+        None => {
+            o.u8(0);
+            o.i64(0)
+        }
+    }
+    o.bytes(e.message.as_bytes());
+    match &e.sql {
+        Some(s) => {
+            o.u8(1);
+            o.bytes(s.as_bytes())
+        }
+        None => o.u8(0),
+    }
+    o.buf
+}
+
+pub fn reply(r: Result<Out, Error>) -> Vec<u8> {
+    match r {
+        Ok(o) => o.buf,
+        Err(e) => error_reply(&e),
+    }
+}
