@@ -53,6 +53,8 @@ module Error = struct
 
   exception E of t
 
+  let make ?code ?sql kind message = { kind; code; message; sql }
+
   let kind_to_string : kind -> string = function
     | `Sql -> "sql" | `Constraint -> "constraint" | `Busy -> "busy" | `Auth -> "auth"
     | `Network -> "network" | `Timeout -> "timeout" | `Sync -> "sync"
@@ -124,7 +126,6 @@ module Error = struct
       | E e -> Some ("Turso.Error.E: " ^ to_string e)
       | _ -> None)
 
-  let make kind message = { kind; code = None; message; sql = None }
 end
 
 let ok_exn = function Ok x -> x | Error e -> raise (Error.E e)
@@ -207,6 +208,7 @@ module Rows = struct
   let close r =
     if r.state <> Closed then begin
       release r;
+      r.cur.remaining <- 0;
       r.state <- Closed
     end
 

@@ -85,6 +85,10 @@ module Error : sig
     sql : string option;  (** the failing SQL, when there is one *)
   }
 
+  val make : ?code:int -> ?sql:string -> kind -> string -> t
+  (** [make kind message] builds an error, e.g. for a [with_transaction]
+      callback that wants to roll back. *)
+
   val kind_to_string : kind -> string
   (** ["sql"], ["constraint"], ... *)
 
