@@ -15,7 +15,10 @@ external conn_is_autocommit : conn -> string = "turso_conn_is_autocommit"
 external conn_set_busy_timeout : conn -> int -> string = "turso_conn_set_busy_timeout"
 external stmt_execute : stmt -> string -> string = "turso_stmt_execute"
 external stmt_execute_many : stmt -> string -> string = "turso_stmt_execute_many"
-external stmt_query : stmt -> string -> int -> string = "turso_stmt_query"
+external stmt_query : stmt -> string -> int -> bool -> string = "turso_stmt_query"
+(** [stmt_query s params max_rows want_header]; [max_rows = 0]: the first
+    row only, then the statement is reset. *)
+
 external stmt_fetch : stmt -> int -> int -> string = "turso_stmt_fetch"
 external stmt_reset : stmt -> int -> string = "turso_stmt_reset"
 external stmt_parameter_count : stmt -> string = "turso_stmt_parameter_count"

@@ -247,9 +247,9 @@ module Rows = struct
   let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
   let to_list r = Result.map List.rev (fold r ~init:[] ~f:(fun acc row -> row :: acc))
 
-  let start ~oneshot stmt reply =
+  let start ~oneshot ?header stmt reply =
     if Wire.is_ok reply then begin
-      let cur = Wire.decode_query reply in
+      let cur, header = Wire.decode_query reply header in
       let r = { stmt; oneshot; cur; state = Open } in
       if cur.done_ && oneshot then begin
         (* the whole result came in the first chunk: release it now *)
@@ -257,7 +257,7 @@ module Rows = struct
         r.state <- Exhausted
       end
       else if cur.done_ then r.state <- Exhausted;
-      Ok r
+      Ok (r, header)
     end
     else begin
       if oneshot then Ffi.stmt_close stmt;
@@ -277,19 +277,36 @@ module Db = struct
 end
 
 module Stmt = struct
-  type t = Ffi.stmt
+  (* The column header is cached here after the first query; the stub
+     sends it again only if SQLite re-prepared the statement. *)
+  type t = { h : Ffi.stmt; mutable header : Wire.header option }
 
-  let execute ?params s = int64_of_reply (Ffi.stmt_execute s (encode_params params))
+  let execute ?params s = int64_of_reply (Ffi.stmt_execute s.h (encode_params params))
 
   let execute_many s sets =
-    int64_of_reply (Ffi.stmt_execute_many s (Wire.encode_param_sets sets))
+    int64_of_reply (Ffi.stmt_execute_many s.h (Wire.encode_param_sets sets))
 
   let query ?params s =
-    Rows.start ~oneshot:false s (Ffi.stmt_query s (encode_params params) chunk_rows)
+    let header = s.header in
+    let reply = Ffi.stmt_query s.h (encode_params params) chunk_rows (header = None) in
+    match Rows.start ~oneshot:false ?header s.h reply with
+    | Ok (r, h) -> s.header <- Some h; Ok r
+    | Error e -> Error e
 
-  let parameter_count s = Result.map Int64.to_int (int64_of_reply (Ffi.stmt_parameter_count s))
-  let reset s = unit_of_reply (Ffi.stmt_reset s (-1))
-  let close = Ffi.stmt_close
+  let query_one ?params s =
+    let header = s.header in
+    let reply = Ffi.stmt_query s.h (encode_params params) 0 (header = None) in
+    if Wire.is_ok reply then begin
+      let cur, h = Wire.decode_query reply header in
+      s.header <- Some h;
+      if cur.remaining > 0 then Ok (Some { Row.names = cur.names; values = Wire.decode_row cur })
+      else Ok None
+    end
+    else err_of_reply reply
+
+  let parameter_count s = Result.map Int64.to_int (int64_of_reply (Ffi.stmt_parameter_count s.h))
+  let reset s = unit_of_reply (Ffi.stmt_reset s.h (-1))
+  let close s = Ffi.stmt_close s.h
 end
 
 module Conn = struct
@@ -304,12 +321,14 @@ module Conn = struct
       (handle_of_result (Ffi.db_connect db (ms_of_seconds busy_timeout)))
 
   let execute ?params c sql = int64_of_reply (Ffi.conn_execute c.h sql (encode_params params))
-  let prepare c sql = handle_of_result (Ffi.conn_prepare c.h sql)
+  let prepare c sql =
+    Result.map (fun h -> { Stmt.h; header = None }) (handle_of_result (Ffi.conn_prepare c.h sql))
 
   let query ?params c sql =
-    match prepare c sql with
+    match handle_of_result (Ffi.conn_prepare c.h sql) with
     | Error e -> Error e
-    | Ok s -> Rows.start ~oneshot:true s (Ffi.stmt_query s (encode_params params) chunk_rows)
+    | Ok s ->
+      Result.map fst (Rows.start ~oneshot:true s (Ffi.stmt_query s (encode_params params) chunk_rows true))
 
   let fold ?params c sql ~init ~f =
     match query ?params c sql with Error e -> Error e | Ok r -> Rows.fold r ~init ~f
@@ -320,12 +339,12 @@ module Conn = struct
     match query ?params c sql with Error e -> Error e | Ok r -> Rows.to_list r
 
   let query_one ?params c sql =
-    match query ?params c sql with
+    match handle_of_result (Ffi.conn_prepare c.h sql) with
     | Error e -> Error e
-    | Ok r ->
-      let first = Rows.next r in
-      Rows.close r;
-      first
+    | Ok h ->
+      let r = Stmt.query_one ?params { Stmt.h; header = None } in
+      Ffi.stmt_close h;
+      r
 
   let batch c sql = unit_of_reply (Ffi.conn_batch c.h sql true)
   let script c sql = unit_of_reply (Ffi.conn_batch c.h sql false)

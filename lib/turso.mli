@@ -216,6 +216,10 @@ module Stmt : sig
   (** Starts a query; the previous result set of this statement, if still
       being read, is invalidated. *)
 
+  val query_one : ?params:params -> t -> (Row.t option, Error.t) result
+  (** The first row, if any, in one call across the boundary; the
+      statement is reset right after it (the rest is not read). *)
+
   val parameter_count : t -> (int, Error.t) result
   (** The largest parameter index of the statement. *)
 

@@ -11,64 +11,78 @@ type error = {
   sql : string option;
 }
 
-let add_value b = function
-  | Null -> Buffer.add_char b '\000'
-  | Integer i -> Buffer.add_char b '\001'; Buffer.add_int64_le b i
-  | Real f -> Buffer.add_char b '\002'; Buffer.add_int64_le b (Int64.bits_of_float f)
-  | Text s ->
-    Buffer.add_char b '\003';
-    Buffer.add_int32_le b (Int32.of_int (String.length s));
-    Buffer.add_string b s
-  | Blob s ->
-    Buffer.add_char b '\004';
-    Buffer.add_int32_le b (Int32.of_int (String.length s));
-    Buffer.add_string b s
+(* Parameters are written into a string of exactly the right size: no
+   Buffer growth and no final copy. *)
 
 let max_len = 0x7fff_ffff
-
-let check_len s =
-  if String.length s > max_len then
-    invalid_arg "Turso: a parameter larger than 2 GiB cannot be passed"
 
 let value_size = function
   | Null -> 1
   | Integer _ | Real _ -> 9
-  | Text s | Blob s -> check_len s; 5 + String.length s
+  | Text s | Blob s ->
+    if String.length s > max_len then
+      invalid_arg "Turso: a parameter larger than 2 GiB cannot be passed";
+    5 + String.length s
+
+let[@inline] set_u32 b pos n = Bytes.set_int32_le b pos (Int32.of_int n)
+
+let put_string b pos s =
+  set_u32 b pos (String.length s);
+  Bytes.unsafe_blit_string s 0 b (pos + 4) (String.length s);
+  pos + 4 + String.length s
+
+let put_value b pos = function
+  | Null -> Bytes.unsafe_set b pos '\000'; pos + 1
+  | Integer i -> Bytes.unsafe_set b pos '\001'; Bytes.set_int64_le b (pos + 1) i; pos + 9
+  | Real f ->
+    Bytes.unsafe_set b pos '\002';
+    Bytes.set_int64_le b (pos + 1) (Int64.bits_of_float f);
+    pos + 9
+  | Text s -> Bytes.unsafe_set b pos '\003'; put_string b (pos + 1) s
+  | Blob s -> Bytes.unsafe_set b pos '\004'; put_string b (pos + 1) s
+
+let rec positional_size acc = function [] -> acc | v :: vs -> positional_size (acc + value_size v) vs
+
+let rec named_size acc = function
+  | [] -> acc
+  | (k, v) :: vs -> named_size (acc + 4 + String.length k + value_size v) vs
+
+let rec put_positional b pos = function [] -> pos | v :: vs -> put_positional b (put_value b pos v) vs
+
+let rec put_named b pos = function
+  | [] -> pos
+  | (k, v) :: vs -> put_named b (put_value b (put_string b pos k) v) vs
+
+let positional_into b pos vs n =
+  Bytes.unsafe_set b pos '\001';
+  set_u32 b (pos + 1) n;
+  put_positional b (pos + 5) vs
 
 let encode_params = function
   | None -> ""
   | Some (`Positional vs) ->
-    let size = List.fold_left (fun n v -> n + value_size v) 5 vs in
-    let b = Buffer.create size in
-    Buffer.add_char b '\001';
-    Buffer.add_int32_le b (Int32.of_int (List.length vs));
-    List.iter (add_value b) vs;
-    Buffer.contents b
+    let b = Bytes.create (positional_size 5 vs) in
+    ignore (positional_into b 0 vs (List.length vs));
+    Bytes.unsafe_to_string b
   | Some (`Named nvs) ->
-    let size =
-      List.fold_left (fun n (k, v) -> n + 4 + String.length k + value_size v) 5 nvs
-    in
-    let b = Buffer.create size in
-    Buffer.add_char b '\002';
-    Buffer.add_int32_le b (Int32.of_int (List.length nvs));
-    List.iter
-      (fun (k, v) ->
-        Buffer.add_int32_le b (Int32.of_int (String.length k));
-        Buffer.add_string b k;
-        add_value b v)
-      nvs;
-    Buffer.contents b
+    let b = Bytes.create (named_size 5 nvs) in
+    Bytes.unsafe_set b 0 '\002';
+    set_u32 b 1 (List.length nvs);
+    ignore (put_named b 5 nvs);
+    Bytes.unsafe_to_string b
 
 let encode_param_sets sets =
-  let b = Buffer.create 1024 in
-  Buffer.add_int32_le b (Int32.of_int (List.length sets));
-  List.iter
-    (fun vs ->
-      let p = encode_params (Some (`Positional vs)) in
-      Buffer.add_int32_le b (Int32.of_int (String.length p));
-      Buffer.add_string b p)
-    sets;
-  Buffer.contents b
+  let size = List.fold_left (fun n vs -> n + 4 + positional_size 5 vs) 4 sets in
+  let b = Bytes.create size in
+  set_u32 b 0 (List.length sets);
+  ignore
+    (List.fold_left
+       (fun pos vs ->
+         let n = List.length vs in
+         set_u32 b pos (positional_size 5 vs);
+         positional_into b (pos + 4) vs n)
+       4 sets);
+  Bytes.unsafe_to_string b
 
 let is_ok s = String.length s > 0 && String.unsafe_get s 0 = '\000'
 
@@ -110,24 +124,36 @@ let start_chunk c s pos =
   c.pos <- pos + 4;
   c.done_ <- u8 s (String.length s - 1) = 1
 
-let decode_query s =
+type header = { names : string array; decltypes : string option array }
+
+let decode_query s cached =
   let generation = Int64.to_int (i64 s 1) in
-  let ncols = u32 s 9 in
-  let pos = ref 13 in
-  let str () =
-    let n = u32 s !pos in
-    let v = String.sub s (!pos + 4) n in
-    pos := !pos + 4 + n;
-    v
+  let header, pos =
+    if u8 s 9 = 0 then
+      match cached with Some h -> (h, 10) | None -> invalid_arg "Turso: missing column header"
+    else begin
+      let ncols = u32 s 10 in
+      let pos = ref 14 in
+      let str () =
+        let n = u32 s !pos in
+        let v = String.sub s (!pos + 4) n in
+        pos := !pos + 4 + n;
+        v
+      in
+      let names = Array.make ncols "" and decltypes = Array.make ncols None in
+      for i = 0 to ncols - 1 do
+        names.(i) <- str ();
+        decltypes.(i) <- (match str () with "" -> None | d -> Some d)
+      done;
+      ({ names; decltypes }, !pos)
+    end
   in
-  let names = Array.make ncols "" and decltypes = Array.make ncols None in
-  for i = 0 to ncols - 1 do
-    names.(i) <- str ();
-    decltypes.(i) <- (match str () with "" -> None | d -> Some d)
-  done;
-  let c = { generation; names; decltypes; chunk = ""; pos = 0; remaining = 0; done_ = true } in
-  start_chunk c s !pos;
-  c
+  let c =
+    { generation; names = header.names; decltypes = header.decltypes; chunk = ""; pos = 0;
+      remaining = 0; done_ = true }
+  in
+  start_chunk c s pos;
+  (c, header)
 
 let next_chunk c s = start_chunk c s 1
 

@@ -38,8 +38,11 @@ type cursor = {
   mutable done_ : bool;     (** no chunk follows [chunk] *)
 }
 
-val decode_query : string -> cursor
-(** Header and first chunk of an OK [stmt_query] reply. *)
+type header = { names : string array; decltypes : string option array }
+
+val decode_query : string -> header option -> cursor * header
+(** The first chunk of an OK [stmt_query] reply, and its column header:
+    the one in the reply, or the cached one given when the reply has none. *)
 
 val next_chunk : cursor -> string -> unit
 (** Installs an OK [stmt_fetch] reply as the current chunk. *)

@@ -389,6 +389,17 @@ let test_prepared_reuse () =
         | [ r ] -> Alcotest.check value "lookup" (Value.text (string_of_int i)) (Row.get r 0)
         | _ -> Alcotest.fail "one row expected"
       done;
+      for i = 1 to 100 do
+        match ok (Stmt.query_one sel ~params:(`Positional [ Value.int i ])) with
+        | Some r -> Alcotest.check value "query_one" (Value.text (string_of_int i)) (Row.get r 0)
+        | None -> Alcotest.fail "query_one: no row"
+      done;
+      Alcotest.(check (option (of_pp Row.pp))) "query_one, no row" None
+        (ok (Stmt.query_one sel ~params:(`Positional [ Value.int 1000 ])));
+      (* query_one leaves no read transaction behind: the statement is reset *)
+      let all = ok (Conn.prepare c "SELECT id FROM t ORDER BY id") in
+      Alcotest.check value "first of many" (Value.int 1) (Row.get (Option.get (ok (Stmt.query_one all))) 0);
+      Alcotest.(check int) "query after query_one reads all" 100 (List.length (ok (Rows.to_list (ok (Stmt.query all)))));
       Stmt.close ins;
       Stmt.close sel)
 

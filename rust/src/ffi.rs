@@ -39,10 +39,6 @@ where
     cr.releasing_runtime(|| catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_error(p))))
 }
 
-fn bytes_reply(r: Result<Vec<u8>, Error>) -> Vec<u8> {
-    r.unwrap_or_else(|e| wire::error_reply(&e))
-}
-
 fn out_reply(r: Result<Out, Error>) -> Vec<u8> {
     wire::reply(r)
 }
@@ -80,8 +76,19 @@ fn get<T: Clone + 'static>(cr: &OCamlRuntime, h: OCamlRef<DynBox<T>>) -> T {
     Borrow::<T>::borrow(&v).clone()
 }
 
+/// Copies an OCaml string into a pooled buffer (the runtime lock is
+/// released next, and the GC may then move or free the string).
 fn bytes(cr: &OCamlRuntime, s: OCamlRef<String>) -> Vec<u8> {
-    cr.get(s).as_bytes().to_vec()
+    let mut v = wire::take_buf();
+    v.extend_from_slice(cr.get(s).as_bytes());
+    v
+}
+
+/// The reply as an OCaml string; its buffer goes back to the pool.
+fn to_ocaml_reply(cr: &mut OCamlRuntime, reply: Vec<u8>) -> OCaml<'_, String> {
+    let s = reply.as_slice().to_ocaml(cr);
+    wire::give_buf(reply);
+    s
 }
 
 ocaml_export! {
@@ -124,8 +131,13 @@ ocaml_export! {
     {
         let conn = get(cr, conn);
         let (sql, params) = (bytes(cr, sql), bytes(cr, params));
-        let r = blocking(cr, move || conn.execute(&sql, &params));
-        out_reply(r).to_ocaml(cr)
+        let r = blocking(cr, move || {
+            let r = conn.execute(&sql, &params);
+            wire::give_buf(sql);
+            wire::give_buf(params);
+            r
+        });
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_conn_batch(cr, conn: OCamlRef<DynBox<ConnH>>, sql: OCamlRef<String>,
@@ -135,7 +147,7 @@ ocaml_export! {
         let sql = bytes(cr, sql);
         let atomic: bool = atomic.to_rust(cr);
         let r = blocking(cr, move || conn.batch(&sql, atomic));
-        out_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_conn_prepare(cr, conn: OCamlRef<DynBox<ConnH>>, sql: OCamlRef<String>)
@@ -150,19 +162,19 @@ ocaml_export! {
     fn turso_conn_last_insert_rowid(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
         let conn = get(cr, conn);
         let r = blocking(cr, move || conn.last_insert_rowid());
-        int_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, int_reply(r))
     }
 
     fn turso_conn_changes(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
         let conn = get(cr, conn);
         let r = blocking(cr, move || conn.changes());
-        int_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, int_reply(r))
     }
 
     fn turso_conn_is_autocommit(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
         let conn = get(cr, conn);
         let r = blocking(cr, move || conn.is_autocommit().map(|b| b as i64));
-        int_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, int_reply(r))
     }
 
     fn turso_conn_set_busy_timeout(cr, conn: OCamlRef<DynBox<ConnH>>, ms: OCamlRef<OCamlInt>)
@@ -171,7 +183,7 @@ ocaml_export! {
         let conn = get(cr, conn);
         let ms: i64 = ms.to_rust(cr);
         let r = blocking(cr, move || conn.set_busy_timeout(ms));
-        unit_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, unit_reply(r))
     }
 
     fn turso_stmt_execute(cr, stmt: OCamlRef<DynBox<StmtH>>, params: OCamlRef<String>)
@@ -180,7 +192,7 @@ ocaml_export! {
         let stmt = get(cr, stmt);
         let params = bytes(cr, params);
         let r = blocking(cr, move || stmt.execute(params));
-        out_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_stmt_execute_many(cr, stmt: OCamlRef<DynBox<StmtH>>, sets: OCamlRef<String>)
@@ -189,17 +201,18 @@ ocaml_export! {
         let stmt = get(cr, stmt);
         let sets = bytes(cr, sets);
         let r = blocking(cr, move || stmt.execute_many(sets));
-        out_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_stmt_query(cr, stmt: OCamlRef<DynBox<StmtH>>, params: OCamlRef<String>,
-                        max_rows: OCamlRef<OCamlInt>) -> OCaml<String>
+                        max_rows: OCamlRef<OCamlInt>, want_header: OCamlRef<bool>) -> OCaml<String>
     {
         let stmt = get(cr, stmt);
         let params = bytes(cr, params);
         let max_rows: i64 = max_rows.to_rust(cr);
-        let r = blocking(cr, move || stmt.query(params, max_rows.max(1) as usize));
-        bytes_reply(r).to_ocaml(cr)
+        let want_header: bool = want_header.to_rust(cr);
+        let r = blocking(cr, move || stmt.query(params, max_rows.max(0) as usize, want_header));
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_stmt_fetch(cr, stmt: OCamlRef<DynBox<StmtH>>, generation: OCamlRef<OCamlInt>,
@@ -209,7 +222,7 @@ ocaml_export! {
         let generation: i64 = generation.to_rust(cr);
         let max_rows: i64 = max_rows.to_rust(cr);
         let r = blocking(cr, move || stmt.fetch(generation as u64, max_rows.max(1) as usize));
-        bytes_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, out_reply(r))
     }
 
     fn turso_stmt_reset(cr, stmt: OCamlRef<DynBox<StmtH>>, generation: OCamlRef<OCamlInt>)
@@ -218,13 +231,13 @@ ocaml_export! {
         let stmt = get(cr, stmt);
         let g: i64 = generation.to_rust(cr);
         let r = blocking(cr, move || stmt.reset(if g < 0 { None } else { Some(g as u64) }));
-        unit_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, unit_reply(r))
     }
 
     fn turso_stmt_parameter_count(cr, stmt: OCamlRef<DynBox<StmtH>>) -> OCaml<String> {
         let stmt = get(cr, stmt);
         let r = blocking(cr, move || stmt.parameter_count());
-        int_reply(r).to_ocaml(cr)
+        to_ocaml_reply(cr, int_reply(r))
     }
 
     fn turso_stmt_close(cr, stmt: OCamlRef<DynBox<StmtH>>) {
@@ -234,7 +247,7 @@ ocaml_export! {
     }
 
     fn turso_test_panic(cr, _unit: OCamlRef<()>) -> OCaml<String> {
-        let r: Result<Vec<u8>, Error> = blocking(cr, || panic!("deliberate panic for the test suite"));
-        bytes_reply(r).to_ocaml(cr)
+        let r: Result<Out, Error> = blocking(cr, || panic!("deliberate panic for the test suite"));
+        to_ocaml_reply(cr, out_reply(r))
     }
 }

@@ -18,7 +18,7 @@ use libsql::ffi;
 use parking_lot::Mutex;
 
 use crate::error::{kind_of_sqlite_code, Error, Kind};
-use crate::wire::{self, Out, Param, Params};
+use crate::wire::{self, Out, Param, Reader};
 
 /// Open flags as the OCaml side numbers them.
 pub const OPEN_READ_WRITE_CREATE: i64 = 0;
@@ -198,7 +198,7 @@ impl Conn {
         let db = l.st.db;
         let stmt = prepare_one(db, sql)?;
         let r = (|| {
-            bind(stmt, &wire::decode_params(params)?, db)?;
+            bind(stmt, params, db)?;
             step_to_done(db, stmt)
         })();
         unsafe { ffi::sqlite3_finalize(stmt) };
@@ -215,8 +215,8 @@ impl Conn {
             state: Mutex::new(StmtState {
                 raw,
                 params: Vec::new(),
-                out: Out::default(),
                 generation: 0,
+                header_for: None,
                 active: false,
                 ncols,
             }),
@@ -533,48 +533,49 @@ fn param_name(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Option<String> {
     }
 }
 
-/// Binds parameters. The text and blob bytes are bound without a copy
-/// (`SQLITE_STATIC`): the caller keeps the buffer alive until the bindings
-/// are cleared. A count or name that does not match the statement is an
-/// error, never a silent NULL.
-fn bind(stmt: *mut ffi::sqlite3_stmt, params: &Params, db: *mut ffi::sqlite3) -> Result<(), Error> {
+/// Binds parameters straight from their wire encoding. The text and blob
+/// bytes are bound without a copy (`SQLITE_STATIC`): the caller keeps the
+/// buffer alive while the statement runs. Every parameter of the statement
+/// is bound on every execution (a count or name that does not match is an
+/// error, never a silent NULL), so stale bindings are never read.
+fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlite3) -> Result<(), Error> {
     let expected = unsafe { ffi::sqlite3_bind_parameter_count(stmt) } as usize;
-    match params {
-        Params::None if expected == 0 => Ok(()),
-        Params::None => Err(Error::new(
-            Kind::Misuse,
-            format!("statement expects {expected} parameter(s), none given"),
-        )),
-        Params::Positional(vs) => {
-            if vs.len() != expected {
+    let mut r = Reader::new(buf);
+    let (kind, n) = if buf.is_empty() { (0, 0) } else { (r.u8()?, r.u32()? as usize) };
+    match kind {
+        wire::PARAMS_POSITIONAL => {
+            if n != expected {
                 return Err(Error::new(
                     Kind::Misuse,
-                    format!("statement expects {expected} parameter(s), {} given", vs.len()),
+                    format!("statement expects {expected} parameter(s), {n} given"),
                 ));
             }
-            for (i, v) in vs.iter().enumerate() {
-                bind_one(stmt, (i + 1) as c_int, v, db, &|| format!("parameter {}", i + 1))?;
+            for i in 1..=n {
+                let v = r.value()?;
+                bind_one(stmt, i as c_int, &v, db, &|| format!("parameter {i}"))?;
             }
             Ok(())
         }
-        Params::Named(vs) => {
+        wire::PARAMS_NAMED => {
             let mut bound = vec![false; expected + 1];
-            for (name, v) in vs {
-                let name_s = String::from_utf8_lossy(name);
+            for _ in 0..n {
+                let name = r.bytes()?;
+                let v = r.value()?;
+                let name_s = || String::from_utf8_lossy(name).into_owned();
                 let idx = resolve_name(stmt, name).ok_or_else(|| {
                     Error::new(
                         Kind::Misuse,
-                        format!("statement has no parameter named {name_s:?}"),
+                        format!("statement has no parameter named {:?}", name_s()),
                     )
                 })?;
                 if bound[idx as usize] {
                     return Err(Error::new(
                         Kind::Misuse,
-                        format!("parameter {name_s:?} is given more than once"),
+                        format!("parameter {:?} is given more than once", name_s()),
                     ));
                 }
                 bound[idx as usize] = true;
-                bind_one(stmt, idx, v, db, &|| format!("parameter {name_s:?}"))?;
+                bind_one(stmt, idx, &v, db, &|| format!("parameter {:?}", name_s()))?;
             }
             if let Some(i) = (1..=expected).find(|&i| !bound[i]) {
                 let name = param_name(stmt, i as c_int);
@@ -588,6 +589,11 @@ fn bind(stmt: *mut ffi::sqlite3_stmt, params: &Params, db: *mut ffi::sqlite3) ->
             }
             Ok(())
         }
+        _ if expected == 0 => Ok(()),
+        _ => Err(Error::new(
+            Kind::Misuse,
+            format!("statement expects {expected} parameter(s), none given"),
+        )),
     }
 }
 
@@ -618,7 +624,10 @@ pub struct StmtState {
     raw: *mut ffi::sqlite3_stmt,
     /// The parameter bytes the current bindings point into.
     params: Vec<u8>,
-    out: Out,
+    /// The re-prepare count when the column header was last sent: the
+    /// OCaml side caches it, and it is sent again if SQLite re-prepared
+    /// the statement (a schema change can change its columns).
+    header_for: Option<i32>,
     /// Bumped by every new execution, so that a stale cursor is detected.
     generation: u64,
     /// Rows are pending (stepped but not finished).
@@ -669,19 +678,16 @@ impl Stmt {
         if s.raw.is_null() {
             return Err(Error::closed("statement"));
         }
-        unsafe {
-            ffi::sqlite3_reset(s.raw);
-            ffi::sqlite3_clear_bindings(s.raw);
-        }
+        unsafe { ffi::sqlite3_reset(s.raw) };
         s.active = false;
         s.generation += 1;
         let Some(params) = params else { return Ok((l, s)) };
-        s.params = params;
+        let old = std::mem::replace(&mut s.params, params);
+        wire::give_buf(old);
         let raw = s.raw;
         // SAFETY: the bindings point into s.params, kept until the next begin.
         let p: &[u8] = unsafe { std::slice::from_raw_parts(s.params.as_ptr(), s.params.len()) };
-        if let Err(e) = wire::decode_params(p).and_then(|ps| bind(raw, &ps, l.st.db)) {
-            unsafe { ffi::sqlite3_clear_bindings(raw) };
+        if let Err(e) = bind(raw, p, l.st.db) {
             return Err(e.with_sql(&self.sql_of(raw)));
         }
         Ok((l, s))
@@ -704,26 +710,35 @@ impl Stmt {
         Ok(exec_reply(l.st.db))
     }
 
-    /// Starts a query: header (generation, columns) then the first chunk.
-    pub fn query(&self, params: Vec<u8>, max_rows: usize) -> Result<Vec<u8>, Error> {
+    /// Starts a query: generation, a has-header byte and (if asked for or
+    /// if the statement was re-prepared since) the column header, then the
+    /// first chunk.
+    pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
         let (l, mut s) = self.begin(Some(params))?;
         let s = &mut *s;
         s.active = true;
-        let mut out = std::mem::take(&mut s.out);
-        out.reset_ok();
+        let mut out = Out::ok();
         out.i64(s.generation as i64);
-        out.u32(s.ncols as u32);
-        for i in 0..s.ncols as c_int {
-            out.bytes(cstr_bytes(unsafe { ffi::sqlite3_column_name(s.raw, i) }));
-            let decl = unsafe { ffi::sqlite3_column_decltype(s.raw, i) };
-            out.bytes(cstr_bytes(decl));
+        let reprepared =
+            unsafe { ffi::sqlite3_stmt_status(s.raw, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
+        if want_header || s.header_for != Some(reprepared) {
+            s.header_for = Some(reprepared);
+            s.ncols = unsafe { ffi::sqlite3_column_count(s.raw) } as usize;
+            out.u8(1);
+            out.u32(s.ncols as u32);
+            for i in 0..s.ncols as c_int {
+                out.bytes(cstr_bytes(unsafe { ffi::sqlite3_column_name(s.raw, i) }));
+                out.bytes(cstr_bytes(unsafe { ffi::sqlite3_column_decltype(s.raw, i) }));
+            }
+        } else {
+            out.u8(0);
         }
         let r = fill_chunk(l.st.db, s, &mut out, max_rows);
         self.finish_chunk(s, out, r)
     }
 
     /// The next chunk of a query started with [query] in generation `generation`.
-    pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Vec<u8>, Error> {
+    pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
         let l = self.conn.live()?;
         let mut s = self.state.lock();
         let s = &mut *s;
@@ -736,29 +751,21 @@ impl Stmt {
                 "this result set was invalidated: its statement was executed again",
             ));
         }
-        let mut out = std::mem::take(&mut s.out);
-        out.reset_ok();
+        let mut out = Out::ok();
         if !s.active {
             out.u32(0);
             out.u8(1);
-            s.out.buf = Vec::new();
-            return Ok(out.buf);
+            return Ok(out);
         }
         let r = fill_chunk(l.st.db, s, &mut out, max_rows);
         self.finish_chunk(s, out, r)
     }
 
-    fn finish_chunk(&self, s: &mut StmtState, out: Out, r: Result<(), Error>) -> Result<Vec<u8>, Error> {
+    fn finish_chunk(&self, s: &mut StmtState, out: Out, r: Result<(), Error>) -> Result<Out, Error> {
         match r {
-            Ok(()) => {
-                // Hand the bytes out; keep a buffer of the same capacity for the
-                // next chunk so that streaming does not grow memory.
-                let cap = out.buf.capacity();
-                let bytes = out.buf;
-                s.out.buf = Vec::with_capacity(if s.active { cap } else { 0 });
-                Ok(bytes)
-            }
+            Ok(()) => Ok(out),
             Err(e) => {
+                wire::give_buf(out.buf);
                 s.active = false;
                 unsafe { ffi::sqlite3_reset(s.raw) };
                 Err(e.with_sql(&self.sql_of(s.raw)))
@@ -772,7 +779,7 @@ impl Stmt {
         let (l, mut s) = self.begin(None)?;
         let db = l.st.db;
         let raw = s.raw;
-        s.params = sets;
+        wire::give_buf(std::mem::replace(&mut s.params, sets));
         // SAFETY: the bindings point into s.params, kept until the next begin.
         let buf: &[u8] = unsafe { std::slice::from_raw_parts(s.params.as_ptr(), s.params.len()) };
         let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
@@ -796,20 +803,14 @@ impl Stmt {
                     e.message = format!("parameter set {k}: {}", e.message);
                     e
                 };
-                unsafe {
-                    ffi::sqlite3_reset(raw);
-                    ffi::sqlite3_clear_bindings(raw);
-                }
-                wire::decode_params(set).and_then(|ps| bind(raw, &ps, db)).map_err(tag)?;
+                unsafe { ffi::sqlite3_reset(raw) };
+                bind(raw, set, db).map_err(tag)?;
                 step_to_done(db, raw).map_err(tag)?;
                 total += unsafe { ffi::sqlite3_changes64(db) };
             }
             Ok(())
         })();
-        unsafe {
-            ffi::sqlite3_reset(raw);
-            ffi::sqlite3_clear_bindings(raw);
-        }
+        unsafe { ffi::sqlite3_reset(raw) };
         match r {
             Ok(()) => {
                 let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_many" };
@@ -882,7 +883,8 @@ fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
 
 /// Steps up to `max_rows` rows into `out`: a u32 row count, the values row
 /// by row, then a done byte. When the statement is done it is reset at once,
-/// so that a finished query holds no lock.
+/// so that a finished query holds no lock. `max_rows == 0` asks for the
+/// first row only: the statement is reset after it, and the chunk is done.
 fn fill_chunk(
     db: *mut ffi::sqlite3,
     s: &mut StmtState,
@@ -895,6 +897,7 @@ fn fill_chunk(
     let stmt = s.raw;
     let ncols = s.ncols as c_int;
     let mut done = false;
+    let single = max_rows == 0;
     while (n as usize) < max_rows.max(1) && out.buf.len() < CHUNK_BYTES {
         match unsafe { ffi::sqlite3_step(stmt) } {
             ffi::SQLITE_ROW => {
@@ -909,6 +912,9 @@ fn fill_chunk(
             }
             rc => return Err(sqlite_error(db, rc)),
         }
+    }
+    if single {
+        done = true;
     }
     out.patch_u32(count_at, n);
     out.u8(done as u8);

@@ -20,8 +20,8 @@ pub const TAG_BLOB: u8 = 4;
 pub const REPLY_OK: u8 = 0;
 pub const REPLY_ERROR: u8 = 1;
 
-/// A parameter value decoded from the OCaml side. Text and blobs borrow the
-/// copied parameter buffer, which outlives the statement's use of them.
+/// A parameter value decoded from the OCaml side; text and blobs borrow
+/// the parameter buffer.
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
     Null,
@@ -31,18 +31,16 @@ pub enum Param<'a> {
     Blob(&'a [u8]),
 }
 
-pub enum Params<'a> {
-    None,
-    Positional(Vec<Param<'a>>),
-    Named(Vec<(&'a [u8], Param<'a>)>),
-}
-
-struct Reader<'a> {
+/// Reads a buffer in this format.
+pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if self.buf.len() - self.pos < n {
             return Err(Error::new(Kind::Internal, "malformed parameter buffer"));
@@ -51,20 +49,20 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
-    fn u8(&mut self) -> Result<u8, Error> {
+    pub fn u8(&mut self) -> Result<u8, Error> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32, Error> {
+    pub fn u32(&mut self) -> Result<u32, Error> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
-    fn i64(&mut self) -> Result<i64, Error> {
+    pub fn i64(&mut self) -> Result<i64, Error> {
         Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
-    fn bytes(&mut self) -> Result<&'a [u8], Error> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.u32()? as usize;
         self.take(n)
     }
-    fn value(&mut self) -> Result<Param<'a>, Error> {
+    pub fn value(&mut self) -> Result<Param<'a>, Error> {
         Ok(match self.u8()? {
             TAG_NULL => Param::Null,
             TAG_INTEGER => Param::Integer(self.i64()?),
@@ -76,52 +74,45 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a parameter buffer: a kind byte (0 none, 1 positional, 2 named),
+/// Parameter kinds: a parameter buffer is empty (none), or a kind byte,
 /// a u32 count, then the values (named ones preceded by their name).
-pub fn decode_params(buf: &[u8]) -> Result<Params<'_>, Error> {
-    if buf.is_empty() {
-        return Ok(Params::None);
-    }
-    let mut r = Reader { buf, pos: 0 };
-    let kind = r.u8()?;
-    let n = r.u32()? as usize;
-    match kind {
-        0 => Ok(Params::None),
-        1 => {
-            let mut v = Vec::with_capacity(n);
-            for _ in 0..n {
-                v.push(r.value()?);
-            }
-            Ok(Params::Positional(v))
-        }
-        2 => {
-            let mut v = Vec::with_capacity(n);
-            for _ in 0..n {
-                let name = r.bytes()?;
-                v.push((name, r.value()?));
-            }
-            Ok(Params::Named(v))
-        }
-        k => Err(Error::new(Kind::Internal, format!("unknown parameter kind {k}"))),
-    }
+pub const PARAMS_POSITIONAL: u8 = 1;
+pub const PARAMS_NAMED: u8 = 2;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A reply under construction. The buffer is reused across calls on the
-/// same statement, so streaming a large result does not allocate per chunk.
-#[derive(Default)]
+/// A byte buffer from this thread's pool: replies and parameter copies
+/// reuse buffers, so a call does not allocate in the steady state.
+pub fn take_buf() -> Vec<u8> {
+    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| Vec::with_capacity(256))
+}
+
+/// Returns a buffer to the pool (large ones are freed).
+pub fn give_buf(mut v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() > (1 << 20) {
+        return;
+    }
+    v.clear();
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < 8 {
+            p.push(v)
+        }
+    })
+}
+
+/// A reply under construction, in a pooled buffer.
 pub struct Out {
     pub buf: Vec<u8>,
 }
 
 impl Out {
     pub fn ok() -> Out {
-        let mut o = Out { buf: Vec::with_capacity(64) };
+        let mut o = Out { buf: take_buf() };
         o.buf.push(REPLY_OK);
         o
-    }
-    pub fn reset_ok(&mut self) {
-        self.buf.clear();
-        self.buf.push(REPLY_OK);
     }
     #[inline]
     pub fn u8(&mut self, x: u8) {

@@ -1,0 +1,376 @@
+(* Benchmarks of turso against two baselines, in one run on one machine:
+   native Rust on the libsql crate (rust/src/bin/native_bench.rs) and
+   sqlite3-ocaml (C bindings to the system SQLite).
+
+   bench.exe all [--native PATH] [--runs N]   the table (what `make bench` runs)
+   bench.exe turso DIR | sqlite3 DIR          one engine, `metric value` lines
+   bench.exe scan-rss FILE N                  peak RSS of a streamed scan
+   bench.exe leak                             RSS after 10k and 1M executions
+
+   Every workload uses a file database in WAL mode with synchronous=NORMAL. *)
+
+let n_lookup = 100_000
+let n_insert = 100_000
+let n_scan = 1_000_000
+let batch_rows = 1_000
+let batch_repeats = 30
+
+let now = Unix.gettimeofday
+(* "%020d" without Printf (which would cost more than an insert). *)
+let text20 i =
+  let b = Bytes.make 20 '0' in
+  let rec go i pos = if i > 0 && pos >= 0 then (Bytes.unsafe_set b pos (Char.unsafe_chr (48 + (i mod 10))); go (i / 10) (pos - 1)) in
+  go i 19;
+  Bytes.unsafe_to_string b
+let blob16 i = String.init 16 (fun k -> Char.chr ((i + k) land 0xff))
+let lookup_id i = (i * 7919) mod n_lookup + 1
+let median l = let a = Array.of_list l in Array.sort compare a; a.(Array.length a / 2)
+let emit k v = Printf.printf "%s %f\n%!" k v
+
+let proc_status_kb field =
+  let ic = open_in "/proc/self/status" in
+  let rec go () =
+    match input_line ic with
+    | line when String.length line > String.length field && String.sub line 0 (String.length field) = field ->
+      Scanf.sscanf (String.sub line (String.length field + 1) (String.length line - String.length field - 1)) " %d" Fun.id
+    | _ -> go ()
+    | exception End_of_file -> -1
+  in
+  Fun.protect ~finally:(fun () -> close_in ic) go
+
+(* ------------------------------------------------------------------ turso *)
+
+module T = struct
+  open Turso
+
+  let ok = ok_exn
+
+  let open_db path =
+    let db = ok (Db.open_local path) in
+    let c = ok (Conn.connect db) in
+    ignore (ok (Conn.query_list c "PRAGMA journal_mode=WAL"));
+    ignore (ok (Conn.execute c "PRAGMA synchronous=NORMAL"));
+    (db, c)
+
+  let fill_scan c n =
+    ignore (ok (Conn.execute c "CREATE TABLE scan (i INTEGER, r REAL, t TEXT, b BLOB)"));
+    let ins = ok (Conn.prepare c "INSERT INTO scan VALUES (?, ?, ?, ?)") in
+    let chunk = 10_000 in
+    for k = 0 to (n / chunk) - 1 do
+      ignore
+        (ok
+           (Stmt.execute_many ins
+              (List.init chunk (fun j ->
+                   let i = (k * chunk) + j in
+                   Value.[ int i; Real (Float.of_int i *. 0.5); Text (text20 i); Blob (blob16 i) ]))))
+    done;
+    Stmt.close ins
+
+  let scan c =
+    ok
+      (Conn.fold c "SELECT i, r, t, b FROM scan" ~init:(0, 0) ~f:(fun (n, bytes) row ->
+           let b = ref bytes in
+           for i = 0 to 3 do
+             match Row.get row i with
+             | Value.Text s | Value.Blob s -> b := !b + String.length s
+             | _ -> ()
+           done;
+           (n + 1, !b)))
+
+  let run dir =
+    let _db, c = open_db (Filename.concat dir "turso.db") in
+    (* 1 *)
+    ignore (ok (Conn.execute c "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)"));
+    let ins = ok (Conn.prepare c "INSERT INTO kv VALUES (?, ?)") in
+    ignore (ok (Stmt.execute_many ins (List.init n_lookup (fun i -> Value.[ int (i + 1); Text (text20 (i + 1)) ]))));
+    let sel = ok (Conn.prepare c "SELECT v FROM kv WHERE id = ?") in
+    let found = ref 0 in
+    let t = now () in
+    for i = 0 to n_lookup - 1 do
+      match ok (Stmt.query_one sel ~params:(`Positional [ Value.int (lookup_id i) ])) with
+      | Some r -> (match Row.get r 0 with Value.Text _ -> incr found | _ -> ())
+      | None -> ()
+    done;
+    let dt = now () -. t in
+    assert (!found = n_lookup);
+    emit "lookups_per_s" (float n_lookup /. dt);
+    (* 2 *)
+    ignore (ok (Conn.execute c "CREATE TABLE ins (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"));
+    let ins = ok (Conn.prepare c "INSERT INTO ins VALUES (?, ?, ?)") in
+    let t = now () in
+    ok
+      (Conn.with_transaction c (fun _ ->
+           for i = 0 to n_insert - 1 do
+             ignore (ok (Stmt.execute ins ~params:(`Positional Value.[ int i; int (i * 3); Text (text20 i) ])))
+           done;
+           Ok ()));
+    emit "inserts_per_s" (float n_insert /. (now () -. t));
+    ignore (ok (Conn.execute c "DELETE FROM ins"));
+    let t = now () in
+    let chunk = 1000 in
+    for k = 0 to (n_insert / chunk) - 1 do
+      ignore
+        (ok
+           (Stmt.execute_many ins
+              (List.init chunk (fun j ->
+                   let i = (k * chunk) + j in
+                   Value.[ int i; int (i * 3); Text (text20 i) ]))))
+    done;
+    emit "inserts_many_per_s" (float n_insert /. (now () -. t));
+    (* 3 *)
+    fill_scan c n_scan;
+    let t = now () in
+    let n, bytes = scan c in
+    let dt = now () -. t in
+    assert (n = n_scan && bytes = n_scan * 36);
+    emit "scan_rows_per_s" (float n_scan /. dt);
+    (* 4 *)
+    ignore (ok (Conn.execute c "CREATE TABLE batch (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"));
+    let ins = ok (Conn.prepare c "INSERT INTO batch VALUES (?, ?, ?)") in
+    let next = ref 0 in
+    let times =
+      List.init batch_repeats (fun _ ->
+          let t = now () in
+          let sets =
+            List.init batch_rows (fun _ ->
+                let i = !next in
+                incr next;
+                Value.[ int i; int (i * 3); Text (text20 i) ])
+          in
+          ignore (ok (Stmt.execute_many ins sets));
+          now () -. t)
+    in
+    emit "batch_1000_ms" (1000. *. median times)
+
+  let scan_rss path =
+    let _db, c = open_db path in
+    let before = proc_status_kb "VmHWM:" in
+    let n, _ = scan c in
+    Printf.printf "rows %d\npeak_rss_kb_before %d\npeak_rss_kb %d\n" n before (proc_status_kb "VmHWM:")
+
+  let prepare_scan path n =
+    let _db, c = open_db path in
+    fill_scan c n
+
+  let leak () =
+    let db = ok (Db.open_local ":memory:") in
+    let c = ok (Conn.connect db) in
+    let s = ok (Conn.prepare c "SELECT ?1 || 'x', length(?2), ?3") in
+    let txt = String.make 100 (Char.chr 116) and blb = String.make 200 (Char.chr 98) in
+    let run k =
+      for i = 1 to k do
+        let rows = ok (Stmt.query s ~params:(`Positional Value.[ Text txt; Blob blb; int i ])) in
+        ignore (ok (Rows.to_list rows))
+      done
+    in
+    run 10_000;
+    Gc.full_major ();
+    let after_10k = proc_status_kb "VmRSS:" in
+    run 990_000;
+    Gc.full_major ();
+    Printf.printf "rss_kb_after_10k %d\nrss_kb_after_1m %d\n" after_10k (proc_status_kb "VmRSS:")
+end
+
+(* ---------------------------------------------------------------- sqlite3 *)
+
+module S = struct
+  open Sqlite3
+
+  let check rc = if not (Rc.is_success rc) then failwith (Rc.to_string rc)
+
+  let exec db sql = check (Sqlite3.exec db sql)
+
+  let step_done s = match step s with Rc.DONE -> () | rc -> failwith (Rc.to_string rc)
+
+  let run dir =
+    let db = db_open (Filename.concat dir "sqlite3.db") in
+    exec db "PRAGMA journal_mode=WAL";
+    exec db "PRAGMA synchronous=NORMAL";
+    (* 1 *)
+    exec db "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)";
+    exec db "BEGIN";
+    let ins = prepare db "INSERT INTO kv VALUES (?, ?)" in
+    for i = 1 to n_lookup do
+      check (reset ins);
+      check (bind ins 1 (Data.INT (Int64.of_int i)));
+      check (bind ins 2 (Data.TEXT (text20 i)));
+      step_done ins
+    done;
+    exec db "COMMIT";
+    let sel = prepare db "SELECT v FROM kv WHERE id = ?" in
+    let found = ref 0 in
+    let t = now () in
+    for i = 0 to n_lookup - 1 do
+      check (reset sel);
+      check (bind sel 1 (Data.INT (Int64.of_int (lookup_id i))));
+      match step sel with
+      | Rc.ROW -> (match column sel 0 with Data.TEXT _ -> incr found | _ -> ())
+      | _ -> ()
+    done;
+    let dt = now () -. t in
+    assert (!found = n_lookup);
+    emit "lookups_per_s" (float n_lookup /. dt);
+    (* 2 *)
+    exec db "CREATE TABLE ins (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)";
+    let ins = prepare db "INSERT INTO ins VALUES (?, ?, ?)" in
+    let insert i =
+      check (reset ins);
+      check (bind ins 1 (Data.INT (Int64.of_int i)));
+      check (bind ins 2 (Data.INT (Int64.of_int (i * 3))));
+      check (bind ins 3 (Data.TEXT (text20 i)));
+      step_done ins
+    in
+    let t = now () in
+    exec db "BEGIN";
+    for i = 0 to n_insert - 1 do insert i done;
+    exec db "COMMIT";
+    emit "inserts_per_s" (float n_insert /. (now () -. t));
+    (* 3 *)
+    exec db "CREATE TABLE scan (i INTEGER, r REAL, t TEXT, b BLOB)";
+    exec db "BEGIN";
+    let ins4 = prepare db "INSERT INTO scan VALUES (?, ?, ?, ?)" in
+    for i = 0 to n_scan - 1 do
+      check (reset ins4);
+      check (bind ins4 1 (Data.INT (Int64.of_int i)));
+      check (bind ins4 2 (Data.FLOAT (float i *. 0.5)));
+      check (bind ins4 3 (Data.TEXT (text20 i)));
+      check (bind ins4 4 (Data.BLOB (blob16 i)));
+      step_done ins4
+    done;
+    exec db "COMMIT";
+    let t = now () in
+    let s = prepare db "SELECT i, r, t, b FROM scan" in
+    let n = ref 0 and bytes = ref 0 in
+    while step s = Rc.ROW do
+      for i = 0 to 3 do
+        match column s i with
+        | Data.TEXT x | Data.BLOB x -> bytes := !bytes + String.length x
+        | _ -> ()
+      done;
+      incr n
+    done;
+    let dt = now () -. t in
+    assert (!n = n_scan && !bytes = n_scan * 36);
+    emit "scan_rows_per_s" (float n_scan /. dt);
+    (* 4 *)
+    exec db "CREATE TABLE batch (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)";
+    let insb = prepare db "INSERT INTO batch VALUES (?, ?, ?)" in
+    let next = ref 0 in
+    let times =
+      List.init batch_repeats (fun _ ->
+          let t = now () in
+          exec db "BEGIN";
+          for _ = 1 to batch_rows do
+            let i = !next in
+            incr next;
+            check (reset insb);
+            check (bind insb 1 (Data.INT (Int64.of_int i)));
+            check (bind insb 2 (Data.INT (Int64.of_int (i * 3))));
+            check (bind insb 3 (Data.TEXT (text20 i)));
+            step_done insb
+          done;
+          exec db "COMMIT";
+          now () -. t)
+    in
+    emit "batch_1000_ms" (1000. *. median times)
+end
+
+(* ----------------------------------------------------------------- driver *)
+
+let temp_dir () =
+  let d = Filename.temp_file "turso-bench" "" in
+  Sys.remove d;
+  Unix.mkdir d 0o700;
+  d
+
+let rm_rf d = ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote d)))
+
+let run_lines cmd =
+  let ic = Unix.open_process_in cmd in
+  let rec go acc = match input_line ic with l -> go (l :: acc) | exception End_of_file -> List.rev acc in
+  let lines = go [] in
+  (match Unix.close_process_in ic with
+   | Unix.WEXITED 0 -> ()
+   | _ -> failwith ("benchmark command failed: " ^ cmd));
+  List.filter_map
+    (fun l -> match String.split_on_char ' ' l with [ k; v ] -> Some (k, float_of_string v) | _ -> None)
+    lines
+
+let self = Sys.executable_name
+
+let engine_runs ~runs name cmd_of_dir =
+  List.init runs (fun i ->
+      Printf.eprintf "  %s run %d/%d...\n%!" name (i + 1) runs;
+      let d = temp_dir () in
+      Fun.protect ~finally:(fun () -> rm_rf d) (fun () -> run_lines (cmd_of_dir d)))
+
+let med runs key =
+  match List.filter_map (List.assoc_opt key) runs with [] -> None | l -> Some (median l)
+
+let all ~native ~runs =
+  Printf.eprintf "benchmarks: %d run(s) per engine, medians reported\n%!" runs;
+  let turso = engine_runs ~runs "turso" (fun d -> Printf.sprintf "%s turso %s" (Filename.quote self) d) in
+  let sqlite3 = engine_runs ~runs "sqlite3-ocaml" (fun d -> Printf.sprintf "%s sqlite3 %s" (Filename.quote self) d) in
+  let native =
+    match native with
+    | Some p when Sys.file_exists p -> engine_runs ~runs "native Rust libsql" (fun d -> Printf.sprintf "%s %s" (Filename.quote p) d)
+    | _ -> Printf.eprintf "  native Rust baseline not given (--native PATH): column left empty\n%!"; []
+  in
+  let rows =
+    [ ("100k point lookups (lookups/s)", "lookups_per_s", `Higher);
+      ("100k inserts, 1 txn (inserts/s)", "inserts_per_s", `Higher);
+      ("  same, execute_many x1000 (inserts/s)", "inserts_many_per_s", `Higher);
+      ("1M-row scan (rows/s)", "scan_rows_per_s", `Higher);
+      ("1,000-row batch insert (ms)", "batch_1000_ms", `Lower) ]
+  in
+  let cell = function None -> "-" | Some v when v >= 1000. -> Printf.sprintf "%.0f" v | Some v -> Printf.sprintf "%.3f" v in
+  let ratio better t b =
+    match (t, b) with
+    | Some t, Some b -> Printf.sprintf "%.2fx" (match better with `Higher -> t /. b | `Lower -> b /. t)
+    | _ -> "-"
+  in
+  Printf.printf "| workload | native Rust libsql | sqlite3-ocaml | turso | turso vs native | turso vs sqlite3 |\n";
+  Printf.printf "|---|---:|---:|---:|---:|---:|\n";
+  List.iter
+    (fun (label, key, better) ->
+      let n = med native key and s = med sqlite3 key and t = med turso key in
+      let n = if key = "inserts_many_per_s" then med native "inserts_per_s" else n in
+      let s = if key = "inserts_many_per_s" then med sqlite3 "inserts_per_s" else s in
+      Printf.printf "| %s | %s | %s | %s | %s | %s |\n" label (cell n) (cell s) (cell t) (ratio better t n) (ratio better t s))
+    rows;
+  Printf.printf "\n(ratios are speed: >1 means turso is faster; the execute_many row compares with the baselines' per-row inserts)\n";
+  (* memory *)
+  let d = temp_dir () in
+  Fun.protect ~finally:(fun () -> rm_rf d) (fun () ->
+      let rss n =
+        let f = Filename.concat d (Printf.sprintf "scan%d.db" n) in
+        ignore (run_lines (Printf.sprintf "%s prepare-scan %s %d" (Filename.quote self) f n));
+        let r = run_lines (Printf.sprintf "%s scan-rss %s" (Filename.quote self) f) in
+        (List.assoc "rows" r, List.assoc "peak_rss_kb" r)
+      in
+      let n1, r1 = rss 100_000 and n2, r2 = rss 1_000_000 in
+      Printf.printf "\nstreamed scan peak RSS: %.0f rows -> %.1f MB; %.0f rows -> %.1f MB\n" n1 (r1 /. 1024.) n2 (r2 /. 1024.));
+  let l = run_lines (Printf.sprintf "%s leak" (Filename.quote self)) in
+  Printf.printf "prepared statement RSS: after 10k executions %.1f MB; after 1M executions %.1f MB\n"
+    (List.assoc "rss_kb_after_10k" l /. 1024.)
+    (List.assoc "rss_kb_after_1m" l /. 1024.)
+
+let () =
+  match List.tl (Array.to_list Sys.argv) with
+  | [ "turso"; dir ] -> T.run dir
+  | [ "sqlite3"; dir ] -> S.run dir
+  | [ "prepare-scan"; file; n ] -> T.prepare_scan file (int_of_string n)
+  | [ "scan-rss"; file ] -> T.scan_rss file
+  | [ "leak" ] -> T.leak ()
+  | "all" :: rest ->
+    let rec opts native runs = function
+      | "--native" :: p :: r -> opts (Some p) runs r
+      | "--runs" :: n :: r -> opts native (int_of_string n) r
+      | [] -> (native, runs)
+      | x :: _ -> failwith ("unknown option " ^ x)
+    in
+    let native, runs = opts None 3 rest in
+    all ~native ~runs
+  | _ ->
+    prerr_endline "usage: bench.exe all [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
+    exit 2
