@@ -26,10 +26,23 @@ module Value = struct
     | Real x, Real y -> Int64.equal (Int64.bits_of_float x) (Int64.bits_of_float y)
     | _ -> a = b
 
+  (* The shortest decimal that reads back as the same float. *)
+  let real_to_string f =
+    if Float.is_integer f && Float.abs f < 1e15 then Printf.sprintf "%.1f" f
+    else if Float.is_nan f then "NaN"
+    else if f = Float.infinity then "Inf"
+    else if f = Float.neg_infinity then "-Inf"
+    else
+      let rec go p =
+        let s = Printf.sprintf "%.*g" p f in
+        if p >= 17 || Float.equal (float_of_string s) f then s else go (p + 1)
+      in
+      go 15
+
   let pp ppf = function
     | Null -> Format.pp_print_string ppf "NULL"
     | Integer i -> Format.fprintf ppf "%Ld" i
-    | Real f -> Format.fprintf ppf "%h" f
+    | Real f -> Format.pp_print_string ppf (real_to_string f)
     | Text s ->
       Format.fprintf ppf "'%s'"
         (String.concat "''" (String.split_on_char '\'' s))

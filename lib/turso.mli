@@ -54,7 +54,9 @@ module Value : sig
       same [nan] and [-0.] differs from [0.]. *)
 
   val pp : Format.formatter -> t -> unit
-  (** SQL-literal-like: [NULL], [42], [1.5], ['it''s'], [x'00ff']. *)
+  (** SQL-literal-like: [NULL], [42], [1.5] (the shortest decimal that
+      reads back as the same float; [Inf], [-Inf], [NaN]), ['it''s'],
+      [x'00ff']. *)
 
   val to_string : t -> string
 end

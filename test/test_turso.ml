@@ -147,6 +147,11 @@ let test_value_pp () =
   Alcotest.(check string) "blob" "x'00ff'" (Value.to_string (Value.Blob "\000\255"));
   Alcotest.(check string) "null" "NULL" (Value.to_string Value.Null);
   Alcotest.(check string) "int" "-5" (Value.to_string (Value.int (-5)));
+  Alcotest.(check string) "real" "1.5" (Value.to_string (Value.Real 1.5));
+  Alcotest.(check string) "real, integral" "-0.0" (Value.to_string (Value.Real (-0.)));
+  Alcotest.(check string) "real, shortest" "0.1" (Value.to_string (Value.Real 0.1));
+  Alcotest.(check string) "real, 17 digits" "0.30000000000000004" (Value.to_string (Value.Real (0.1 +. 0.2)));
+  Alcotest.(check string) "real, inf" "-Inf" (Value.to_string (Value.Real neg_infinity));
   Alcotest.check value "bool" (Value.Integer 1L) (Value.bool true);
   Alcotest.check value "option none" Value.Null (Value.option Value.text None);
   Alcotest.(check bool) "nan equals itself" true (Value.equal (Value.Real nan) (Value.Real nan));

@@ -1,0 +1,33 @@
+# Entry points; see README.md. Every target installs what it needs first.
+
+# cargo's target directory lives outside _build, so `dune clean` does not
+# throw away the (slow) libsql build.
+export TURSO_CARGO_TARGET_DIR ?= $(CURDIR)/rust/target
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+DUNE = dune
+
+.PHONY: all deps build demo test bench clean
+
+all: build
+
+deps:
+	@sh tools/install-deps.sh
+
+build: deps
+	$(DUNE) build
+
+demo: build
+	$(DUNE) exec -- ./bin/demo.exe demo.db
+
+test: deps
+	$(DUNE) build @runtest --force
+
+bench: build
+	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
+	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
+	$(DUNE) exec -- ./bench/bench.exe all \
+	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
+
+clean:
+	$(DUNE) clean
