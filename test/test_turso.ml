@@ -541,6 +541,53 @@ let test_file_persists () =
   Db.close db;
   cleanup path
 
+
+let test_remaining_api () =
+  with_mem (fun c ->
+      exec c "CREATE TABLE t (i INTEGER, s TEXT)";
+      let ins = ok (Conn.prepare c "INSERT INTO t VALUES (?, ?)") in
+      ignore (ok (Stmt.execute_many ins (List.init 600 (fun i -> [ Value.int i; Value.text "x" ]))));
+      (* Conn.iter *)
+      let n = ref 0 in
+      ok (Conn.iter c "SELECT i FROM t" ~f:(fun _ -> incr n));
+      Alcotest.(check int) "Conn.iter" 600 !n;
+      (* Rows.fold on a prepared statement, Row.columns *)
+      let sel = ok (Conn.prepare c "SELECT i, s FROM t WHERE i < ?") in
+      let rows = ok (Stmt.query sel ~params:(`Positional [ Value.int 300 ])) in
+      let cols = ref [||] in
+      let sum = ok (Rows.fold rows ~init:0 ~f:(fun acc r ->
+          cols := Row.columns r;
+          acc + match Row.get r 0 with Value.Integer i -> Int64.to_int i | _ -> 0)) in
+      Alcotest.(check int) "Rows.fold" (299 * 300 / 2) sum;
+      Alcotest.(check (array string)) "Row.columns" [| "i"; "s" |] !cols;
+      (* Stmt.reset abandons a result set being read *)
+      let rows = ok (Stmt.query sel ~params:(`Positional [ Value.int 600 ])) in
+      ignore (ok (Rows.next rows));
+      ok (Stmt.reset sel);
+      let rec drain () = match Rows.next rows with Ok (Some _) -> drain () | other -> other in
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (drain ()));
+      (* and the statement runs again from the start *)
+      Alcotest.(check int) "after reset" 10 (List.length (ok (Rows.to_list (ok (Stmt.query sel ~params:(`Positional [ Value.int 10 ]))))));
+      Stmt.close sel;
+      Stmt.close sel;
+      ignore (expect_error ~kind:`Closed (Stmt.reset sel));
+      ignore (expect_error ~kind:`Closed (Stmt.parameter_count sel));
+      (* Value helpers, Error.pp, Syntax *)
+      Alcotest.(check (list string)) "type_name" [ "NULL"; "INTEGER"; "REAL"; "TEXT"; "BLOB" ]
+        (List.map Value.type_name Value.[ Null; int64 1L; float 1.; text ""; blob "" ]);
+      let e = Error.make ~code:5 ~sql:"SELECT 1" `Busy "locked" in
+      Alcotest.(check string) "Error.pp" (Error.to_string e) (Format.asprintf "%a" Error.pp e);
+      Alcotest.(check string) "kind_to_string" "busy" (Error.kind_to_string e.kind);
+      let open Syntax in
+      let r =
+        let* a = Ok 1 in
+        let+ b = Ok 2 in
+        a + b
+      in
+      Alcotest.(check (result int reject)) "let* let+" (Ok 3) r;
+      let r : (int, Error.t) result = let* _ = Error e in Ok 1 in
+      Alcotest.(check bool) "let* stops at Error" true (Result.is_error r))
+
 (* --------------------------------------------------------------- threads *)
 
 let test_threads_hammer () =
@@ -618,7 +665,7 @@ let () =
           tc "Rows.close releases the read lock" test_rows_close_releases_lock;
           tc "closing a connection closes its statements" test_closing_conn_closes_statements;
           tc "changes, rowid, RETURNING" test_conn_info; tc ":memory: shared per Db" test_memory_shared;
-          tc "file persists" test_file_persists ] );
+          tc "file persists" test_file_persists; tc "iter, fold, reset, helpers" test_remaining_api ] );
       ( "threads",
         [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] ) ]
   in
