@@ -2,6 +2,10 @@ type db
 type conn
 type stmt
 
+external interop_setup : unit -> unit = "ocaml_interop_setup"
+(** Sets up ocaml-interop's GC roots (boxroot); called once at start-up. *)
+
+
 external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
 external db_close : db -> unit = "turso_db_close"
 external db_connect : db -> int -> (conn, string) result = "turso_db_connect"
@@ -24,3 +28,4 @@ external stmt_reset : stmt -> int -> string = "turso_stmt_reset"
 external stmt_parameter_count : stmt -> string = "turso_stmt_parameter_count"
 external stmt_close : stmt -> unit = "turso_stmt_close"
 external test_panic : unit -> string = "turso_test_panic"
+let () = interop_setup ()

@@ -7,6 +7,10 @@ type db
 type conn
 type stmt
 
+external interop_setup : unit -> unit = "ocaml_interop_setup"
+(** Sets up ocaml-interop's GC roots (boxroot); called once at start-up. *)
+
+
 external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
 external db_close : db -> unit = "turso_db_close"
 external db_connect : db -> int -> (conn, string) result = "turso_db_connect"

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds the Rust stub and copies the static archive to $1 (run by lib/dune
-# from _build/default/lib). One place for the cargo invocation and target dir.
+# from _build/default/lib, with the OCaml version as $2: it picks the cargo
+# feature, ocaml4 or ocaml5). One place for the cargo invocation and target
+# directory.
 #
 # The archive carries libSQL's own SQLite. Its sqlite3_* symbols are renamed
 # to turso_sqlite3_* so that a program that also links the system SQLite
@@ -8,12 +10,18 @@
 # library's calls on the other's engine.
 set -eu
 out="$1"
+case "${2:-4}" in
+  4.*|4) feature=ocaml4 ;;
+  5.*) feature=ocaml5 ;;
+  *) echo "cargo-build.sh: unsupported OCaml version $2" >&2; exit 1 ;;
+esac
 here=$(pwd)
 cd ../rust
 target="${TURSO_CARGO_TARGET_DIR:-$(pwd)/target}"
 offline=""
 if [ "${TURSO_CARGO_OFFLINE:-0}" = 1 ]; then offline="--offline"; fi
-cargo build --release --locked $offline --target-dir "$target" --lib 1>&2
+cargo build --release --locked $offline --target-dir "$target" --lib \
+  --no-default-features --features "$feature" 1>&2
 cp "$target/release/libturso_stubs.a" "$here/$out"
 cd "$here"
 nm "$out" 2>/dev/null \

@@ -2,21 +2,56 @@
 //!
 //! Every export copies its inputs out of the OCaml heap, releases the
 //! runtime lock, runs the work (catching panics), re-takes the lock and
-//! returns bytes in the `wire` format. Keeping the surface this small is
-//! what keeps a move to ocaml-interop 0.11+ (OCaml 5) local to this file.
+//! returns bytes in the `wire` format. Arguments are read before anything
+//! is allocated on the OCaml heap, so they need no GC roots.
+//!
+//! OCaml 4 uses ocaml-interop 0.10 (cargo feature `ocaml4`), OCaml 5 uses
+//! 0.12 (feature `ocaml5`); lib/dune picks the feature from the compiler.
+//! The two differ here in one place only: [runtime].
 
 use std::borrow::Borrow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use ocaml_interop::{
-    alloc_error, alloc_ok, ocaml_export, DynBox, OCaml, OCamlInt, OCamlRef, OCamlRuntime,
-    ToOCaml,
-};
+#[cfg(all(feature = "ocaml4", feature = "ocaml5"))]
+compile_error!("features ocaml4 and ocaml5 are exclusive");
+#[cfg(not(any(feature = "ocaml4", feature = "ocaml5")))]
+compile_error!("choose feature ocaml4 (OCaml 4.x) or ocaml5 (OCaml 5.x)");
+
+#[cfg(feature = "ocaml5")]
+use ocaml_interop as oi;
+#[cfg(all(feature = "ocaml4", not(feature = "ocaml5")))]
+use ocaml_interop_010 as oi;
+
+use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
 use crate::error::{Error, Kind};
 use crate::local::{Conn, Db, Stmt};
 use crate::wire::{self, Out};
+
+/// The runtime handle of the calling thread (which holds the runtime lock).
+#[cfg(feature = "ocaml5")]
+fn runtime() -> &'static mut OCamlRuntime {
+    unsafe { oi::internal::recover_runtime_handle_mut() }
+}
+#[cfg(all(feature = "ocaml4", not(feature = "ocaml5")))]
+fn runtime() -> &'static mut OCamlRuntime {
+    unsafe { OCamlRuntime::recover_handle() }
+}
+
+/// Declares `extern "C"` functions called from OCaml: each argument comes
+/// as an unrooted `OCaml<T>` (see the module comment).
+macro_rules! export {
+    ($(fn $name:ident($cr:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty $body:block)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name($($arg: RawOCaml),*) -> RawOCaml {
+            let $cr = runtime();
+            $(let $arg: OCaml<$ty> = unsafe { OCaml::new($cr, $arg) };)*
+            let r: $ret = $body;
+            unsafe { r.raw() }
+        }
+    )*};
+}
 
 type DbH = Arc<Db>;
 type ConnH = Arc<Conn>;
@@ -55,35 +90,6 @@ fn int_reply(r: Result<i64, Error>) -> Vec<u8> {
     }))
 }
 
-fn handle_result<'a, T: 'static>(
-    cr: &'a mut OCamlRuntime,
-    r: Result<T, Error>,
-) -> OCaml<'a, Result<DynBox<T>, String>> {
-    match r {
-        Ok(h) => {
-            let b = OCaml::box_value(cr, h).root();
-            alloc_ok(cr, &b)
-        }
-        Err(e) => {
-            let s = wire::error_reply(&e).to_ocaml(cr).root();
-            alloc_error(cr, &s)
-        }
-    }
-}
-
-fn get<T: Clone + 'static>(cr: &OCamlRuntime, h: OCamlRef<DynBox<T>>) -> T {
-    let v = cr.get(h);
-    Borrow::<T>::borrow(&v).clone()
-}
-
-/// Copies an OCaml string into a pooled buffer (the runtime lock is
-/// released next, and the GC may then move or free the string).
-fn bytes(cr: &OCamlRuntime, s: OCamlRef<String>) -> Vec<u8> {
-    let mut v = wire::take_buf();
-    v.extend_from_slice(cr.get(s).as_bytes());
-    v
-}
-
 /// The reply as an OCaml string; its buffer goes back to the pool.
 fn to_ocaml_reply(cr: &mut OCamlRuntime, reply: Vec<u8>) -> OCaml<'_, String> {
     let s = reply.as_slice().to_ocaml(cr);
@@ -91,12 +97,40 @@ fn to_ocaml_reply(cr: &mut OCamlRuntime, reply: Vec<u8>) -> OCaml<'_, String> {
     s
 }
 
-ocaml_export! {
-    fn turso_db_open_local(cr, path: OCamlRef<String>, flags: OCamlRef<OCamlInt>)
+fn handle_result<T: 'static>(
+    cr: &mut OCamlRuntime,
+    r: Result<T, Error>,
+) -> OCaml<'_, Result<DynBox<T>, String>> {
+    match r {
+        Ok(h) => {
+            let b = OCaml::box_value(cr, h).root();
+            alloc_ok(cr, &b)
+        }
+        Err(e) => {
+            let s = wire::error_reply(&e).as_slice().to_ocaml(cr).root();
+            alloc_error(cr, &s)
+        }
+    }
+}
+
+fn get<T: Clone + 'static>(h: &OCaml<DynBox<T>>) -> T {
+    Borrow::<T>::borrow(h).clone()
+}
+
+/// Copies an OCaml string into a pooled buffer (the runtime lock is
+/// released next, and the GC may then move or free the string).
+fn bytes(s: &OCaml<String>) -> Vec<u8> {
+    let mut v = wire::take_buf();
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+export! {
+    fn turso_db_open_local(cr, path: String, flags: OCamlInt)
         -> OCaml<Result<DynBox<DbH>, String>>
     {
-        let path = bytes(cr, path);
-        let flags: i64 = flags.to_rust(cr);
+        let path = bytes(&path);
+        let flags: i64 = flags.to_rust();
         let r = blocking(cr, move || {
             let path = String::from_utf8(path)
                 .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
@@ -105,32 +139,32 @@ ocaml_export! {
         handle_result(cr, r)
     }
 
-    fn turso_db_close(cr, db: OCamlRef<DynBox<DbH>>) {
-        let db = get(cr, db);
+    fn turso_db_close(cr, db: DynBox<DbH>) -> OCaml<()> {
+        let db = get(&db);
         let _ = blocking(cr, move || { db.close(); Ok(()) });
         OCaml::unit()
     }
 
-    fn turso_db_connect(cr, db: OCamlRef<DynBox<DbH>>, busy_ms: OCamlRef<OCamlInt>)
+    fn turso_db_connect(cr, db: DynBox<DbH>, busy_ms: OCamlInt)
         -> OCaml<Result<DynBox<ConnH>, String>>
     {
-        let db = get(cr, db);
-        let busy_ms: i64 = busy_ms.to_rust(cr);
+        let db = get(&db);
+        let busy_ms: i64 = busy_ms.to_rust();
         let r = blocking(cr, move || db.connect(busy_ms));
         handle_result(cr, r)
     }
 
-    fn turso_conn_close(cr, conn: OCamlRef<DynBox<ConnH>>) {
-        let conn = get(cr, conn);
+    fn turso_conn_close(cr, conn: DynBox<ConnH>) -> OCaml<()> {
+        let conn = get(&conn);
         let _ = blocking(cr, move || { conn.close(); Ok(()) });
         OCaml::unit()
     }
 
-    fn turso_conn_execute(cr, conn: OCamlRef<DynBox<ConnH>>, sql: OCamlRef<String>,
-                          params: OCamlRef<String>) -> OCaml<String>
+    fn turso_conn_execute(cr, conn: DynBox<ConnH>, sql: String,
+                          params: String) -> OCaml<String>
     {
-        let conn = get(cr, conn);
-        let (sql, params) = (bytes(cr, sql), bytes(cr, params));
+        let conn = get(&conn);
+        let (sql, params) = (bytes(&sql), bytes(&params));
         let r = blocking(cr, move || {
             let r = conn.execute(&sql, &params);
             wire::give_buf(sql);
@@ -140,113 +174,113 @@ ocaml_export! {
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_conn_batch(cr, conn: OCamlRef<DynBox<ConnH>>, sql: OCamlRef<String>,
-                        atomic: OCamlRef<bool>) -> OCaml<String>
+    fn turso_conn_batch(cr, conn: DynBox<ConnH>, sql: String,
+                        atomic: bool) -> OCaml<String>
     {
-        let conn = get(cr, conn);
-        let sql = bytes(cr, sql);
-        let atomic: bool = atomic.to_rust(cr);
+        let conn = get(&conn);
+        let sql = bytes(&sql);
+        let atomic: bool = atomic.to_rust();
         let r = blocking(cr, move || conn.batch(&sql, atomic));
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_conn_prepare(cr, conn: OCamlRef<DynBox<ConnH>>, sql: OCamlRef<String>)
+    fn turso_conn_prepare(cr, conn: DynBox<ConnH>, sql: String)
         -> OCaml<Result<DynBox<StmtH>, String>>
     {
-        let conn = get(cr, conn);
-        let sql = bytes(cr, sql);
+        let conn = get(&conn);
+        let sql = bytes(&sql);
         let r = blocking(cr, move || conn.prepare(&sql));
         handle_result(cr, r)
     }
 
-    fn turso_conn_last_insert_rowid(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
-        let conn = get(cr, conn);
+    fn turso_conn_last_insert_rowid(cr, conn: DynBox<ConnH>) -> OCaml<String> {
+        let conn = get(&conn);
         let r = blocking(cr, move || conn.last_insert_rowid());
         to_ocaml_reply(cr, int_reply(r))
     }
 
-    fn turso_conn_changes(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
-        let conn = get(cr, conn);
+    fn turso_conn_changes(cr, conn: DynBox<ConnH>) -> OCaml<String> {
+        let conn = get(&conn);
         let r = blocking(cr, move || conn.changes());
         to_ocaml_reply(cr, int_reply(r))
     }
 
-    fn turso_conn_is_autocommit(cr, conn: OCamlRef<DynBox<ConnH>>) -> OCaml<String> {
-        let conn = get(cr, conn);
+    fn turso_conn_is_autocommit(cr, conn: DynBox<ConnH>) -> OCaml<String> {
+        let conn = get(&conn);
         let r = blocking(cr, move || conn.is_autocommit().map(|b| b as i64));
         to_ocaml_reply(cr, int_reply(r))
     }
 
-    fn turso_conn_set_busy_timeout(cr, conn: OCamlRef<DynBox<ConnH>>, ms: OCamlRef<OCamlInt>)
+    fn turso_conn_set_busy_timeout(cr, conn: DynBox<ConnH>, ms: OCamlInt)
         -> OCaml<String>
     {
-        let conn = get(cr, conn);
-        let ms: i64 = ms.to_rust(cr);
+        let conn = get(&conn);
+        let ms: i64 = ms.to_rust();
         let r = blocking(cr, move || conn.set_busy_timeout(ms));
         to_ocaml_reply(cr, unit_reply(r))
     }
 
-    fn turso_stmt_execute(cr, stmt: OCamlRef<DynBox<StmtH>>, params: OCamlRef<String>)
+    fn turso_stmt_execute(cr, stmt: DynBox<StmtH>, params: String)
         -> OCaml<String>
     {
-        let stmt = get(cr, stmt);
-        let params = bytes(cr, params);
+        let stmt = get(&stmt);
+        let params = bytes(&params);
         let r = blocking(cr, move || stmt.execute(params));
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_stmt_execute_many(cr, stmt: OCamlRef<DynBox<StmtH>>, sets: OCamlRef<String>)
+    fn turso_stmt_execute_many(cr, stmt: DynBox<StmtH>, sets: String)
         -> OCaml<String>
     {
-        let stmt = get(cr, stmt);
-        let sets = bytes(cr, sets);
+        let stmt = get(&stmt);
+        let sets = bytes(&sets);
         let r = blocking(cr, move || stmt.execute_many(sets));
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_stmt_query(cr, stmt: OCamlRef<DynBox<StmtH>>, params: OCamlRef<String>,
-                        max_rows: OCamlRef<OCamlInt>, want_header: OCamlRef<bool>) -> OCaml<String>
+    fn turso_stmt_query(cr, stmt: DynBox<StmtH>, params: String,
+                        max_rows: OCamlInt, want_header: bool) -> OCaml<String>
     {
-        let stmt = get(cr, stmt);
-        let params = bytes(cr, params);
-        let max_rows: i64 = max_rows.to_rust(cr);
-        let want_header: bool = want_header.to_rust(cr);
+        let stmt = get(&stmt);
+        let params = bytes(&params);
+        let max_rows: i64 = max_rows.to_rust();
+        let want_header: bool = want_header.to_rust();
         let r = blocking(cr, move || stmt.query(params, max_rows.max(0) as usize, want_header));
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_stmt_fetch(cr, stmt: OCamlRef<DynBox<StmtH>>, generation: OCamlRef<OCamlInt>,
-                        max_rows: OCamlRef<OCamlInt>) -> OCaml<String>
+    fn turso_stmt_fetch(cr, stmt: DynBox<StmtH>, generation: OCamlInt,
+                        max_rows: OCamlInt) -> OCaml<String>
     {
-        let stmt = get(cr, stmt);
-        let generation: i64 = generation.to_rust(cr);
-        let max_rows: i64 = max_rows.to_rust(cr);
+        let stmt = get(&stmt);
+        let generation: i64 = generation.to_rust();
+        let max_rows: i64 = max_rows.to_rust();
         let r = blocking(cr, move || stmt.fetch(generation as u64, max_rows.max(1) as usize));
         to_ocaml_reply(cr, out_reply(r))
     }
 
-    fn turso_stmt_reset(cr, stmt: OCamlRef<DynBox<StmtH>>, generation: OCamlRef<OCamlInt>)
+    fn turso_stmt_reset(cr, stmt: DynBox<StmtH>, generation: OCamlInt)
         -> OCaml<String>
     {
-        let stmt = get(cr, stmt);
-        let g: i64 = generation.to_rust(cr);
+        let stmt = get(&stmt);
+        let g: i64 = generation.to_rust();
         let r = blocking(cr, move || stmt.reset(if g < 0 { None } else { Some(g as u64) }));
         to_ocaml_reply(cr, unit_reply(r))
     }
 
-    fn turso_stmt_parameter_count(cr, stmt: OCamlRef<DynBox<StmtH>>) -> OCaml<String> {
-        let stmt = get(cr, stmt);
+    fn turso_stmt_parameter_count(cr, stmt: DynBox<StmtH>) -> OCaml<String> {
+        let stmt = get(&stmt);
         let r = blocking(cr, move || stmt.parameter_count());
         to_ocaml_reply(cr, int_reply(r))
     }
 
-    fn turso_stmt_close(cr, stmt: OCamlRef<DynBox<StmtH>>) {
-        let stmt = get(cr, stmt);
+    fn turso_stmt_close(cr, stmt: DynBox<StmtH>) -> OCaml<()> {
+        let stmt = get(&stmt);
         let _ = blocking(cr, move || { stmt.close(); Ok(()) });
         OCaml::unit()
     }
 
-    fn turso_test_panic(cr, _unit: OCamlRef<()>) -> OCaml<String> {
+    fn turso_test_panic(cr, _unit: ()) -> OCaml<String> {
         let r: Result<Out, Error> = blocking(cr, || panic!("deliberate panic for the test suite"));
         to_ocaml_reply(cr, out_reply(r))
     }
