@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DUNE = dune
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test test-ocaml5 bench clean
 
 all: build
 
@@ -22,6 +22,11 @@ demo: build
 
 test: deps
 	$(DUNE) build @runtest --force
+
+# The same tests under OCaml 5.3, in a Debian 13 root (needs root; see the
+# script). CI runs both.
+test-ocaml5:
+	bash tools/ocaml5-leg.sh
 
 bench: build
 	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
