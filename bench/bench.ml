@@ -171,6 +171,68 @@ module T = struct
     Printf.printf "rss_kb_after_10k %d\nrss_kb_after_1m %d\n" after_10k (proc_status_kb "VmRSS:")
 end
 
+(* ----------------------------------------------------- derived decoders *)
+
+module Dec = struct
+  open Turso
+
+  type schedule = {
+    id : int64;
+    email : string;
+    send_at : float;
+    attempts : int;
+    payload : string option;
+    sent : bool;
+  }
+  [@@deriving turso]
+
+  (* What a careful hand-written decoder looks like: by position, with the
+     same checks (int range, 0/1 booleans, NULL only where allowed). *)
+  let hand_of_row r : (schedule, Error.t) result =
+    match (Row.get r 0, Row.get r 1, Row.get r 2, Row.get r 3, Row.get r 4, Row.get r 5) with
+    | Value.Integer id, Value.Text email, Value.Real send_at, Value.Integer attempts, p, Value.Integer sent
+      when Int64.equal (Int64.of_int (Int64.to_int attempts)) attempts && (sent = 0L || sent = 1L) -> (
+      let mk payload = Ok { id; email; send_at; attempts = Int64.to_int attempts; payload; sent = sent = 1L } in
+      match p with
+      | Value.Null -> mk None
+      | Value.Text s -> mk (Some s)
+      | _ -> Error (Error.make `Decode "payload"))
+    | _ -> Error (Error.make `Decode "bad row")
+
+  let n = 1_000_000
+
+  let run () =
+    let db = ok_exn (Db.open_local ":memory:") in
+    let c = ok_exn (Conn.connect db) in
+    ignore (ok_exn (Conn.execute c "CREATE TABLE s (id INTEGER PRIMARY KEY, email TEXT, send_at REAL, attempts INTEGER, payload TEXT, sent INTEGER)"));
+    let ins = ok_exn (Conn.prepare c "INSERT INTO s VALUES (?, ?, ?, ?, ?, ?)") in
+    for k = 0 to (n / 10_000) - 1 do
+      ignore
+        (ok_exn
+           (Stmt.execute_many ins
+              (List.init 10_000 (fun j ->
+                   let i = (k * 10_000) + j in
+                   Value.[ int i; Text (text20 i); Real (Float.of_int i); int (i mod 5);
+                           (if i mod 3 = 0 then Null else Text "{}"); int (i land 1) ]))))
+    done;
+    let rows = Array.of_list (ok_exn (Conn.query_list c "SELECT id, email, send_at, attempts, payload, sent FROM s")) in
+    Gc.full_major ();
+    let pass f =
+      let t = now () in
+      let ok = ref 0 in
+      Array.iter (fun r -> match f r with Ok _ -> incr ok | Error _ -> ()) rows;
+      assert (!ok = n);
+      float n /. (now () -. t)
+    in
+    let derived = ref [] and hand = ref [] in
+    for _ = 1 to 5 do
+      derived := pass schedule_of_row :: !derived;
+      hand := pass hand_of_row :: !hand
+    done;
+    emit "decode_derived_rows_per_s" (median !derived);
+    emit "decode_hand_rows_per_s" (median !hand)
+end
+
 (* ---------------------------------------------------------------- sqlite3 *)
 
 module S = struct
@@ -350,6 +412,10 @@ let all ~native ~runs =
       in
       let n1, r1 = rss 100_000 and n2, r2 = rss 1_000_000 in
       Printf.printf "\nstreamed scan peak RSS: %.0f rows -> %.1f MB; %.0f rows -> %.1f MB\n" n1 (r1 /. 1024.) n2 (r2 /. 1024.));
+  let d = run_lines (Printf.sprintf "%s decode" (Filename.quote self)) in
+  let dd = List.assoc "decode_derived_rows_per_s" d and dh = List.assoc "decode_hand_rows_per_s" d in
+  Printf.printf "\ndecoding 1M rows into records: [@@deriving turso] %.0f rows/s, hand-written %.0f rows/s (derived takes %.2fx the time)\n"
+    dd dh (dh /. dd);
   let l = run_lines (Printf.sprintf "%s leak" (Filename.quote self)) in
   Printf.printf "prepared statement RSS: after 10k executions %.1f MB; after 1M executions %.1f MB\n"
     (List.assoc "rss_kb_after_10k" l /. 1024.)
@@ -362,6 +428,7 @@ let () =
   | [ "prepare-scan"; file; n ] -> T.prepare_scan file (int_of_string n)
   | [ "scan-rss"; file ] -> T.scan_rss file
   | [ "leak" ] -> T.leak ()
+  | [ "decode" ] -> Dec.run ()
   | "all" :: rest ->
     let rec opts native runs = function
       | "--native" :: p :: r -> opts (Some p) runs r

@@ -278,6 +278,164 @@ module Rows = struct
     end
 end
 
+module Decode = struct
+  (* The fast path raises the constant [Mismatch] (no allocation, no
+     message); the error path, taken once, builds the message with
+     [explain]. *)
+  exception Mismatch
+
+  type 'a conv = { expected : string; read : Value.t -> 'a; explain : Value.t -> string }
+
+  let found v =
+    let s = Value.to_string v in
+    let s = if String.length s > 40 then String.sub s 0 37 ^ "..." else s in
+    match v with Value.Null -> "NULL" | _ -> Value.type_name v ^ " " ^ s
+
+  let mismatch _ = raise_notrace Mismatch
+  let conv expected read = { expected; read; explain = found }
+  let int64 = conv "INTEGER" (function Value.Integer i -> i | v -> mismatch v)
+
+  let int =
+    conv "INTEGER (in the OCaml int range)" (function
+      | Value.Integer i when Int64.equal (Int64.of_int (Int64.to_int i)) i -> Int64.to_int i
+      | v -> mismatch v)
+
+  let int32 =
+    conv "INTEGER (in the int32 range)" (function
+      | Value.Integer i when Int64.equal (Int64.of_int32 (Int64.to_int32 i)) i -> Int64.to_int32 i
+      | v -> mismatch v)
+
+  let float =
+    conv "REAL" (function Value.Real f -> f | Value.Integer i -> Int64.to_float i | v -> mismatch v)
+
+  let bool =
+    conv "INTEGER 0 or 1" (function
+      | Value.Integer 0L -> false
+      | Value.Integer 1L -> true
+      | v -> mismatch v)
+
+  let string = conv "TEXT" (function Value.Text s -> s | v -> mismatch v)
+  let bytes = conv "BLOB" (function Value.Blob s -> Bytes.of_string s | v -> mismatch v)
+  let value = conv "any value" Fun.id
+
+  let option c =
+    { expected = c.expected ^ " or NULL";
+      read = (function Value.Null -> None | v -> Some (c.read v));
+      explain = c.explain }
+
+  let custom ~expected f =
+    { expected;
+      read = (fun v -> match f v with Ok x -> x | Error _ | (exception _) -> raise_notrace Mismatch);
+      explain =
+        (fun v ->
+          found v
+          ^
+          match f v with
+          | Error msg -> ": " ^ msg
+          | Ok _ -> ""
+          | exception e -> ": exception " ^ Printexc.to_string e) }
+
+  let error what msg = Error.make `Decode (what ^ msg)
+  let mismatch_error what c v = error what (Printf.sprintf ": expected %s, found %s" c.expected (c.explain v))
+
+  let check_at what c v = match c.read v with _ -> None | exception Mismatch -> Some (mismatch_error what c v)
+
+  let nth row i c =
+    if i < 0 || i >= Row.length row then
+      Error (error (Printf.sprintf "column %d" i) (Printf.sprintf ": the row has %d column(s)" (Row.length row)))
+    else
+      let v = Array.unsafe_get row.Row.values i in
+      match c.read v with
+      | x -> Ok x
+      | exception Mismatch ->
+        Error (mismatch_error (Printf.sprintf "column %d (%s)" i (Row.columns row).(i)) c v)
+
+  let missing_error name row =
+    error (Printf.sprintf "missing column %S" name)
+      (Printf.sprintf " (the row has: %s)" (String.concat ", " (Array.to_list (Row.columns row))))
+
+  let get row name c =
+    match Row.index row name with
+    | -1 -> Error (missing_error name row)
+    | i -> (
+      let v = Array.unsafe_get row.Row.values i in
+      match c.read v with x -> Ok x | exception Mismatch -> Error (mismatch_error (Printf.sprintf "column %S" name) c v))
+
+  type check = Check : 'a conv -> check
+
+  let check c = Check c
+
+  (* A record's fields: names, converters, which have a default; and the
+     column indexes, resolved once per result set (the rows of one result
+     share their column-name array). *)
+  type layout = {
+    fields : string array;
+    checks : check array;
+    defaults : bool array;
+    mutable cache : (string array * int array) option;
+  }
+
+  let layout fields checks defaults = { fields; checks; defaults; cache = None }
+
+  let resolve l row =
+    let names = Row.columns row in
+    match l.cache with
+    | Some (n, idx) when n == names -> idx
+    | _ ->
+      let idx = Array.map (fun f -> Row.index row f) l.fields in
+      l.cache <- Some (names, idx);
+      idx
+
+  (* [idx] comes from [resolve] on this row: each index is -1 or valid. *)
+  let field row idx k c =
+    match Array.unsafe_get idx k with
+    | -1 -> raise_notrace Mismatch
+    | i -> c.read (Array.unsafe_get row.Row.values i)
+
+  let field_or row idx k c default =
+    match Array.unsafe_get idx k with -1 -> default | i -> c.read (Array.unsafe_get row.Row.values i)
+
+  let first_error n check_one =
+    let rec go k =
+      if k >= n then Error.make `Internal "decoding failed, but no field explains why"
+      else match check_one k with Some e -> e | None -> go (k + 1)
+    in
+    go 0
+
+  let diagnose l row idx =
+    first_error (Array.length l.fields) (fun k ->
+        match idx.(k) with
+        | -1 when l.defaults.(k) -> None
+        | -1 -> Some (missing_error l.fields.(k) row)
+        | i ->
+          let (Check c) = l.checks.(k) in
+          check_at (Printf.sprintf "column %S" l.fields.(k)) c row.Row.values.(i))
+
+  let at row i c =
+    if i >= Array.length row.Row.values then raise_notrace Mismatch
+    else c.read (Array.unsafe_get row.Row.values i)
+
+  let diagnose_at row checks =
+    first_error (Array.length checks) (fun i ->
+        if i >= Row.length row then
+          Some (error (Printf.sprintf "column %d" i) (Printf.sprintf ": the row has %d column(s)" (Row.length row)))
+        else
+          let (Check c) = checks.(i) in
+          check_at (Printf.sprintf "column %d (%s)" i (Row.columns row).(i)) c row.Row.values.(i))
+end
+
+module Encode = struct
+  let int = Value.int
+  let int32 i = Value.Integer (Int64.of_int32 i)
+  let int64 = Value.int64
+  let float = Value.float
+  let bool = Value.bool
+  let string = Value.text
+  let bytes b = Value.Blob (Bytes.to_string b)
+  let value v = v
+  let option = Value.option
+end
+
 module Db = struct
   type t = Ffi.db
   type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
@@ -347,6 +505,19 @@ module Conn = struct
     match query ?params c sql with Error e -> Error e | Ok r -> Rows.fold r ~init ~f
 
   let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
+
+  let query_map ?params c sql ~f =
+    match query ?params c sql with
+    | Error e -> Error e
+    | Ok r ->
+      let rec go acc =
+        match Rows.next r with
+        | Ok (Some row) -> (
+          match f row with Ok x -> go (x :: acc) | Error e -> Rows.close r; Error e)
+        | Ok None -> Ok (List.rev acc)
+        | Error e -> Error e
+      in
+      go []
 
   let query_list ?params c sql =
     match query ?params c sql with Error e -> Error e | Ok r -> Rows.to_list r

@@ -178,6 +178,91 @@ module Rows : sig
   (** Stops reading and releases the statement's read lock. Idempotent. *)
 end
 
+(** {1 Typed decoding} *)
+
+module Decode : sig
+  (** Converters from {!Value.t} to OCaml values, and decoders of rows.
+      This is the runtime of the [turso.ppx] deriver ([[@@deriving turso]]),
+      and what a hand-written decoder can use too. Decoding never raises: a
+      value of the wrong type is an error of kind [`Decode] that names the
+      column, the expected type and what was found. *)
+
+  type 'a conv
+  (** How to read one value as an ['a]. *)
+
+  val int : int conv
+  (** [INTEGER] that fits an OCaml [int] (63 bits on 64-bit systems). *)
+
+  val int32 : int32 conv
+  (** [INTEGER] in the [int32] range. *)
+
+  val int64 : int64 conv
+  (** [INTEGER]. *)
+
+  val float : float conv
+  (** [REAL], or [INTEGER] (converted). *)
+
+  val bool : bool conv
+  (** [INTEGER] [0] or [1] (anything else is an error). *)
+
+  val string : string conv
+  (** [TEXT]. *)
+
+  val bytes : bytes conv
+  (** [BLOB]. *)
+
+  val value : Value.t conv
+  (** Any value, as is. *)
+
+  val option : 'a conv -> 'a option conv
+  (** [NULL] is [None]; anything else is read with the given converter. *)
+
+  val custom : expected:string -> (Value.t -> ('a, string) result) -> 'a conv
+  (** A converter from a function; its [Error] message (and any exception it
+      raises) becomes the decode error. [expected] names the SQL type. *)
+
+  val get : Row.t -> string -> 'a conv -> ('a, Error.t) result
+  (** [get row column conv] reads the column of that name. A missing column
+      is an error. *)
+
+  val nth : Row.t -> int -> 'a conv -> ('a, Error.t) result
+  (** [nth row i conv] reads column [i] (from 0). *)
+
+  (**/**)
+
+  (* Used by the code that [turso.ppx] generates. *)
+  exception Mismatch
+
+  type check
+
+  val check : 'a conv -> check
+
+  type layout
+
+  val layout : string array -> check array -> bool array -> layout
+  val resolve : layout -> Row.t -> int array
+  val field : Row.t -> int array -> int -> 'a conv -> 'a
+  val field_or : Row.t -> int array -> int -> 'a conv -> 'a -> 'a
+  val diagnose : layout -> Row.t -> int array -> Error.t
+  val at : Row.t -> int -> 'a conv -> 'a
+  val diagnose_at : Row.t -> check array -> Error.t
+end
+
+module Encode : sig
+  (** Converters from OCaml values to {!Value.t}: what [[@@deriving turso]]
+      uses to build parameters. *)
+
+  val int : int -> Value.t
+  val int32 : int32 -> Value.t
+  val int64 : int64 -> Value.t
+  val float : float -> Value.t
+  val bool : bool -> Value.t
+  val string : string -> Value.t
+  val bytes : bytes -> Value.t
+  val value : Value.t -> Value.t
+  val option : ('a -> Value.t) -> 'a option -> Value.t
+end
+
 (** {1 Databases, connections, statements} *)
 
 module Db : sig
@@ -263,6 +348,11 @@ module Conn : sig
   (** Streams the rows into [f], one chunk across the boundary at a time. *)
 
   val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result
+
+  val query_map :
+    ?params:params -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result
+  (** Streams the rows through a decoder (for example one derived with
+      [[@@deriving turso]]); stops at the first error. *)
 
   val prepare : t -> string -> (Stmt.t, Error.t) result
   (** Prepares one statement for reuse. *)

@@ -19,6 +19,20 @@ let test_examples () =
    | Some r -> Alcotest.(check string) "moved" "5.0" (Value.to_string (Row.get r 0))
    | None -> Alcotest.fail "no user 2");
   Readme_blocks.report conn;
+  ignore (ok (Conn.batch conn
+    "CREATE TABLE email_schedules (id INTEGER PRIMARY KEY, email TEXT, send_at REAL, attempts INTEGER,
+       payload TEXT, sent INTEGER, recipient TEXT);
+     INSERT INTO email_schedules VALUES (1, 'a@x', 10.0, 0, NULL, 0, 'Ann');
+     INSERT INTO email_schedules VALUES (2, 'b@x', 99.0, 0, '{}', 0, 'Bob')"));
+  (match ok (Readme_blocks.due_emails conn ~now:50.) with
+   | [ e ] ->
+     Alcotest.(check string) "renamed column" "Ann" e.Readme_blocks.to_;
+     Alcotest.(check int) "default for a missing column" 0 e.priority;
+     Alcotest.(check (option string)) "NULL is None" None e.payload
+   | l -> Alcotest.failf "expected one due email, got %d" (List.length l));
+  Alcotest.(check (list string)) "columns"
+    [ "id"; "email"; "send_at"; "attempts"; "payload"; "sent"; "priority"; "recipient" ]
+    Readme_blocks.email_schedule_columns;
   Conn.close conn;
   Db.close db
 

@@ -1,0 +1,1 @@
+type t = { a : float array } [@@deriving turso]

@@ -1,0 +1,4 @@
+type t = {
+  ok : int;
+  bad : int list;
+} [@@deriving turso]

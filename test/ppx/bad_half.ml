@@ -1,0 +1,3 @@
+type t = {
+  a : Stamp.t; [@turso.of_value Stamp.of_value]
+} [@@deriving turso]

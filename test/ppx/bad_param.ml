@@ -1,0 +1,1 @@
+type 'a t = { a : 'a } [@@deriving turso]
