@@ -1,7 +1,11 @@
 (** The externals: the one way into the Rust stub (internal).
 
-    Every call returns bytes in the format of {!Wire}; handle-returning
-    calls return [Error bytes] with an encoded error. *)
+    Every operation comes in two forms: [x] runs now, with the runtime lock
+    released, and returns its reply in the format of {!Wire} (handle
+    operations return [Error reply] on failure); [x_async ... id] queues it
+    on the connection's queue and returns at once: its reply arrives later
+    through {!async_take} under [id], and a handle it made is taken with
+    [take_*]. *)
 
 type db
 type conn
@@ -10,26 +14,57 @@ type stmt
 external interop_setup : unit -> unit = "ocaml_interop_setup"
 (** Sets up ocaml-interop's GC roots (boxroot); called once at start-up. *)
 
-
 external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
-external db_close : db -> unit = "turso_db_close"
+external db_open_local_async : string -> int -> int -> unit = "turso_db_open_local_async"
 external db_connect : db -> int -> (conn, string) result = "turso_db_connect"
-external conn_close : conn -> unit = "turso_conn_close"
-external conn_execute : conn -> string -> string -> string = "turso_conn_execute"
-external conn_batch : conn -> string -> bool -> string = "turso_conn_batch"
+external db_connect_async : db -> int -> int -> unit = "turso_db_connect_async"
+external db_close : db -> string = "turso_db_close"
+external db_close_async : db -> int -> unit = "turso_db_close_async"
 external conn_prepare : conn -> string -> (stmt, string) result = "turso_conn_prepare"
+external conn_prepare_async : conn -> string -> int -> unit = "turso_conn_prepare_async"
+external conn_close : conn -> string = "turso_conn_close"
+external conn_close_async : conn -> int -> unit = "turso_conn_close_async"
+external conn_execute : conn -> string -> string -> string = "turso_conn_execute"
+external conn_execute_async : conn -> string -> string -> int -> unit = "turso_conn_execute_async"
+external conn_batch : conn -> string -> bool -> string = "turso_conn_batch"
+external conn_batch_async : conn -> string -> bool -> int -> unit = "turso_conn_batch_async"
 external conn_last_insert_rowid : conn -> string = "turso_conn_last_insert_rowid"
+external conn_last_insert_rowid_async : conn -> int -> unit = "turso_conn_last_insert_rowid_async"
 external conn_changes : conn -> string = "turso_conn_changes"
+external conn_changes_async : conn -> int -> unit = "turso_conn_changes_async"
 external conn_is_autocommit : conn -> string = "turso_conn_is_autocommit"
+external conn_is_autocommit_async : conn -> int -> unit = "turso_conn_is_autocommit_async"
 external conn_set_busy_timeout : conn -> int -> string = "turso_conn_set_busy_timeout"
+external conn_set_busy_timeout_async : conn -> int -> int -> unit = "turso_conn_set_busy_timeout_async"
 external stmt_execute : stmt -> string -> string = "turso_stmt_execute"
+external stmt_execute_async : stmt -> string -> int -> unit = "turso_stmt_execute_async"
 external stmt_execute_many : stmt -> string -> string = "turso_stmt_execute_many"
+external stmt_execute_many_async : stmt -> string -> int -> unit = "turso_stmt_execute_many_async"
+
 external stmt_query : stmt -> string -> int -> bool -> string = "turso_stmt_query"
 (** [stmt_query s params max_rows want_header]; [max_rows = 0]: the first
     row only, then the statement is reset. *)
 
+external stmt_query_async : stmt -> string -> int -> bool -> int -> unit = "turso_stmt_query_async"
 external stmt_fetch : stmt -> int -> int -> string = "turso_stmt_fetch"
+external stmt_fetch_async : stmt -> int -> int -> int -> unit = "turso_stmt_fetch_async"
 external stmt_reset : stmt -> int -> string = "turso_stmt_reset"
+external stmt_reset_async : stmt -> int -> int -> unit = "turso_stmt_reset_async"
 external stmt_parameter_count : stmt -> string = "turso_stmt_parameter_count"
-external stmt_close : stmt -> unit = "turso_stmt_close"
+external stmt_parameter_count_async : stmt -> int -> unit = "turso_stmt_parameter_count_async"
+external stmt_close : stmt -> string = "turso_stmt_close"
+external stmt_close_async : stmt -> int -> unit = "turso_stmt_close_async"
 external test_panic : unit -> string = "turso_test_panic"
+external test_panic_async : unit -> int -> unit = "turso_test_panic_async"
+external take_db : int -> (db, string) result = "turso_take_db"
+external take_conn : int -> (conn, string) result = "turso_take_conn"
+external take_stmt : int -> (stmt, string) result = "turso_take_stmt"
+
+external async_fd : unit -> int = "turso_async_fd"
+(** The descriptor that becomes readable when completions are waiting. *)
+
+external async_take : unit -> string = "turso_async_take"
+(** All waiting completions: u32 count, then (i64 id, u32 length, reply). *)
+
+external async_cancel : int -> unit = "turso_async_cancel"
+(** Forgets a request: not run if not started; its result is dropped. *)

@@ -201,83 +201,6 @@ module Row = struct
     Format.fprintf ppf "}@]"
 end
 
-module Rows = struct
-  type state = Open | Exhausted | Closed
-
-  type t = {
-    stmt : Ffi.stmt;
-    oneshot : bool;  (** the statement belongs to this result set *)
-    cur : Wire.cursor;
-    mutable state : state;
-  }
-
-  let columns r = r.cur.names
-  let decltypes r = r.cur.decltypes
-
-  let release r =
-    if r.oneshot then Ffi.stmt_close r.stmt
-    else if r.state = Open then ignore (Ffi.stmt_reset r.stmt r.cur.generation)
-
-  let close r =
-    if r.state <> Closed then begin
-      release r;
-      r.cur.remaining <- 0;
-      r.state <- Closed
-    end
-
-  let finish r =
-    if r.oneshot then Ffi.stmt_close r.stmt;
-    r.state <- Exhausted
-
-  let rec next r =
-    let c = r.cur in
-    if c.remaining > 0 then Ok (Some { Row.names = c.names; values = Wire.decode_row c })
-    else
-      match r.state with
-      | Exhausted -> Ok None
-      | Closed -> Error (Error.make `Closed "result set is closed")
-      | Open ->
-        if c.done_ then (finish r; Ok None)
-        else
-          let reply = Ffi.stmt_fetch r.stmt c.generation chunk_rows in
-          if Wire.is_ok reply then (Wire.next_chunk c reply; next r)
-          else (finish r; err_of_reply reply)
-
-  let fold r ~init ~f =
-    let rec go acc =
-      match next r with
-      | Ok (Some row) -> go (f acc row)
-      | Ok None -> Ok acc
-      | Error e -> Error e
-    in
-    match go init with
-    | v -> v
-    | exception exn ->
-      let bt = Printexc.get_raw_backtrace () in
-      close r;
-      Printexc.raise_with_backtrace exn bt
-
-  let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
-  let to_list r = Result.map List.rev (fold r ~init:[] ~f:(fun acc row -> row :: acc))
-
-  let start ~oneshot ?header stmt reply =
-    if Wire.is_ok reply then begin
-      let cur, header = Wire.decode_query reply header in
-      let r = { stmt; oneshot; cur; state = Open } in
-      if cur.done_ && oneshot then begin
-        (* the whole result came in the first chunk: release it now *)
-        Ffi.stmt_close stmt;
-        r.state <- Exhausted
-      end
-      else if cur.done_ then r.state <- Exhausted;
-      Ok (r, header)
-    end
-    else begin
-      if oneshot then Ffi.stmt_close stmt;
-      err_of_reply reply
-    end
-end
-
 module Decode = struct
   (* The fast path raises the constant [Mismatch] (no allocation, no
      message); the error path, taken once, builds the message with
@@ -436,162 +359,382 @@ module Encode = struct
   let option = Value.option
 end
 
-module Db = struct
-  type t = Ffi.db
-  type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
+(* ----------------------------------------------------------------------
+   The operations, written once over the fiber: [Direct] (the blocking API,
+   below) and Lwt (turso.lwt). An operation is a call into the stub in its
+   two forms: [sync] runs it now; [async id] queues it, and its reply comes
+   back later under [id]. *)
 
-  let open_local ?(mode = `Read_write_create) path =
-    let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
-    handle_of_result (Ffi.db_open_local path flags)
+module type IO = sig
+  type 'a t
 
-  let close = Ffi.db_close
+  val return : 'a -> 'a t
+  val bind : 'a t -> ('a -> 'b t) -> 'b t
+
+  val on_exn : (unit -> 'a t) -> (unit -> unit t) -> 'a t
+  (** [on_exn f cleanup] runs [f ()]; if it raises (or fails), runs
+      [cleanup ()] and raises the same exception again. *)
+
+  val call : (unit -> string) -> (int -> unit) -> string t
+
+  val call_handle :
+    (unit -> ('h, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->
+    ('h, string) result t
+  (** [call_handle sync async take]: [take id] gets the handle once the
+      reply to [async id] is OK. *)
 end
 
-module Stmt = struct
-  (* The column header is cached here after the first query; the stub
-     sends it again only if SQLite re-prepared the statement. *)
-  type t = { h : Ffi.stmt; mutable header : Wire.header option }
-
-  let execute ?params s = int64_of_reply (Ffi.stmt_execute s.h (encode_params params))
-
-  let execute_many s sets =
-    int64_of_reply (Ffi.stmt_execute_many s.h (Wire.encode_param_sets sets))
-
-  let query ?params s =
-    let header = s.header in
-    let reply = Ffi.stmt_query s.h (encode_params params) chunk_rows (header = None) in
-    match Rows.start ~oneshot:false ?header s.h reply with
-    | Ok (r, h) -> s.header <- Some h; Ok r
-    | Error e -> Error e
-
-  let query_one ?params s =
-    let header = s.header in
-    let reply = Ffi.stmt_query s.h (encode_params params) 0 (header = None) in
-    if Wire.is_ok reply then begin
-      let cur, h = Wire.decode_query reply header in
-      s.header <- Some h;
-      if cur.remaining > 0 then Ok (Some { Row.names = cur.names; values = Wire.decode_row cur })
-      else Ok None
-    end
-    else err_of_reply reply
-
-  let parameter_count s = Result.map Int64.to_int (int64_of_reply (Ffi.stmt_parameter_count s.h))
-  let reset s = unit_of_reply (Ffi.stmt_reset s.h (-1))
-  let close s = Ffi.stmt_close s.h
+(* The interface, documented in turso.mli. *)
+module type S = sig
+  type 'a io
+  module Rows : sig
+    type t
+    val columns : t -> string array
+    val decltypes : t -> string option array
+    val next : t -> (Row.t option, Error.t) result io
+    val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result io
+    val to_list : t -> (Row.t list, Error.t) result io
+    val close : t -> unit io
+  end
+  module Db : sig
+    type t
+    type open_mode =
+      [ `Read_write_create  
+      | `Read_write  
+      | `Read_only   ]
+    val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
+    val close : t -> unit io
+  end
+  module Stmt : sig
+    type t
+    val execute : ?params:params -> t -> (int64, Error.t) result io
+    val execute_many : t -> Value.t list list -> (int64, Error.t) result io
+    val query : ?params:params -> t -> (Rows.t, Error.t) result io
+    val query_one : ?params:params -> t -> (Row.t option, Error.t) result io
+    val parameter_count : t -> (int, Error.t) result io
+    val reset : t -> (unit, Error.t) result io
+    val close : t -> unit io
+  end
+  module Conn : sig
+    type t
+    val connect : ?busy_timeout:float -> Db.t -> (t, Error.t) result io
+    val execute : ?params:params -> t -> string -> (int64, Error.t) result io
+    val query : ?params:params -> t -> string -> (Rows.t, Error.t) result io
+    val query_list : ?params:params -> t -> string -> (Row.t list, Error.t) result io
+    val query_one : ?params:params -> t -> string -> (Row.t option, Error.t) result io
+    val fold :
+      ?params:params -> t -> string -> init:'a -> f:('a -> Row.t -> 'a) ->
+      ('a, Error.t) result io
+    val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    val query_map :
+      ?params:params -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result io
+    val prepare : t -> string -> (Stmt.t, Error.t) result io
+    val batch : t -> string -> (unit, Error.t) result io
+    val script : t -> string -> (unit, Error.t) result io
+    type behavior = [ `Deferred | `Immediate | `Exclusive ]
+    val with_transaction :
+      ?behavior:behavior -> t -> (t -> ('a, Error.t) result io) -> ('a, Error.t) result io
+    val execute_transaction : t -> string list -> (unit, Error.t) result io
+    val last_insert_rowid : t -> (int64, Error.t) result io
+    val changes : t -> (int64, Error.t) result io
+    val is_autocommit : t -> (bool, Error.t) result io
+    val set_busy_timeout : t -> float -> (unit, Error.t) result io
+    val close : t -> unit io
+  end
 end
 
-module Conn = struct
-  type t = { h : Ffi.conn; mutable savepoints : int }
-  type behavior = [ `Deferred | `Immediate | `Exclusive ]
+module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
+  type 'a io = 'a Io.t
 
-  let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
+  let ( >>= ) = Io.bind
+  let ( >|= ) x f = Io.bind x (fun v -> Io.return (f v))
 
-  let connect ?(busy_timeout = 5.0) db =
-    Result.map
-      (fun h -> { h; savepoints = 0 })
-      (handle_of_result (Ffi.db_connect db (ms_of_seconds busy_timeout)))
+  let call_unit sync async = Io.call sync async >|= unit_of_reply
+  let call_int64 sync async = Io.call sync async >|= int64_of_reply
+  let call_handle sync async take = Io.call_handle sync async take >|= handle_of_result
 
-  let execute ?params c sql = int64_of_reply (Ffi.conn_execute c.h sql (encode_params params))
-  let prepare c sql =
-    Result.map (fun h -> { Stmt.h; header = None }) (handle_of_result (Ffi.conn_prepare c.h sql))
+  module Rows = struct
+    type state = Open | Exhausted | Closed
 
-  let query ?params c sql =
-    match handle_of_result (Ffi.conn_prepare c.h sql) with
-    | Error e -> Error e
-    | Ok s ->
-      Result.map fst (Rows.start ~oneshot:true s (Ffi.stmt_query s (encode_params params) chunk_rows true))
+    type t = {
+      stmt : Ffi.stmt;
+      oneshot : bool;  (** the statement belongs to this result set *)
+      cur : Wire.cursor;
+      mutable state : state;
+    }
 
-  let fold ?params c sql ~init ~f =
-    match query ?params c sql with Error e -> Error e | Ok r -> Rows.fold r ~init ~f
+    let columns r = r.cur.names
+    let decltypes r = r.cur.decltypes
+    let close_stmt s = Io.call (fun () -> Ffi.stmt_close s) (Ffi.stmt_close_async s) >|= ignore
 
-  let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
+    let release r =
+      if r.oneshot then close_stmt r.stmt
+      else if r.state = Open then
+        Io.call
+          (fun () -> Ffi.stmt_reset r.stmt r.cur.generation)
+          (Ffi.stmt_reset_async r.stmt r.cur.generation)
+        >|= ignore
+      else Io.return ()
 
-  let query_map ?params c sql ~f =
-    match query ?params c sql with
-    | Error e -> Error e
-    | Ok r ->
+    let close r =
+      if r.state = Closed then Io.return ()
+      else begin
+        let release = release r in
+        r.cur.remaining <- 0;
+        r.state <- Closed;
+        release
+      end
+
+    let finish r =
+      r.state <- Exhausted;
+      if r.oneshot then close_stmt r.stmt else Io.return ()
+
+    let rec next r =
+      let c = r.cur in
+      if c.remaining > 0 then Io.return (Ok (Some { Row.names = c.names; values = Wire.decode_row c }))
+      else
+        match r.state with
+        | Exhausted -> Io.return (Ok None)
+        | Closed -> Io.return (Error (Error.make `Closed "result set is closed"))
+        | Open ->
+          if c.done_ then finish r >|= fun () -> Ok None
+          else
+            Io.call
+              (fun () -> Ffi.stmt_fetch r.stmt c.generation chunk_rows)
+              (Ffi.stmt_fetch_async r.stmt c.generation chunk_rows)
+            >>= fun reply ->
+            if Wire.is_ok reply then (Wire.next_chunk c reply; next r)
+            else finish r >|= fun () -> err_of_reply reply
+
+    let fold r ~init ~f =
       let rec go acc =
-        match Rows.next r with
-        | Ok (Some row) -> (
-          match f row with Ok x -> go (x :: acc) | Error e -> Rows.close r; Error e)
-        | Ok None -> Ok (List.rev acc)
-        | Error e -> Error e
+        next r >>= function
+        | Ok (Some row) -> go (f acc row)
+        | Ok None -> Io.return (Ok acc)
+        | Error e -> Io.return (Error e)
       in
-      go []
+      Io.on_exn (fun () -> go init) (fun () -> close r)
 
-  let query_list ?params c sql =
-    match query ?params c sql with Error e -> Error e | Ok r -> Rows.to_list r
+    let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
+    let to_list r = fold r ~init:[] ~f:(fun acc row -> row :: acc) >|= Result.map List.rev
 
-  let query_one ?params c sql =
-    match handle_of_result (Ffi.conn_prepare c.h sql) with
-    | Error e -> Error e
-    | Ok h ->
-      let r = Stmt.query_one ?params { Stmt.h; header = None } in
-      Ffi.stmt_close h;
-      r
+    let start ~oneshot ?header stmt reply =
+      if Wire.is_ok reply then begin
+        let cur, header = Wire.decode_query reply header in
+        let r = { stmt; oneshot; cur; state = Open } in
+        if cur.done_ then begin
+          (* the whole result came in the first chunk: release it now *)
+          r.state <- Exhausted;
+          (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> Ok (r, header)
+        end
+        else Io.return (Ok (r, header))
+      end
+      else (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> err_of_reply reply
+  end
 
-  let batch c sql = unit_of_reply (Ffi.conn_batch c.h sql true)
-  let script c sql = unit_of_reply (Ffi.conn_batch c.h sql false)
-  let last_insert_rowid c = int64_of_reply (Ffi.conn_last_insert_rowid c.h)
-  let changes c = int64_of_reply (Ffi.conn_changes c.h)
-  let is_autocommit c = Result.map (fun i -> i <> 0L) (int64_of_reply (Ffi.conn_is_autocommit c.h))
+  module Db = struct
+    type t = Ffi.db
+    type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
 
-  let set_busy_timeout c s =
-    unit_of_reply (Ffi.conn_set_busy_timeout c.h (ms_of_seconds s))
+    let open_local ?(mode = `Read_write_create) path =
+      let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
+      call_handle
+        (fun () -> Ffi.db_open_local path flags)
+        (Ffi.db_open_local_async path flags)
+        Ffi.take_db
 
-  let exec_ c sql = Result.map ignore (execute c sql)
+    let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
+  end
 
-  let with_transaction ?(behavior = `Deferred) c f =
-    match is_autocommit c with
-    | Error e -> Error e
-    | Ok autocommit ->
-      let begin_sql, commit_sql, rollback_sqls =
-        if autocommit then
-          let b =
-            match behavior with
-            | `Deferred -> "BEGIN DEFERRED"
-            | `Immediate -> "BEGIN IMMEDIATE"
-            | `Exclusive -> "BEGIN EXCLUSIVE"
-          in
-          (b, "COMMIT", [ "ROLLBACK" ])
-        else
-          let name = Printf.sprintf "turso_tx_%d" c.savepoints in
-          ( "SAVEPOINT " ^ name,
-            "RELEASE " ^ name,
-            [ "ROLLBACK TO " ^ name; "RELEASE " ^ name ] )
-      in
-      let rollback () = List.iter (fun sql -> ignore (exec_ c sql)) rollback_sqls in
-      (match exec_ c begin_sql with
-       | Error e -> Error e
-       | Ok () -> (
-         if not autocommit then c.savepoints <- c.savepoints + 1;
-         let leave () = if not autocommit then c.savepoints <- c.savepoints - 1 in
-         match f c with
-         | exception exn ->
-           let bt = Printexc.get_raw_backtrace () in
-           rollback ();
-           leave ();
-           Printexc.raise_with_backtrace exn bt
-         | Error e ->
-           rollback ();
-           leave ();
-           Error e
-         | Ok v -> (
-           match exec_ c commit_sql with
-           | Ok () -> leave (); Ok v
-           | Error e -> rollback (); leave (); Error e)))
+  module Stmt = struct
+    (* The column header is cached here after the first query; the stub
+       sends it again only if SQLite re-prepared the statement. *)
+    type t = { h : Ffi.stmt; mutable header : Wire.header option }
 
-  let execute_transaction c stmts =
-    with_transaction ~behavior:`Immediate c (fun c ->
-        let rec go = function
-          | [] -> Ok ()
-          | sql :: rest -> (
-            match execute c sql with Ok _ -> go rest | Error e -> Error e)
+    let execute ?params s =
+      let p = encode_params params in
+      call_int64 (fun () -> Ffi.stmt_execute s.h p) (Ffi.stmt_execute_async s.h p)
+
+    let execute_many s sets =
+      let p = Wire.encode_param_sets sets in
+      call_int64 (fun () -> Ffi.stmt_execute_many s.h p) (Ffi.stmt_execute_many_async s.h p)
+
+    let run_query s params max_rows =
+      let header = s.header in
+      let p = encode_params params and want = header = None in
+      Io.call
+        (fun () -> Ffi.stmt_query s.h p max_rows want)
+        (Ffi.stmt_query_async s.h p max_rows want)
+
+    let query ?params s =
+      run_query s params chunk_rows >>= fun reply ->
+      Rows.start ~oneshot:false ?header:s.header s.h reply >|= function
+      | Ok (r, h) -> s.header <- Some h; Ok r
+      | Error e -> Error e
+
+    let query_one ?params s =
+      let header = s.header in
+      run_query s params 0 >|= fun reply ->
+      if Wire.is_ok reply then begin
+        let cur, h = Wire.decode_query reply header in
+        s.header <- Some h;
+        if cur.remaining > 0 then Ok (Some { Row.names = cur.names; values = Wire.decode_row cur })
+        else Ok None
+      end
+      else err_of_reply reply
+
+    let parameter_count s =
+      call_int64 (fun () -> Ffi.stmt_parameter_count s.h) (Ffi.stmt_parameter_count_async s.h)
+      >|= Result.map Int64.to_int
+
+    let reset s = call_unit (fun () -> Ffi.stmt_reset s.h (-1)) (Ffi.stmt_reset_async s.h (-1))
+    let close s = Rows.close_stmt s.h
+  end
+
+  module Conn = struct
+    type t = { h : Ffi.conn; mutable savepoints : int }
+    type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+    let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
+
+    let connect ?(busy_timeout = 5.0) db =
+      let ms = ms_of_seconds busy_timeout in
+      call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
+      >|= Result.map (fun h -> { h; savepoints = 0 })
+
+    let execute ?params c sql =
+      let p = encode_params params in
+      call_int64 (fun () -> Ffi.conn_execute c.h sql p) (Ffi.conn_execute_async c.h sql p)
+
+    let prepare_raw c sql =
+      call_handle (fun () -> Ffi.conn_prepare c.h sql) (Ffi.conn_prepare_async c.h sql) Ffi.take_stmt
+
+    let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> { Stmt.h; header = None })
+
+    let query ?params c sql =
+      prepare_raw c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok s ->
+        let p = encode_params params in
+        Io.call
+          (fun () -> Ffi.stmt_query s p chunk_rows true)
+          (Ffi.stmt_query_async s p chunk_rows true)
+        >>= fun reply -> Rows.start ~oneshot:true s reply >|= Result.map fst
+
+    let fold ?params c sql ~init ~f =
+      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.fold r ~init ~f
+
+    let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
+
+    let query_list ?params c sql =
+      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.to_list r
+
+    let query_map ?params c sql ~f =
+      query ?params c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok r ->
+        let rec go acc =
+          Rows.next r >>= function
+          | Ok (Some row) -> (
+            match f row with
+            | Ok x -> go (x :: acc)
+            | Error e -> Rows.close r >|= fun () -> Error e)
+          | Ok None -> Io.return (Ok (List.rev acc))
+          | Error e -> Io.return (Error e)
         in
-        go stmts)
+        Io.on_exn (fun () -> go []) (fun () -> Rows.close r)
 
-  let close c = Ffi.conn_close c.h
+    let query_one ?params c sql =
+      prepare_raw c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok h ->
+        Stmt.query_one ?params { Stmt.h; header = None } >>= fun r ->
+        Rows.close_stmt h >|= fun () -> r
+
+    let batch c sql = call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true)
+    let script c sql = call_unit (fun () -> Ffi.conn_batch c.h sql false) (Ffi.conn_batch_async c.h sql false)
+
+    let last_insert_rowid c =
+      call_int64 (fun () -> Ffi.conn_last_insert_rowid c.h) (Ffi.conn_last_insert_rowid_async c.h)
+
+    let changes c = call_int64 (fun () -> Ffi.conn_changes c.h) (Ffi.conn_changes_async c.h)
+
+    let is_autocommit c =
+      call_int64 (fun () -> Ffi.conn_is_autocommit c.h) (Ffi.conn_is_autocommit_async c.h)
+      >|= Result.map (fun i -> i <> 0L)
+
+    let set_busy_timeout c s =
+      let ms = ms_of_seconds s in
+      call_unit (fun () -> Ffi.conn_set_busy_timeout c.h ms) (Ffi.conn_set_busy_timeout_async c.h ms)
+
+    let exec_ c sql = execute c sql >|= Result.map ignore
+
+    let with_transaction ?(behavior = `Deferred) c f =
+      is_autocommit c >>= function
+      | Error e -> Io.return (Error e)
+      | Ok autocommit ->
+        let begin_sql, commit_sql, rollback_sqls =
+          if autocommit then
+            let b =
+              match behavior with
+              | `Deferred -> "BEGIN DEFERRED"
+              | `Immediate -> "BEGIN IMMEDIATE"
+              | `Exclusive -> "BEGIN EXCLUSIVE"
+            in
+            (b, "COMMIT", [ "ROLLBACK" ])
+          else
+            let name = Printf.sprintf "turso_tx_%d" c.savepoints in
+            ("SAVEPOINT " ^ name, "RELEASE " ^ name, [ "ROLLBACK TO " ^ name; "RELEASE " ^ name ])
+        in
+        let leave () = if not autocommit then c.savepoints <- c.savepoints - 1 in
+        let rollback () =
+          let rec go = function [] -> Io.return () | q :: r -> exec_ c q >>= fun _ -> go r in
+          go rollback_sqls >|= leave
+        in
+        exec_ c begin_sql >>= function
+        | Error e -> Io.return (Error e)
+        | Ok () -> (
+          if not autocommit then c.savepoints <- c.savepoints + 1;
+          Io.on_exn (fun () -> f c) rollback >>= function
+          | Error e -> rollback () >|= fun () -> Error e
+          | Ok v -> (
+            exec_ c commit_sql >>= function
+            | Ok () -> leave (); Io.return (Ok v)
+            | Error e -> rollback () >|= fun () -> Error e))
+
+    let execute_transaction c stmts =
+      with_transaction ~behavior:`Immediate c (fun c ->
+          let rec go = function
+            | [] -> Io.return (Ok ())
+            | sql :: rest -> (
+              execute c sql >>= function Ok _ -> go rest | Error e -> Io.return (Error e))
+          in
+          go stmts)
+
+    let close c = Io.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
+  end
 end
+
+module Direct = struct
+  type 'a t = 'a
+
+  let return x = x
+  let bind x f = f x
+
+  let on_exn f cleanup =
+    match f () with
+    | v -> v
+    | exception exn ->
+      let bt = Printexc.get_raw_backtrace () in
+      cleanup ();
+      Printexc.raise_with_backtrace exn bt
+
+  let call sync _ = sync ()
+  let call_handle sync _ _ = sync ()
+end
+
+include Make (Direct)
 
 module Syntax = struct
   let ( let* ) = Result.bind
@@ -599,5 +742,12 @@ module Syntax = struct
 end
 
 module Private = struct
+  module Ffi = Ffi
+  module Wire = Wire
+
+  module type IO = IO
+
+  module Make = Make
+
   let test_panic () = unit_of_reply (Ffi.test_panic ())
 end

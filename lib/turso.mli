@@ -153,31 +153,6 @@ module Row : sig
   val pp : Format.formatter -> t -> unit
 end
 
-module Rows : sig
-  type t
-  (** A result set being streamed: rows arrive in chunks, so a large result
-      is never held in memory at once. Read it with {!next}, {!iter},
-      {!fold} or {!to_list}; a result set read to its end releases its
-      statement by itself. *)
-
-  val columns : t -> string array
-
-  val decltypes : t -> string option array
-  (** Declared column types ([None] for an expression). *)
-
-  val next : t -> (Row.t option, Error.t) result
-  (** The next row, or [None] at the end. A result set is invalidated when
-      its prepared statement is executed again: reading it then is a
-      [`Misuse] error. *)
-
-  val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result
-  val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result
-  val to_list : t -> (Row.t list, Error.t) result
-
-  val close : t -> unit
-  (** Stops reading and releases the statement's read lock. Idempotent. *)
-end
-
 (** {1 Typed decoding} *)
 
 module Decode : sig
@@ -265,140 +240,177 @@ end
 
 (** {1 Databases, connections, statements} *)
 
-module Db : sig
-  type t
-  (** A database. Today: a local file or [":memory:"]. *)
+(** The operations, for any fiber. [Turso] has them with ['a io = 'a] (they
+    block the calling thread, with the runtime lock released); [Turso_lwt]
+    (library [turso.lwt]) with ['a io = 'a Lwt.t]. Code switches between
+    the two by changing a module name. *)
+module type S = sig
+  type 'a io
 
-  type open_mode =
-    [ `Read_write_create  (** the default: create the file if missing *)
-    | `Read_write  (** the file must exist *)
-    | `Read_only  (** the file must exist; writes fail with [`Sql] *) ]
+  module Rows : sig
+    type t
+    (** A result set being streamed: rows arrive in chunks, so a large result
+        is never held in memory at once. Read it with {!next}, {!iter},
+        {!fold} or {!to_list}; a result set read to its end releases its
+        statement by itself. *)
 
-  val open_local : ?mode:open_mode -> string -> (t, Error.t) result
-  (** [open_local path] opens a local database file, or an in-memory one
-      for [":memory:"] (shared by all connections of this [t], gone when it
-      is closed). SQLite URIs ([file:...?mode=ro]) are accepted. Opening
-      checks that the file can be opened: a missing file with [`Read_only]
-      is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
+    val columns : t -> string array
 
-  val close : t -> unit
-  (** Idempotent. Connections already open stay usable until they are
-      closed; new ones cannot be made ([`Closed]). *)
+    val decltypes : t -> string option array
+    (** Declared column types ([None] for an expression). *)
+
+    val next : t -> (Row.t option, Error.t) result io
+    (** The next row, or [None] at the end. A result set is invalidated when
+        its prepared statement is executed again: reading it then is a
+        [`Misuse] error. *)
+
+    val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result io
+    val to_list : t -> (Row.t list, Error.t) result io
+
+    val close : t -> unit io
+    (** Stops reading and releases the statement's read lock. Idempotent. *)
+  end
+
+
+
+  module Db : sig
+    type t
+    (** A database. Today: a local file or [":memory:"]. *)
+
+    type open_mode =
+      [ `Read_write_create  (** the default: create the file if missing *)
+      | `Read_write  (** the file must exist *)
+      | `Read_only  (** the file must exist; writes fail with [`Sql] *) ]
+
+    val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
+    (** [open_local path] opens a local database file, or an in-memory one
+        for [":memory:"] (shared by all connections of this [t], gone when it
+        is closed). SQLite URIs ([file:...?mode=ro]) are accepted. Opening
+        checks that the file can be opened: a missing file with [`Read_only]
+        is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
+
+    val close : t -> unit io
+    (** Idempotent. Connections already open stay usable until they are
+        closed; new ones cannot be made ([`Closed]). *)
+  end
+
+  module Stmt : sig
+    type t
+    (** A prepared statement, reusable with different parameters. *)
+
+    val execute : ?params:params -> t -> (int64, Error.t) result io
+    (** Runs the statement to its end; returns the rows changed. *)
+
+    val execute_many : t -> Value.t list list -> (int64, Error.t) result io
+    (** Runs the statement once per positional parameter set, in one call
+        across the boundary and all or nothing (inside a transaction, or a
+        savepoint when a transaction is open). Returns the rows changed in
+        total. The error of a failing set names its index. *)
+
+    val query : ?params:params -> t -> (Rows.t, Error.t) result io
+    (** Starts a query; the previous result set of this statement, if still
+        being read, is invalidated. *)
+
+    val query_one : ?params:params -> t -> (Row.t option, Error.t) result io
+    (** The first row, if any, in one call across the boundary; the
+        statement is reset right after it (the rest is not read). *)
+
+    val parameter_count : t -> (int, Error.t) result io
+    (** The largest parameter index of the statement. *)
+
+    val reset : t -> (unit, Error.t) result io
+    (** Abandons a result set being read (releasing its read lock). *)
+
+    val close : t -> unit io
+    (** Idempotent. Statements are also closed with their connection, and
+        by the GC. *)
+  end
+
+  module Conn : sig
+    type t
+    (** A connection to a {!Db.t}. *)
+
+    val connect : ?busy_timeout:float -> Db.t -> (t, Error.t) result io
+    (** Opens a connection. [busy_timeout] (seconds, default [5.0]) is how
+        long a statement waits for another connection's lock before failing
+        with [`Busy]; [0.] fails at once. Foreign keys are enforced by
+        default (libSQL's build). *)
+
+    val execute : ?params:params -> t -> string -> (int64, Error.t) result io
+    (** Runs one statement; returns the rows changed. Text holding more than
+        one statement is a [`Misuse] error (use {!batch}); rows a statement
+        returns are discarded. *)
+
+    val query : ?params:params -> t -> string -> (Rows.t, Error.t) result io
+    (** Runs one statement and streams its rows. *)
+
+    val query_list : ?params:params -> t -> string -> (Row.t list, Error.t) result io
+    (** Runs one statement and returns all its rows. *)
+
+    val query_one : ?params:params -> t -> string -> (Row.t option, Error.t) result io
+    (** The first row, if any; the rest is not read. *)
+
+    val fold :
+      ?params:params -> t -> string -> init:'a -> f:('a -> Row.t -> 'a) ->
+      ('a, Error.t) result io
+    (** Streams the rows into [f], one chunk across the boundary at a time. *)
+
+    val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result io
+
+    val query_map :
+      ?params:params -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result io
+    (** Streams the rows through a decoder (for example one derived with
+        [[@@deriving turso]]); stops at the first error. *)
+
+    val prepare : t -> string -> (Stmt.t, Error.t) result io
+    (** Prepares one statement for reuse. *)
+
+    val batch : t -> string -> (unit, Error.t) result io
+    (** Runs a script of statements separated by [;], all or nothing: in a
+        transaction (a savepoint if one is open). If a statement fails,
+        nothing of the script stays and the error names the statement (from
+        0). The script may not contain BEGIN, COMMIT or ROLLBACK (a
+        [`Misuse] error): use {!script} for that. *)
+
+    val script : t -> string -> (unit, Error.t) result io
+    (** Runs a script of statements in order and stops at the first error;
+        statements before it stay. If the script opened a transaction and
+        then failed, that transaction is rolled back, not left open. *)
+
+    type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+    val with_transaction :
+      ?behavior:behavior -> t -> (t -> ('a, Error.t) result io) -> ('a, Error.t) result io
+    (** [with_transaction conn f] runs [f conn] in a transaction
+        ([`Deferred] by default): commits on [Ok], rolls back on [Error] or
+        on an exception (which is re-raised). Inside an open transaction it
+        nests as a savepoint ([behavior] is then ignored). If the commit
+        fails, the transaction is rolled back and the error returned. *)
+
+    val execute_transaction : t -> string list -> (unit, Error.t) result io
+    (** Runs each statement of the list, in order, in one immediate
+        transaction: all of them or none. *)
+
+    val last_insert_rowid : t -> (int64, Error.t) result io
+    (** The rowid of the last row inserted on this connection. *)
+
+    val changes : t -> (int64, Error.t) result io
+    (** Rows changed by the last statement on this connection. *)
+
+    val is_autocommit : t -> (bool, Error.t) result io
+    (** [false] while a transaction is open. *)
+
+    val set_busy_timeout : t -> float -> (unit, Error.t) result io
+    (** See {!connect}. *)
+
+    val close : t -> unit io
+    (** Closes the connection and all its statements. Idempotent; any later
+        use is a [`Closed] error. *)
+  end
 end
 
-module Stmt : sig
-  type t
-  (** A prepared statement, reusable with different parameters. *)
-
-  val execute : ?params:params -> t -> (int64, Error.t) result
-  (** Runs the statement to its end; returns the rows changed. *)
-
-  val execute_many : t -> Value.t list list -> (int64, Error.t) result
-  (** Runs the statement once per positional parameter set, in one call
-      across the boundary and all or nothing (inside a transaction, or a
-      savepoint when a transaction is open). Returns the rows changed in
-      total. The error of a failing set names its index. *)
-
-  val query : ?params:params -> t -> (Rows.t, Error.t) result
-  (** Starts a query; the previous result set of this statement, if still
-      being read, is invalidated. *)
-
-  val query_one : ?params:params -> t -> (Row.t option, Error.t) result
-  (** The first row, if any, in one call across the boundary; the
-      statement is reset right after it (the rest is not read). *)
-
-  val parameter_count : t -> (int, Error.t) result
-  (** The largest parameter index of the statement. *)
-
-  val reset : t -> (unit, Error.t) result
-  (** Abandons a result set being read (releasing its read lock). *)
-
-  val close : t -> unit
-  (** Idempotent. Statements are also closed with their connection, and
-      by the GC. *)
-end
-
-module Conn : sig
-  type t
-  (** A connection to a {!Db.t}. *)
-
-  val connect : ?busy_timeout:float -> Db.t -> (t, Error.t) result
-  (** Opens a connection. [busy_timeout] (seconds, default [5.0]) is how
-      long a statement waits for another connection's lock before failing
-      with [`Busy]; [0.] fails at once. Foreign keys are enforced by
-      default (libSQL's build). *)
-
-  val execute : ?params:params -> t -> string -> (int64, Error.t) result
-  (** Runs one statement; returns the rows changed. Text holding more than
-      one statement is a [`Misuse] error (use {!batch}); rows a statement
-      returns are discarded. *)
-
-  val query : ?params:params -> t -> string -> (Rows.t, Error.t) result
-  (** Runs one statement and streams its rows. *)
-
-  val query_list : ?params:params -> t -> string -> (Row.t list, Error.t) result
-  (** Runs one statement and returns all its rows. *)
-
-  val query_one : ?params:params -> t -> string -> (Row.t option, Error.t) result
-  (** The first row, if any; the rest is not read. *)
-
-  val fold :
-    ?params:params -> t -> string -> init:'a -> f:('a -> Row.t -> 'a) ->
-    ('a, Error.t) result
-  (** Streams the rows into [f], one chunk across the boundary at a time. *)
-
-  val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result
-
-  val query_map :
-    ?params:params -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result
-  (** Streams the rows through a decoder (for example one derived with
-      [[@@deriving turso]]); stops at the first error. *)
-
-  val prepare : t -> string -> (Stmt.t, Error.t) result
-  (** Prepares one statement for reuse. *)
-
-  val batch : t -> string -> (unit, Error.t) result
-  (** Runs a script of statements separated by [;], all or nothing: in a
-      transaction (a savepoint if one is open). If a statement fails,
-      nothing of the script stays and the error names the statement (from
-      0). The script may not contain BEGIN, COMMIT or ROLLBACK (a
-      [`Misuse] error): use {!script} for that. *)
-
-  val script : t -> string -> (unit, Error.t) result
-  (** Runs a script of statements in order and stops at the first error;
-      statements before it stay. If the script opened a transaction and
-      then failed, that transaction is rolled back, not left open. *)
-
-  type behavior = [ `Deferred | `Immediate | `Exclusive ]
-
-  val with_transaction :
-    ?behavior:behavior -> t -> (t -> ('a, Error.t) result) -> ('a, Error.t) result
-  (** [with_transaction conn f] runs [f conn] in a transaction
-      ([`Deferred] by default): commits on [Ok], rolls back on [Error] or
-      on an exception (which is re-raised). Inside an open transaction it
-      nests as a savepoint ([behavior] is then ignored). If the commit
-      fails, the transaction is rolled back and the error returned. *)
-
-  val execute_transaction : t -> string list -> (unit, Error.t) result
-  (** Runs each statement of the list, in order, in one immediate
-      transaction: all of them or none. *)
-
-  val last_insert_rowid : t -> (int64, Error.t) result
-  (** The rowid of the last row inserted on this connection. *)
-
-  val changes : t -> (int64, Error.t) result
-  (** Rows changed by the last statement on this connection. *)
-
-  val is_autocommit : t -> (bool, Error.t) result
-  (** [false] while a transaction is open. *)
-
-  val set_busy_timeout : t -> float -> (unit, Error.t) result
-  (** See {!connect}. *)
-
-  val close : t -> unit
-  (** Closes the connection and all its statements. Idempotent; any later
-      use is a [`Closed] error. *)
-end
+include S with type 'a io := 'a
 
 (** {1 Scripting helpers} *)
 
@@ -410,6 +422,25 @@ end
 (**/**)
 
 module Private : sig
+  (* For turso.lwt and the tests; not a stable interface. *)
+  module Ffi = Ffi
+  module Wire = Wire
+
+  module type IO = sig
+    type 'a t
+
+    val return : 'a -> 'a t
+    val bind : 'a t -> ('a -> 'b t) -> 'b t
+    val on_exn : (unit -> 'a t) -> (unit -> unit t) -> 'a t
+    val call : (unit -> string) -> (int -> unit) -> string t
+
+    val call_handle :
+      (unit -> ('h, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->
+      ('h, string) result t
+  end
+
+  module Make (Io : IO) : S with type 'a io = 'a Io.t
+
   val test_panic : unit -> (unit, Error.t) result
   (** Triggers a Rust panic behind the boundary (tests only). *)
 end

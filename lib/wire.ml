@@ -178,3 +178,13 @@ let decode_row c =
   c.pos <- !pos;
   c.remaining <- c.remaining - 1;
   row
+
+let iter_completions s f =
+  let n = u32 s 0 in
+  let pos = ref 4 in
+  for _ = 1 to n do
+    let id = Int64.to_int (i64 s !pos) in
+    let len = u32 s (!pos + 8) in
+    f id (String.sub s (!pos + 12) len);
+    pos := !pos + 12 + len
+  done

@@ -49,3 +49,6 @@ val next_chunk : cursor -> string -> unit
 
 val decode_row : cursor -> value array
 (** Decodes the next row of the current chunk; [remaining] must be > 0. *)
+
+val iter_completions : string -> (int -> string -> unit) -> unit
+(** Calls [f id reply] for each completion in an [async_take] result. *)

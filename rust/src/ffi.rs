@@ -5,6 +5,12 @@
 //! returns bytes in the `wire` format. Arguments are read before anything
 //! is allocated on the OCaml heap, so they need no GC roots.
 //!
+//! Each operation is written once, as a [Job] (the connection's queue and
+//! the work), and exported twice: `turso_x` runs it now, with the runtime
+//! lock released (the blocking API); `turso_x_async` queues it and replies
+//! through the executor's completions (the Lwt API), taking one more
+//! argument, the request id.
+//!
 //! OCaml 4 uses ocaml-interop 0.10 (cargo feature `ocaml4`), OCaml 5 uses
 //! 0.12 (feature `ocaml5`); lib/dune picks the feature from the compiler.
 //! The two differ here in one place only: [runtime].
@@ -27,6 +33,7 @@ use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml,
 
 use crate::error::{Error, Kind};
 use crate::local::{Conn, Db, Stmt};
+use crate::executor::{self, Job};
 use crate::wire::{self, Out};
 
 /// The runtime handle of the calling thread (which holds the runtime lock).
@@ -39,8 +46,59 @@ fn runtime() -> &'static mut OCamlRuntime {
     unsafe { OCamlRuntime::recover_handle() }
 }
 
-/// Declares `extern "C"` functions called from OCaml: each argument comes
-/// as an unrooted `OCaml<T>` (see the module comment).
+/// Exports operations that reply with bytes (see the module comment).
+macro_rules! reply_ops {
+    ($(fn $name:ident / $async_name:ident ($($arg:ident: $ty:ty),*) $body:block)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name($($arg: RawOCaml),*) -> RawOCaml {
+            let cr = runtime();
+            $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
+            let job: Job<Vec<u8>> = $body;
+            let reply = run_now(cr, job.run);
+            unsafe { to_ocaml_reply(cr, reply).raw() }
+        }
+
+        #[no_mangle]
+        pub extern "C" fn $async_name($($arg: RawOCaml,)* id: RawOCaml) -> RawOCaml {
+            let cr = runtime();
+            $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
+            let id: i64 = unsafe { OCaml::<OCamlInt>::new(cr, id) }.to_rust();
+            let job: Job<Vec<u8>> = $body;
+            executor::submit_reply(job, id as u64);
+            unsafe { OCaml::unit().raw() }
+        }
+    )*};
+}
+
+/// Exports operations that make a handle: `(handle, error reply) result`
+/// now, or, queued, an OK reply after which the OCaml side takes the handle
+/// with the matching `turso_take_*`.
+macro_rules! handle_ops {
+    ($(fn $name:ident / $async_name:ident ($($arg:ident: $ty:ty),*) -> $h:ty $body:block)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name($($arg: RawOCaml),*) -> RawOCaml {
+            let cr = runtime();
+            $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
+            let job: Job<Result<$h, Error>> = $body;
+            let run = job.run;
+            let r = blocking(cr, run);
+            unsafe { handle_result(cr, r).raw() }
+        }
+
+        #[no_mangle]
+        pub extern "C" fn $async_name($($arg: RawOCaml,)* id: RawOCaml) -> RawOCaml {
+            let cr = runtime();
+            $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
+            let id: i64 = unsafe { OCaml::<OCamlInt>::new(cr, id) }.to_rust();
+            let job: Job<Result<$h, Error>> = $body;
+            executor::submit_handle(job, id as u64);
+            unsafe { OCaml::unit().raw() }
+        }
+    )*};
+}
+
+/// Plain exports: run on the calling thread, with the runtime lock held
+/// (they do not wait on SQLite).
 macro_rules! export {
     ($(fn $name:ident($cr:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty $body:block)*) => {$(
         #[no_mangle]
@@ -57,7 +115,7 @@ type DbH = Arc<Db>;
 type ConnH = Arc<Conn>;
 type StmtH = Arc<Stmt>;
 
-fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
+pub(crate) fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
     let what = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -125,163 +183,180 @@ fn bytes(s: &OCaml<String>) -> Vec<u8> {
     v
 }
 
-export! {
-    fn turso_db_open_local(cr, path: String, flags: OCamlInt)
-        -> OCaml<Result<DynBox<DbH>, String>>
-    {
+/// Runs a job's work now, with the runtime lock released; a panic becomes
+/// an error reply.
+fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> Vec<u8> {
+    cr.releasing_runtime(|| {
+        catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|p| wire::error_reply(&panic_error(p)))
+    })
+}
+
+fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
+    let path = String::from_utf8(path)
+        .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
+    Db::open(&path, flags).map(Arc::new)
+}
+
+/// Opening a database has no queue of its own yet: one shared queue.
+fn open_queue() -> &'static Arc<executor::Serial> {
+    static Q: std::sync::OnceLock<Arc<executor::Serial>> = std::sync::OnceLock::new();
+    Q.get_or_init(executor::Serial::new)
+}
+
+handle_ops! {
+    fn turso_db_open_local / turso_db_open_local_async (path: String, flags: OCamlInt) -> DbH {
         let path = bytes(&path);
         let flags: i64 = flags.to_rust();
-        let r = blocking(cr, move || {
-            let path = String::from_utf8(path)
-                .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
-            Db::open(&path, flags).map(Arc::new)
-        });
-        handle_result(cr, r)
+        Job::new(open_queue(), move || db_open(path, flags))
     }
 
-    fn turso_db_close(cr, db: DynBox<DbH>) -> OCaml<()> {
-        let db = get(&db);
-        let _ = blocking(cr, move || { db.close(); Ok(()) });
-        OCaml::unit()
-    }
-
-    fn turso_db_connect(cr, db: DynBox<DbH>, busy_ms: OCamlInt)
-        -> OCaml<Result<DynBox<ConnH>, String>>
-    {
+    fn turso_db_connect / turso_db_connect_async (db: DynBox<DbH>, busy_ms: OCamlInt) -> ConnH {
         let db = get(&db);
         let busy_ms: i64 = busy_ms.to_rust();
-        let r = blocking(cr, move || db.connect(busy_ms));
-        handle_result(cr, r)
+        Job::new(&db.serial.clone(), move || db.connect(busy_ms))
     }
 
-    fn turso_conn_close(cr, conn: DynBox<ConnH>) -> OCaml<()> {
+    fn turso_conn_prepare / turso_conn_prepare_async (conn: DynBox<ConnH>, sql: String) -> StmtH {
         let conn = get(&conn);
-        let _ = blocking(cr, move || { conn.close(); Ok(()) });
-        OCaml::unit()
+        let sql = bytes(&sql);
+        Job::new(&conn.serial.clone(), move || conn.prepare(&sql))
+    }
+}
+
+reply_ops! {
+    fn turso_db_close / turso_db_close_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial.clone(), move || { db.close(); unit_reply(Ok(())) })
     }
 
-    fn turso_conn_execute(cr, conn: DynBox<ConnH>, sql: String,
-                          params: String) -> OCaml<String>
-    {
+    fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {
+        let conn = get(&conn);
+        Job::new(&conn.serial.clone(), move || { conn.close(); unit_reply(Ok(())) })
+    }
+
+    fn turso_conn_execute / turso_conn_execute_async (conn: DynBox<ConnH>, sql: String, params: String) {
         let conn = get(&conn);
         let (sql, params) = (bytes(&sql), bytes(&params));
-        let r = blocking(cr, move || {
+        Job::new(&conn.serial.clone(), move || {
             let r = conn.execute(&sql, &params);
             wire::give_buf(sql);
             wire::give_buf(params);
-            r
-        });
-        to_ocaml_reply(cr, out_reply(r))
+            out_reply(r)
+        })
     }
 
-    fn turso_conn_batch(cr, conn: DynBox<ConnH>, sql: String,
-                        atomic: bool) -> OCaml<String>
-    {
+    fn turso_conn_batch / turso_conn_batch_async (conn: DynBox<ConnH>, sql: String, atomic: bool) {
         let conn = get(&conn);
         let sql = bytes(&sql);
         let atomic: bool = atomic.to_rust();
-        let r = blocking(cr, move || conn.batch(&sql, atomic));
-        to_ocaml_reply(cr, out_reply(r))
+        Job::new(&conn.serial.clone(), move || out_reply(conn.batch(&sql, atomic)))
     }
 
-    fn turso_conn_prepare(cr, conn: DynBox<ConnH>, sql: String)
-        -> OCaml<Result<DynBox<StmtH>, String>>
-    {
+    fn turso_conn_last_insert_rowid / turso_conn_last_insert_rowid_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        let sql = bytes(&sql);
-        let r = blocking(cr, move || conn.prepare(&sql));
-        handle_result(cr, r)
+        Job::new(&conn.serial.clone(), move || int_reply(conn.last_insert_rowid()))
     }
 
-    fn turso_conn_last_insert_rowid(cr, conn: DynBox<ConnH>) -> OCaml<String> {
+    fn turso_conn_changes / turso_conn_changes_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        let r = blocking(cr, move || conn.last_insert_rowid());
-        to_ocaml_reply(cr, int_reply(r))
+        Job::new(&conn.serial.clone(), move || int_reply(conn.changes()))
     }
 
-    fn turso_conn_changes(cr, conn: DynBox<ConnH>) -> OCaml<String> {
+    fn turso_conn_is_autocommit / turso_conn_is_autocommit_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        let r = blocking(cr, move || conn.changes());
-        to_ocaml_reply(cr, int_reply(r))
+        Job::new(&conn.serial.clone(), move || int_reply(conn.is_autocommit().map(|b| b as i64)))
     }
 
-    fn turso_conn_is_autocommit(cr, conn: DynBox<ConnH>) -> OCaml<String> {
-        let conn = get(&conn);
-        let r = blocking(cr, move || conn.is_autocommit().map(|b| b as i64));
-        to_ocaml_reply(cr, int_reply(r))
-    }
-
-    fn turso_conn_set_busy_timeout(cr, conn: DynBox<ConnH>, ms: OCamlInt)
-        -> OCaml<String>
-    {
+    fn turso_conn_set_busy_timeout / turso_conn_set_busy_timeout_async (conn: DynBox<ConnH>, ms: OCamlInt) {
         let conn = get(&conn);
         let ms: i64 = ms.to_rust();
-        let r = blocking(cr, move || conn.set_busy_timeout(ms));
-        to_ocaml_reply(cr, unit_reply(r))
+        Job::new(&conn.serial.clone(), move || unit_reply(conn.set_busy_timeout(ms)))
     }
 
-    fn turso_stmt_execute(cr, stmt: DynBox<StmtH>, params: String)
-        -> OCaml<String>
-    {
+    fn turso_stmt_execute / turso_stmt_execute_async (stmt: DynBox<StmtH>, params: String) {
         let stmt = get(&stmt);
         let params = bytes(&params);
-        let r = blocking(cr, move || stmt.execute(params));
-        to_ocaml_reply(cr, out_reply(r))
+        Job::new(&stmt.serial().clone(), move || out_reply(stmt.execute(params)))
     }
 
-    fn turso_stmt_execute_many(cr, stmt: DynBox<StmtH>, sets: String)
-        -> OCaml<String>
-    {
+    fn turso_stmt_execute_many / turso_stmt_execute_many_async (stmt: DynBox<StmtH>, sets: String) {
         let stmt = get(&stmt);
         let sets = bytes(&sets);
-        let r = blocking(cr, move || stmt.execute_many(sets));
-        to_ocaml_reply(cr, out_reply(r))
+        Job::new(&stmt.serial().clone(), move || out_reply(stmt.execute_many(sets)))
     }
 
-    fn turso_stmt_query(cr, stmt: DynBox<StmtH>, params: String,
-                        max_rows: OCamlInt, want_header: bool) -> OCaml<String>
-    {
+    fn turso_stmt_query / turso_stmt_query_async (stmt: DynBox<StmtH>, params: String,
+                                                  max_rows: OCamlInt, want_header: bool) {
         let stmt = get(&stmt);
         let params = bytes(&params);
         let max_rows: i64 = max_rows.to_rust();
         let want_header: bool = want_header.to_rust();
-        let r = blocking(cr, move || stmt.query(params, max_rows.max(0) as usize, want_header));
-        to_ocaml_reply(cr, out_reply(r))
+        Job::new(&stmt.serial().clone(), move || {
+            out_reply(stmt.query(params, max_rows.max(0) as usize, want_header))
+        })
     }
 
-    fn turso_stmt_fetch(cr, stmt: DynBox<StmtH>, generation: OCamlInt,
-                        max_rows: OCamlInt) -> OCaml<String>
-    {
+    fn turso_stmt_fetch / turso_stmt_fetch_async (stmt: DynBox<StmtH>, generation: OCamlInt,
+                                                  max_rows: OCamlInt) {
         let stmt = get(&stmt);
         let generation: i64 = generation.to_rust();
         let max_rows: i64 = max_rows.to_rust();
-        let r = blocking(cr, move || stmt.fetch(generation as u64, max_rows.max(1) as usize));
-        to_ocaml_reply(cr, out_reply(r))
+        Job::new(&stmt.serial().clone(), move || {
+            out_reply(stmt.fetch(generation as u64, max_rows.max(1) as usize))
+        })
     }
 
-    fn turso_stmt_reset(cr, stmt: DynBox<StmtH>, generation: OCamlInt)
-        -> OCaml<String>
-    {
+    fn turso_stmt_reset / turso_stmt_reset_async (stmt: DynBox<StmtH>, generation: OCamlInt) {
         let stmt = get(&stmt);
         let g: i64 = generation.to_rust();
-        let r = blocking(cr, move || stmt.reset(if g < 0 { None } else { Some(g as u64) }));
-        to_ocaml_reply(cr, unit_reply(r))
+        Job::new(&stmt.serial().clone(), move || {
+            unit_reply(stmt.reset(if g < 0 { None } else { Some(g as u64) }))
+        })
     }
 
-    fn turso_stmt_parameter_count(cr, stmt: DynBox<StmtH>) -> OCaml<String> {
+    fn turso_stmt_parameter_count / turso_stmt_parameter_count_async (stmt: DynBox<StmtH>) {
         let stmt = get(&stmt);
-        let r = blocking(cr, move || stmt.parameter_count());
-        to_ocaml_reply(cr, int_reply(r))
+        Job::new(&stmt.serial().clone(), move || int_reply(stmt.parameter_count()))
     }
 
-    fn turso_stmt_close(cr, stmt: DynBox<StmtH>) -> OCaml<()> {
+    fn turso_stmt_close / turso_stmt_close_async (stmt: DynBox<StmtH>) {
         let stmt = get(&stmt);
-        let _ = blocking(cr, move || { stmt.close(); Ok(()) });
+        Job::new(&stmt.serial().clone(), move || { stmt.close(); unit_reply(Ok(())) })
+    }
+
+    fn turso_test_panic / turso_test_panic_async (_unit: ()) {
+        Job::new(open_queue(), || -> Vec<u8> { panic!("deliberate panic for the test suite") })
+    }
+}
+
+export! {
+    fn turso_take_db(cr, id: OCamlInt) -> OCaml<Result<DynBox<DbH>, String>> {
+        let id: i64 = id.to_rust();
+        handle_result(cr, executor::take_handle::<DbH>(id as u64))
+    }
+
+    fn turso_take_conn(cr, id: OCamlInt) -> OCaml<Result<DynBox<ConnH>, String>> {
+        let id: i64 = id.to_rust();
+        handle_result(cr, executor::take_handle::<ConnH>(id as u64))
+    }
+
+    fn turso_take_stmt(cr, id: OCamlInt) -> OCaml<Result<DynBox<StmtH>, String>> {
+        let id: i64 = id.to_rust();
+        handle_result(cr, executor::take_handle::<StmtH>(id as u64))
+    }
+
+    fn turso_async_fd(cr, _unit: ()) -> OCaml<OCamlInt> {
+        executor::notify_fd().to_ocaml(cr)
+    }
+
+    fn turso_async_take(cr, _unit: ()) -> OCaml<String> {
+        let done = executor::take_completions();
+        done.as_slice().to_ocaml(cr)
+    }
+
+    fn turso_async_cancel(cr, id: OCamlInt) -> OCaml<()> {
+        let id: i64 = id.to_rust();
+        executor::cancel(id as u64);
         OCaml::unit()
-    }
-
-    fn turso_test_panic(cr, _unit: ()) -> OCaml<String> {
-        let r: Result<Out, Error> = blocking(cr, || panic!("deliberate panic for the test suite"));
-        to_ocaml_reply(cr, out_reply(r))
     }
 }

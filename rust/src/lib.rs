@@ -2,6 +2,7 @@
 //! reports errors as data. Policy lives in OCaml.
 
 pub mod error;
+pub mod executor;
 mod ffi;
 pub mod local;
 pub mod wire;

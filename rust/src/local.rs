@@ -18,6 +18,7 @@ use libsql::ffi;
 use parking_lot::Mutex;
 
 use crate::error::{kind_of_sqlite_code, Error, Kind};
+use crate::executor::Serial;
 use crate::wire::{self, Out, Param, Reader};
 
 /// Open flags as the OCaml side numbers them.
@@ -86,6 +87,8 @@ pub struct Db {
     path: String,
     flags: i64,
     keeper: Mutex<Option<RawDb>>,
+    /// Where the Lwt API runs this database's jobs.
+    pub serial: Arc<Serial>,
 }
 
 impl Db {
@@ -97,7 +100,7 @@ impl Db {
             path.to_string()
         };
         let keeper = open_raw(&path, flags)?;
-        Ok(Db { path, flags, keeper: Mutex::new(Some(RawDb(keeper))) })
+        Ok(Db { path, flags, keeper: Mutex::new(Some(RawDb(keeper))), serial: Serial::new() })
     }
 
     pub fn connect(&self, busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
@@ -111,6 +114,7 @@ impl Db {
             state: Mutex::new(ConnState { db, stmts: Vec::new(), prune_at: 16 }),
             graveyard: Mutex::new(Vec::new()),
             graveyard_nonempty: AtomicBool::new(false),
+            serial: Serial::new(),
         });
         if busy_timeout_ms > 0 {
             conn.set_busy_timeout(busy_timeout_ms)?;
@@ -144,6 +148,8 @@ pub struct Conn {
     /// by the next call that holds the connection.
     graveyard: Mutex<Vec<RawStmt>>,
     graveyard_nonempty: AtomicBool,
+    /// Where the Lwt API runs this connection's jobs, in order.
+    pub serial: Arc<Serial>,
 }
 
 /// What one call on a connection gets: the live handle.
@@ -667,6 +673,10 @@ impl Drop for Stmt {
 const CHUNK_BYTES: usize = 1 << 18;
 
 impl Stmt {
+    pub fn serial(&self) -> &Arc<Serial> {
+        &self.conn.serial
+    }
+
     /// Takes the connection and the statement for a new execution: resets
     /// it, and binds `params` unless `None`.
     fn begin(

@@ -1,0 +1,93 @@
+module Value = Turso.Value
+module Error = Turso.Error
+module Row = Turso.Row
+module Decode = Turso.Decode
+module Encode = Turso.Encode
+
+type params = Turso.params
+
+let ok_exn = Turso.ok_exn
+
+module Ffi = Turso.Private.Ffi
+module Wire = Turso.Private.Wire
+
+(* Requests in flight: each waits for its completion, which the stub
+   signals on a descriptor that the event loop watches. *)
+module Async = struct
+  let pending : (int, string Lwt.u) Hashtbl.t = Hashtbl.create 64
+  let last_id = ref 0
+  let watching = ref false
+
+  let drain () =
+    Wire.iter_completions (Ffi.async_take ()) (fun id reply ->
+        match Hashtbl.find_opt pending id with
+        | Some u ->
+          Hashtbl.remove pending id;
+          Lwt.wakeup_later u reply
+        | None -> ())
+
+  let watch () =
+    if not !watching then begin
+      watching := true;
+      (* On Unix a file descriptor is its number. *)
+      let fd : Unix.file_descr = Obj.magic (Ffi.async_fd () : int) in
+      ignore (Lwt_engine.on_readable fd (fun _ -> drain ()))
+    end
+
+  let submit async =
+    watch ();
+    incr last_id;
+    let id = !last_id in
+    let p, u = Lwt.task () in
+    Hashtbl.replace pending id u;
+    Lwt.on_cancel p (fun () ->
+        if Hashtbl.mem pending id then begin
+          Hashtbl.remove pending id;
+          Ffi.async_cancel id
+        end);
+    async id;
+    (id, p)
+end
+
+module Io = struct
+  type 'a t = 'a Lwt.t
+
+  let return = Lwt.return
+  let bind = Lwt.bind
+
+  let on_exn f cleanup =
+    Lwt.catch f (fun exn -> Lwt.bind (cleanup ()) (fun () -> Lwt.fail exn))
+
+  let call _sync async = snd (Async.submit async)
+
+  let call_handle _sync async take =
+    let id, p = Async.submit async in
+    Lwt.map (fun reply -> if Wire.is_ok reply then take id else Error reply) p
+end
+
+include Turso.Private.Make (Io)
+
+let rows_seq rows =
+  let rec next () =
+    Lwt.map
+      (function
+        | Ok (Some row) -> Lwt_seq.Cons (Ok row, next)
+        | Ok None -> Lwt_seq.Nil
+        | Error e -> Lwt_seq.Cons (Error e, fun () -> Lwt.return Lwt_seq.Nil))
+      (Rows.next rows)
+  in
+  next
+
+module Syntax = struct
+  let ( let* ) p f = Lwt.bind p (function Ok x -> f x | Error e -> Lwt.return (Error e))
+  let ( let+ ) p f = Lwt.map (Result.map f) p
+end
+
+module Private = struct
+  let pending () = Hashtbl.length Async.pending
+
+  let test_panic () =
+    Lwt.map
+      (fun r -> if Wire.is_ok r then Ok () else Error (Wire.decode_error r))
+      (Io.call (fun () -> "") (Ffi.test_panic_async ()))
+end

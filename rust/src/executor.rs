@@ -1,0 +1,218 @@
+//! Work run off the calling thread, for the Lwt API.
+//!
+//! One tokio runtime for the process, created on first use. Each connection
+//! (and each database) has a [Serial] queue: its jobs run one after the
+//! other, in the order they were submitted, on tokio's blocking pool, so a
+//! connection keeps the ordering a program expects and at most one pool
+//! thread per busy connection is taken.
+//!
+//! A finished job leaves its reply in a completion list and wakes the OCaml
+//! side through a socket pair that the Lwt event loop watches: one byte
+//! when the list goes from empty to non-empty, however many jobs finish.
+//! The OCaml side then takes all completions in one call.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Kind};
+use crate::wire::{self, Out};
+
+/// The process's tokio runtime.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(64)
+            .thread_name("turso-worker")
+            .build()
+            .expect("cannot start the tokio runtime")
+    })
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// A queue of jobs that run one at a time, in order.
+#[derive(Default)]
+pub struct Serial {
+    state: Mutex<(VecDeque<Task>, bool)>,
+}
+
+impl Serial {
+    pub fn new() -> Arc<Serial> {
+        Arc::new(Serial::default())
+    }
+
+    fn push(self: &Arc<Serial>, task: Task) {
+        let mut st = self.state.lock();
+        st.0.push_back(task);
+        if !st.1 {
+            st.1 = true;
+            let me = self.clone();
+            runtime().spawn_blocking(move || me.drain());
+        }
+    }
+
+    fn drain(&self) {
+        loop {
+            let task = {
+                let mut st = self.state.lock();
+                match st.0.pop_front() {
+                    Some(t) => t,
+                    None => {
+                        st.1 = false;
+                        return;
+                    }
+                }
+            };
+            task();
+        }
+    }
+}
+
+/// A job: the queue it runs on, and the work.
+pub struct Job<T> {
+    pub serial: Arc<Serial>,
+    pub run: Box<dyn FnOnce() -> T + Send>,
+}
+
+impl<T> Job<T> {
+    pub fn new(serial: &Arc<Serial>, run: impl FnOnce() -> T + Send + 'static) -> Job<T> {
+        Job { serial: serial.clone(), run: Box::new(run) }
+    }
+}
+
+#[derive(Default)]
+struct Completions {
+    done: Vec<(u64, Vec<u8>)>,
+    /// A wake-up byte is on its way and not yet consumed: set with the
+    /// first completion after a take, under this lock, so that none is
+    /// missed.
+    signaled: bool,
+    cancelled: HashSet<u64>,
+    /// Handles made by finished jobs, until the OCaml side takes them.
+    stash: HashMap<u64, Box<dyn Any + Send>>,
+}
+
+fn completions() -> &'static Mutex<Completions> {
+    static C: OnceLock<Mutex<Completions>> = OnceLock::new();
+    C.get_or_init(Default::default)
+}
+
+fn notifier() -> &'static (UnixStream, UnixStream) {
+    static N: OnceLock<(UnixStream, UnixStream)> = OnceLock::new();
+    N.get_or_init(|| {
+        let (r, w) = UnixStream::pair().expect("cannot create the notification socket pair");
+        r.set_nonblocking(true).expect("nonblocking");
+        w.set_nonblocking(true).expect("nonblocking");
+        (r, w)
+    })
+}
+
+/// The file descriptor the Lwt loop watches.
+pub fn notify_fd() -> i64 {
+    notifier().0.as_raw_fd() as i64
+}
+
+fn complete(id: u64, reply: Vec<u8>, handle: Option<Box<dyn Any + Send>>) {
+    let wake = {
+        let mut c = completions().lock();
+        if c.cancelled.remove(&id) {
+            return; // the handle, if any, is dropped (and so closed) here
+        }
+        c.done.push((id, reply));
+        if let Some(h) = handle {
+            c.stash.insert(id, h);
+        }
+        !std::mem::replace(&mut c.signaled, true)
+    };
+    if wake {
+        let _ = (&notifier().1).write(&[1]);
+    }
+}
+
+fn panic_reply(p: Box<dyn Any + Send>) -> Vec<u8> {
+    wire::error_reply(&crate::ffi::panic_error(p))
+}
+
+/// Runs a job that replies with bytes; its reply goes to completion `id`.
+pub fn submit_reply(job: Job<Vec<u8>>, id: u64) {
+    let Job { serial, run } = job;
+    serial.push(Box::new(move || {
+        if completions().lock().cancelled.remove(&id) {
+            return;
+        }
+        let reply = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(panic_reply);
+        complete(id, reply, None);
+    }));
+}
+
+/// Runs a job that makes a handle; an OK reply tells the OCaml side to take
+/// the handle with [take_handle].
+pub fn submit_handle<T: Send + 'static>(job: Job<Result<T, Error>>, id: u64) {
+    let Job { serial, run } = job;
+    serial.push(Box::new(move || {
+        if completions().lock().cancelled.remove(&id) {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(Ok(h)) => complete(id, Out::ok().buf, Some(Box::new(h))),
+            Ok(Err(e)) => complete(id, wire::error_reply(&e), None),
+            Err(p) => complete(id, panic_reply(p), None),
+        }
+    }));
+}
+
+pub fn take_handle<T: 'static>(id: u64) -> Result<T, Error> {
+    let h = completions().lock().stash.remove(&id);
+    match h.map(|b| b.downcast::<T>()) {
+        Some(Ok(h)) => Ok(*h),
+        _ => Err(Error::new(Kind::Internal, format!("no handle for request {id}"))),
+    }
+}
+
+/// Forgets request `id`: its job does not run if it has not started, and
+/// its result is dropped.
+pub fn cancel(id: u64) {
+    let mut c = completions().lock();
+    let before = c.done.len();
+    c.done.retain(|(i, _)| *i != id);
+    c.stash.remove(&id);
+    if c.done.len() == before {
+        c.cancelled.insert(id);
+    }
+}
+
+/// Takes every completion: u32 count, then for each an i64 id and the
+/// reply bytes (u32 length, bytes).
+pub fn take_completions() -> Vec<u8> {
+    // First consume the wake-up bytes, then take the list and clear the
+    // flag together: a completion that comes after sees the flag clear and
+    // writes a byte that is still there for the next wake-up.
+    let mut buf = [0u8; 64];
+    while let Ok(n) = (&notifier().0).read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    let done = {
+        let mut c = completions().lock();
+        c.signaled = false;
+        std::mem::take(&mut c.done)
+    };
+    let mut o = Out { buf: Vec::with_capacity(8 + done.iter().map(|(_, r)| 12 + r.len()).sum::<usize>()) };
+    o.u32(done.len() as u32);
+    for (id, reply) in done {
+        o.i64(id as i64);
+        o.bytes(&reply);
+        wire::give_buf(reply);
+    }
+    o.buf
+}

@@ -1,0 +1,259 @@
+(* The Lwt API: same behaviour as the blocking one, never blocking the event
+   loop, many requests in flight, cancellation, streaming.
+
+   Run twice by `dune test`, like the blocking suite: once as is, once under
+   GC stress (OCAMLRUNPARAM=s=4k, TURSO_TEST_GC_STRESS=1: a compaction
+   between operations). *)
+
+open Turso_lwt
+
+let gc_stress = Sys.getenv_opt "TURSO_TEST_GC_STRESS" = Some "1"
+let gc () = if gc_stress then Gc.compact ()
+let run f () = Lwt_main.run (f ())
+let ( let* ) = Lwt.bind
+
+let ok p =
+  let* r = p in
+  gc ();
+  match r with
+  | Ok x -> Lwt.return x
+  | Error e -> Alcotest.failf "unexpected error: %s" (Error.to_string e)
+
+let err ?kind p =
+  let* r = p in
+  match r with
+  | Ok _ -> Alcotest.fail "expected an error"
+  | Error (e : Error.t) ->
+    Option.iter (fun k -> Alcotest.(check string) ("kind of " ^ Error.to_string e) (Error.kind_to_string k) (Error.kind_to_string e.kind)) kind;
+    Lwt.return e
+
+let tmp_path () =
+  let f = Filename.temp_file "turso-lwt" ".db" in
+  Sys.remove f;
+  f
+
+let cleanup path = List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-journal" ]
+
+let with_file f =
+  let path = tmp_path () in
+  let* db = ok (Db.open_local path) in
+  let* c = ok (Conn.connect db) in
+  let* _ = ok (Conn.query_list c "PRAGMA journal_mode=WAL") in
+  Lwt.finalize (fun () -> f path db c) (fun () ->
+      let* () = Conn.close c in
+      let* () = Db.close db in
+      cleanup path;
+      Lwt.return ())
+
+let with_mem f =
+  let* db = ok (Db.open_local ":memory:") in
+  let* c = ok (Conn.connect db) in
+  Lwt.finalize (fun () -> f c) (fun () -> let* () = Conn.close c in Db.close db)
+
+let scalar c ?params sql =
+  let* r = ok (Conn.query_one c ?params sql) in
+  match r with Some r -> Lwt.return (Row.get r 0) | None -> Alcotest.failf "no row: %s" sql
+
+let int_of v = match v with Value.Integer i -> Int64.to_int i | v -> Alcotest.failf "not an integer: %s" (Value.to_string v)
+let count c t = Lwt.map int_of (scalar c ("SELECT count(*) FROM " ^ t))
+
+(* A statement that keeps SQLite busy for a while (about 100 ms here). *)
+let slow_sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700000) SELECT count(*) FROM n"
+
+let test_basics () =
+  with_mem (fun c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT UNIQUE, r REAL, b BLOB)") in
+      let* n = ok (Conn.execute c "INSERT INTO t (s, r, b) VALUES (?, ?, ?)"
+                      ~params:(`Positional Value.[ text "héllo"; float 1.5; blob "\000\001" ])) in
+      Alcotest.(check int64) "changes" 1L n;
+      let* id = ok (Conn.last_insert_rowid c) in
+      Alcotest.(check int64) "rowid" 1L id;
+      let* rows = ok (Conn.query_list c "SELECT s, r, b FROM t WHERE id = :id" ~params:(`Named [ ("id", Value.int 1) ])) in
+      Alcotest.(check (list string)) "row" [ "'héllo'"; "1.5"; "x'0001'" ]
+        (List.map Value.to_string (Array.to_list (Row.values (List.hd rows))));
+      let* e = err ~kind:`Sql (Conn.execute c "SELEC 1") in
+      Alcotest.(check (option string)) "failing SQL" (Some "SELEC 1") e.sql;
+      let* e = err ~kind:`Constraint (Conn.execute c "INSERT INTO t (s) VALUES ('héllo')") in
+      Alcotest.(check (option string)) "code" (Some "SQLITE_CONSTRAINT_UNIQUE") (Option.map Error.code_name e.code);
+      let* _ = err ~kind:`Misuse (Conn.execute c "SELECT ?" ~params:(`Positional [])) in
+      let* _ = err ~kind:`Misuse (Conn.execute c "SELECT 1; SELECT 2") in
+      let* _ = err ~kind:`Internal (Private.test_panic ()) in
+      let* () = ok (Conn.batch c "INSERT INTO t (s) VALUES ('a'); INSERT INTO t (s) VALUES ('b')") in
+      let* _ = err ~kind:`Constraint (Conn.batch c "INSERT INTO t (s) VALUES ('c'); INSERT INTO t (s) VALUES ('a')") in
+      let* n = count c "t" in
+      Alcotest.(check int) "atomic batch" 3 n;
+      let* s = ok (Conn.prepare c "SELECT s FROM t WHERE id = ?") in
+      let* r = ok (Stmt.query_one s ~params:(`Positional [ Value.int 2 ])) in
+      Alcotest.(check string) "prepared" "'a'" (Value.to_string (Row.get (Option.get r) 0));
+      let* n = ok (Stmt.parameter_count s) in
+      Alcotest.(check int) "parameter_count" 1 n;
+      let* () = Stmt.close s in
+      let* _ = err ~kind:`Closed (Stmt.query s) in
+      Lwt.return ())
+
+let test_transactions () =
+  with_mem (fun c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE t (x)") in
+      let* v = ok (Conn.with_transaction c (fun c -> Lwt.map (Result.map (fun _ -> 42)) (Conn.execute c "INSERT INTO t VALUES (1)"))) in
+      Alcotest.(check int) "committed value" 42 v;
+      let* _ = err (Conn.with_transaction c (fun c ->
+          let* _ = Conn.execute c "INSERT INTO t VALUES (2)" in
+          Lwt.return (Error (Error.make `Misuse "no")))) in
+      let* r = Lwt.catch
+          (fun () -> Lwt.map (fun _ -> "returned") (Conn.with_transaction c (fun c ->
+               let* _ = Conn.execute c "INSERT INTO t VALUES (3)" in
+               Lwt.fail (Failure "boom"))))
+          (function Failure m -> Lwt.return m | e -> Lwt.fail e) in
+      Alcotest.(check string) "exception re-raised" "boom" r;
+      let* n = count c "t" in
+      Alcotest.(check int) "only the committed row" 1 n;
+      let* auto = ok (Conn.is_autocommit c) in
+      Alcotest.(check bool) "no transaction left open" true auto;
+      let* () = ok (Conn.execute_transaction c [ "INSERT INTO t VALUES (4)"; "INSERT INTO t VALUES (5)" ]) in
+      let* n = count c "t" in
+      Alcotest.(check int) "execute_transaction" 3 n;
+      Lwt.return ())
+
+let test_closed () =
+  let* db = ok (Db.open_local ":memory:") in
+  let* c = ok (Conn.connect db) in
+  let* () = Conn.close c in
+  let* () = Conn.close c in
+  let* _ = err ~kind:`Closed (Conn.execute c "SELECT 1") in
+  let* _ = err ~kind:`Closed (Conn.prepare c "SELECT 1") in
+  let* () = Db.close db in
+  let* _ = err ~kind:`Closed (Conn.connect db) in
+  Lwt.return ()
+
+(* The event loop keeps running while queries (some slow) run. *)
+let test_ticker () =
+  with_file (fun _ db _ ->
+      let* conns = Lwt_list.map_s (fun _ -> ok (Conn.connect db)) (List.init 8 Fun.id) in
+      let conns = Array.of_list conns in
+      let stop = ref false and max_gap = ref 0. and ticks = ref 0 in
+      let rec tick last =
+        if !stop then Lwt.return ()
+        else
+          let* () = Lwt_unix.sleep 0.001 in
+          let now = Unix.gettimeofday () in
+          max_gap := Float.max !max_gap (now -. last);
+          incr ticks;
+          tick now
+      in
+      let ticker = tick (Unix.gettimeofday ()) in
+      let queries =
+        List.init 1000 (fun i ->
+            let c = conns.(i mod Array.length conns) in
+            if i mod 100 = 0 then Lwt.map (fun v -> int_of v = 700000) (scalar c slow_sql)
+            else Lwt.map (fun v -> int_of v = i) (scalar c "SELECT ?" ~params:(`Positional [ Value.int i ])))
+      in
+      let* results = Lwt.all queries in
+      stop := true;
+      let* () = ticker in
+      Alcotest.(check bool) "every result correct" true (List.for_all Fun.id results);
+      Alcotest.(check bool) (Printf.sprintf "ticks happened (%d)" !ticks) true (!ticks > 10);
+      Printf.printf "ticker: %d ticks, longest gap %.1f ms\n%!" !ticks (!max_gap *. 1000.);
+      if !max_gap > 0.05 then Alcotest.failf "the event loop stalled for %.0f ms" (!max_gap *. 1000.);
+      Lwt_list.iter_s Conn.close (Array.to_list conns))
+
+let test_10k_concurrent () =
+  with_file (fun _ db c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE t (i INTEGER)") in
+      let* conns = Lwt_list.map_s (fun _ -> ok (Conn.connect db)) (List.init 4 Fun.id) in
+      let conns = Array.of_list (c :: conns) in
+      let n = 10_000 in
+      let jobs =
+        List.init n (fun i ->
+            let c = conns.(i mod Array.length conns) in
+            if i mod 10 = 0 then Lwt.map (fun _ -> true) (ok (Conn.execute c "INSERT INTO t VALUES (?)" ~params:(`Positional [ Value.int i ])))
+            else Lwt.map (fun v -> int_of v = i * 2) (scalar c "SELECT ? * 2" ~params:(`Positional [ Value.int i ])))
+      in
+      Alcotest.(check bool) "all in flight at once" true (Private.pending () > 1000);
+      let* results = Lwt.all jobs in
+      Alcotest.(check int) "every result correct" n (List.length (List.filter Fun.id results));
+      Alcotest.(check int) "nothing left pending" 0 (Private.pending ());
+      let* rows = count c "t" in
+      Alcotest.(check int) "every write done" (n / 10) rows;
+      Lwt_list.iter_s Conn.close (List.tl (Array.to_list conns)))
+
+let test_cancel () =
+  with_file (fun _ _ c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE t (x)") in
+      (* cancel a running query: its promise fails, the connection goes on *)
+      let slow = Conn.query_one c slow_sql in
+      let* () = Lwt_unix.sleep 0.01 in
+      Lwt.cancel slow;
+      Alcotest.(check bool) "cancelled" true (match Lwt.state slow with Lwt.Fail Lwt.Canceled -> true | _ -> false);
+      (* cancel a queued write before it starts: it never runs *)
+      let slow = scalar c slow_sql in
+      let write = Conn.execute c "INSERT INTO t VALUES (1)" in
+      Lwt.cancel write;
+      let* v = slow in
+      Alcotest.(check int) "the query before it completes" 700000 (int_of v);
+      let* n = count c "t" in
+      Alcotest.(check int) "the cancelled write did not run" 0 n;
+      (* cancel inside a transaction: rolled back, nothing of it commits *)
+      let tx =
+        Conn.with_transaction c (fun c ->
+            let* _ = Conn.execute c "INSERT INTO t VALUES (2)" in
+            let* _ = Conn.query_one c slow_sql in
+            Conn.execute c "INSERT INTO t VALUES (3)")
+      in
+      let* () = Lwt_unix.sleep 0.02 in
+      Lwt.cancel tx;
+      let* () = Lwt.catch (fun () -> Lwt.map ignore tx) (fun _ -> Lwt.return ()) in
+      let* auto = ok (Conn.is_autocommit c) in
+      Alcotest.(check bool) "transaction rolled back, not left open" true auto;
+      let* n = count c "t" in
+      Alcotest.(check int) "nothing of the cancelled transaction" 0 n;
+      Alcotest.(check int) "nothing left pending" 0 (Private.pending ());
+      Lwt.return ())
+
+let test_streaming () =
+  with_mem (fun c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE t (i INTEGER)") in
+      let* ins = ok (Conn.prepare c "INSERT INTO t VALUES (?)") in
+      let* _ = ok (Stmt.execute_many ins (List.init 100_000 (fun i -> [ Value.int i ]))) in
+      let* rows = ok (Conn.query c "SELECT i FROM t ORDER BY i") in
+      let* n, sum =
+        Lwt_seq.fold_left
+          (fun (n, sum) r -> match r with Ok row -> (n + 1, sum + int_of (Row.get row 0)) | Error e -> Alcotest.fail (Error.to_string e))
+          (0, 0) (rows_seq rows)
+      in
+      Alcotest.(check int) "rows" 100_000 n;
+      Alcotest.(check int) "sum" (99_999 * 100_000 / 2) sum;
+      let* total = ok (Conn.fold c "SELECT i FROM t" ~init:0 ~f:(fun acc r -> acc + int_of (Row.get r 0))) in
+      Alcotest.(check int) "fold" sum total;
+      let* rows = ok (Conn.query c "SELECT i FROM t") in
+      let* first = ok (Rows.next rows) in
+      Alcotest.(check bool) "first row" true (Option.is_some first);
+      let* () = Rows.close rows in
+      let* _ = err ~kind:`Closed (Rows.next rows) in
+      Lwt.return ())
+
+type item = { id : int; name : string option } [@@deriving turso]
+
+let test_derived_decoders () =
+  with_mem (fun c ->
+      let* () = ok (Conn.batch c "CREATE TABLE items (id INTEGER, name TEXT); INSERT INTO items VALUES (1, 'a'), (2, NULL)") in
+      let* items = ok (Conn.query_map c "SELECT id, name FROM items ORDER BY id" ~f:item_of_row) in
+      Alcotest.(check bool) "decoded" true (items = [ { id = 1; name = Some "a" }; { id = 2; name = None } ]);
+      let* _ = ok (Conn.execute c "INSERT INTO items VALUES (:id, :name)" ~params:(item_to_params { id = 3; name = Some "c" })) in
+      let* rows = ok (Conn.query c "SELECT id, name FROM items WHERE id = 3") in
+      let* decoded =
+        Lwt_seq.fold_left (fun acc r -> match r with Ok row -> item_of_row row :: acc | Error e -> Error e :: acc) [] (rows_seq rows)
+      in
+      Alcotest.(check bool) "streamed and decoded" true (decoded = [ Ok { id = 3; name = Some "c" } ]);
+      Lwt.return ())
+
+let () =
+  let tc name f = Alcotest.test_case name `Quick (run f) in
+  let suites =
+    [ ( "lwt",
+        [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
+          tc "cancellation" test_cancel; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders ] );
+      ( "concurrency",
+        [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
+  in
+  let suites = if gc_stress then List.filter (fun (n, _) -> n <> "concurrency") suites else suites in
+  Alcotest.run (if gc_stress then "turso.lwt (GC stress)" else "turso.lwt") suites
