@@ -233,6 +233,62 @@ module Dec = struct
     emit "decode_hand_rows_per_s" (median !hand)
 end
 
+(* -------------------------------------------------------------- turso.lwt *)
+
+module L = struct
+  let ( let* ) = Lwt.bind
+
+  (* 100k point lookups with [inflight] requests in flight at any time, over
+     [min inflight 4] connections; and the blocking API on the same data. *)
+  let run dir =
+    let path = Filename.concat dir "lwt.db" in
+    let _db, c = T.open_db path in
+    let open Turso in
+    ignore (ok_exn (Conn.execute c "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)"));
+    let ins = ok_exn (Conn.prepare c "INSERT INTO kv VALUES (?, ?)") in
+    ignore (ok_exn (Stmt.execute_many ins (List.init n_lookup (fun i -> Value.[ int (i + 1); Text (text20 (i + 1)) ]))));
+    let sel = ok_exn (Conn.prepare c "SELECT v FROM kv WHERE id = ?") in
+    let t = now () in
+    for i = 0 to n_lookup - 1 do
+      match ok_exn (Stmt.query_one sel ~params:(`Positional [ Value.int (lookup_id i) ])) with
+      | Some _ -> ()
+      | None -> assert false
+    done;
+    emit "blocking_lookups_per_s" (float n_lookup /. (now () -. t));
+    let module TL = Turso_lwt in
+    List.iter
+      (fun inflight ->
+        let rate =
+          Lwt_main.run
+            (let* db = Lwt.map ok_exn (TL.Db.open_local path) in
+             let nconn = min inflight 4 in
+             let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok_exn (TL.Conn.connect db)) (List.init nconn Fun.id) in
+             let* stmts =
+               Lwt_list.map_s (fun c -> Lwt.map ok_exn (TL.Conn.prepare c "SELECT v FROM kv WHERE id = ?")) conns
+             in
+             let stmts = Array.of_list stmts in
+             let next = ref 0 in
+             let rec worker k =
+               if !next >= n_lookup then Lwt.return ()
+               else begin
+                 let i = !next in
+                 incr next;
+                 let* r = TL.Stmt.query_one stmts.(k mod nconn) ~params:(`Positional [ Value.int (lookup_id i) ]) in
+                 (match ok_exn r with Some _ -> () | None -> assert false);
+                 worker k
+               end
+             in
+             let t = now () in
+             let* () = Lwt.join (List.init inflight worker) in
+             let rate = float n_lookup /. (now () -. t) in
+             let* () = Lwt_list.iter_s TL.Conn.close conns in
+             let* () = TL.Db.close db in
+             Lwt.return rate)
+        in
+        emit (Printf.sprintf "lwt_%d_lookups_per_s" inflight) rate)
+      [ 1; 16; 256 ]
+end
+
 (* ---------------------------------------------------------------- sqlite3 *)
 
 module S = struct
@@ -412,6 +468,15 @@ let all ~native ~runs =
       in
       let n1, r1 = rss 100_000 and n2, r2 = rss 1_000_000 in
       Printf.printf "\nstreamed scan peak RSS: %.0f rows -> %.1f MB; %.0f rows -> %.1f MB\n" n1 (r1 /. 1024.) n2 (r2 /. 1024.));
+  let lw = engine_runs ~runs "turso.lwt" (fun d -> Printf.sprintf "%s lwt %s" (Filename.quote self) d) in
+  let b = Option.get (med lw "blocking_lookups_per_s") in
+  Printf.printf "\n| 100k point lookups, local file | lookups/s | vs blocking |\n|---|---:|---:|\n";
+  Printf.printf "| blocking API | %.0f | 1.00x |\n" b;
+  List.iter
+    (fun k ->
+      let v = Option.get (med lw (Printf.sprintf "lwt_%d_lookups_per_s" k)) in
+      Printf.printf "| turso.lwt, %d in flight | %.0f | %.2fx |\n" k v (v /. b))
+    [ 1; 16; 256 ];
   let d = run_lines (Printf.sprintf "%s decode" (Filename.quote self)) in
   let dd = List.assoc "decode_derived_rows_per_s" d and dh = List.assoc "decode_hand_rows_per_s" d in
   Printf.printf "\ndecoding 1M rows into records: [@@deriving turso] %.0f rows/s, hand-written %.0f rows/s (derived takes %.2fx the time)\n"
@@ -429,6 +494,7 @@ let () =
   | [ "scan-rss"; file ] -> T.scan_rss file
   | [ "leak" ] -> T.leak ()
   | [ "decode" ] -> Dec.run ()
+  | [ "lwt"; dir ] -> L.run dir
   | "all" :: rest ->
     let rec opts native runs = function
       | "--native" :: p :: r -> opts (Some p) runs r

@@ -54,8 +54,17 @@ external take_stmt : int -> (stmt, string) result = "turso_take_stmt"
 external async_fd : unit -> int = "turso_async_fd"
 (** The descriptor that becomes readable when completions are waiting. *)
 
-external async_take : unit -> string = "turso_async_take"
-(** All waiting completions: u32 count, then (i64 id, u32 length, reply). *)
+external async_take : bool -> string = "turso_async_take"
+(** [async_take woken]: all waiting completions: u32 count, then (i64 id,
+    u32 length, reply). [woken]: called because {!async_fd} became
+    readable (its byte is consumed). *)
+
+external async_set_polling : bool -> unit = "turso_async_set_polling" [@@noalloc]
+(** Set while the caller spins on {!async_ready}: no wake-up byte is sent
+    meanwhile, so the caller must check {!async_ready} after clearing it. *)
+
+external async_ready : unit -> bool = "turso_async_ready" [@@noalloc]
+(** Whether completions are waiting (no allocation, no lock). *)
 
 external async_cancel : int -> unit = "turso_async_cancel"
 (** Forgets a request: not run if not started; its result is dropped. *)

@@ -18,20 +18,44 @@ module Async = struct
   let last_id = ref 0
   let watching = ref false
 
-  let drain () =
-    Wire.iter_completions (Ffi.async_take ()) (fun id reply ->
+  let drain ~woken =
+    Wire.iter_completions (Ffi.async_take woken) (fun id reply ->
         match Hashtbl.find_opt pending id with
         | Some u ->
           Hashtbl.remove pending id;
           Lwt.wakeup_later u reply
         | None -> ())
 
+  (* Before the event loop sleeps while a few requests are in flight, it
+     polls for their completions for a moment: a request issued right after
+     the previous one completed then costs no sleep and wake-up of this
+     thread. With many in flight, wake-ups bring many completions each, and
+     the CPU is better left to the workers. (The worker side lingers too;
+     see rust/src/executor.rs.) *)
+  let spin = 50e-6
+  let spin_below = 4
+
+  let poll_before_sleeping () =
+    let n = Hashtbl.length pending in
+    if n > 0 && n <= spin_below then begin
+      let deadline = Unix.gettimeofday () +. spin in
+      Ffi.async_set_polling true;
+      while (not (Ffi.async_ready ())) && Unix.gettimeofday () < deadline do () done;
+      Ffi.async_set_polling false;
+      if Ffi.async_ready () then begin
+        drain ~woken:false;
+        (* something was resolved: do not let this loop iteration block *)
+        ignore (Lwt.pause ())
+      end
+    end
+
   let watch () =
     if not !watching then begin
       watching := true;
       (* On Unix a file descriptor is its number. *)
       let fd : Unix.file_descr = Obj.magic (Ffi.async_fd () : int) in
-      ignore (Lwt_engine.on_readable fd (fun _ -> drain ()))
+      ignore (Lwt_engine.on_readable fd (fun _ -> drain ~woken:true));
+      ignore (Lwt_main.Enter_iter_hooks.add_first poll_before_sleeping)
     end
 
   let submit async =

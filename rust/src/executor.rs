@@ -17,7 +17,9 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -38,6 +40,9 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 type Task = Box<dyn FnOnce() + Send>;
+
+/// How long an idle queue keeps its thread, spinning, for the next job.
+const LINGER: Duration = Duration::from_micros(30);
 
 /// A queue of jobs that run one at a time, in order.
 #[derive(Default)]
@@ -61,18 +66,30 @@ impl Serial {
     }
 
     fn drain(&self) {
-        loop {
-            let task = {
-                let mut st = self.state.lock();
-                match st.0.pop_front() {
-                    Some(t) => t,
-                    None => {
-                        st.1 = false;
-                        return;
-                    }
-                }
-            };
+        while let Some(task) = self.next_task() {
             task();
+        }
+    }
+
+    /// The next job; when there is none, waits a little for one before
+    /// giving the thread back: a program that issues its requests one after
+    /// the other then does not pay a thread wake-up for each.
+    fn next_task(&self) -> Option<Task> {
+        let deadline = Instant::now() + LINGER;
+        loop {
+            {
+                let mut st = self.state.lock();
+                if let Some(t) = st.0.pop_front() {
+                    return Some(t);
+                }
+                if Instant::now() >= deadline {
+                    st.1 = false;
+                    return None;
+                }
+            }
+            // Yield rather than spin: on a busy machine the thread that
+            // would submit the next job must get the CPU.
+            std::thread::yield_now();
         }
     }
 }
@@ -99,6 +116,24 @@ struct Completions {
     cancelled: HashSet<u64>,
     /// Handles made by finished jobs, until the OCaml side takes them.
     stash: HashMap<u64, Box<dyn Any + Send>>,
+}
+
+/// Completions are waiting (read without a lock by [ready]).
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// The OCaml loop is polling [ready] (see [set_polling]).
+static POLLING: AtomicBool = AtomicBool::new(false);
+
+/// Set while the OCaml loop spins on [ready]: completions then skip the
+/// wake-up byte (two system calls saved per request issued one at a time).
+pub fn set_polling(on: bool) {
+    POLLING.store(on, Ordering::SeqCst);
+}
+
+/// Whether completions are waiting: a cheap check for a caller that polls
+/// before sleeping.
+pub fn ready() -> bool {
+    READY.load(Ordering::SeqCst)
 }
 
 fn completions() -> &'static Mutex<Completions> {
@@ -131,7 +166,10 @@ fn complete(id: u64, reply: Vec<u8>, handle: Option<Box<dyn Any + Send>>) {
         if let Some(h) = handle {
             c.stash.insert(id, h);
         }
-        !std::mem::replace(&mut c.signaled, true)
+        READY.store(true, Ordering::SeqCst);
+        // While the OCaml loop polls [ready], it needs no wake-up byte; it
+        // checks [ready] once more after it stops polling.
+        !POLLING.load(Ordering::SeqCst) && !std::mem::replace(&mut c.signaled, true)
     };
     if wake {
         let _ = (&notifier().1).write(&[1]);
@@ -191,20 +229,27 @@ pub fn cancel(id: u64) {
 }
 
 /// Takes every completion: u32 count, then for each an i64 id and the
-/// reply bytes (u32 length, bytes).
-pub fn take_completions() -> Vec<u8> {
+/// reply bytes (u32 length, bytes). `woken`: called because the wake-up
+/// byte arrived (it is consumed); otherwise the byte, if one is on its way,
+/// is left for the event loop, which will call again.
+pub fn take_completions(woken: bool) -> Vec<u8> {
     // First consume the wake-up bytes, then take the list and clear the
     // flag together: a completion that comes after sees the flag clear and
     // writes a byte that is still there for the next wake-up.
-    let mut buf = [0u8; 64];
-    while let Ok(n) = (&notifier().0).read(&mut buf) {
-        if n == 0 {
-            break;
+    if woken {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = (&notifier().0).read(&mut buf) {
+            if n == 0 {
+                break;
+            }
         }
     }
     let done = {
         let mut c = completions().lock();
-        c.signaled = false;
+        if woken {
+            c.signaled = false;
+        }
+        READY.store(false, Ordering::SeqCst);
         std::mem::take(&mut c.done)
     };
     let mut o = Out { buf: Vec::with_capacity(8 + done.iter().map(|(_, r)| 12 + r.len()).sum::<usize>()) };

@@ -349,8 +349,9 @@ export! {
         executor::notify_fd().to_ocaml(cr)
     }
 
-    fn turso_async_take(cr, _unit: ()) -> OCaml<String> {
-        let done = executor::take_completions();
+    fn turso_async_take(cr, woken: bool) -> OCaml<String> {
+        let woken: bool = woken.to_rust();
+        let done = executor::take_completions(woken);
         done.as_slice().to_ocaml(cr)
     }
 
@@ -359,4 +360,23 @@ export! {
         executor::cancel(id as u64);
         OCaml::unit()
     }
+}
+
+/// `external async_ready : unit -> bool [@@noalloc]`: no runtime handle,
+/// no allocation, so the same under OCaml 4 and 5.
+#[no_mangle]
+pub extern "C" fn turso_async_ready(_unit: RawOCaml) -> RawOCaml {
+    // Val_true = 3, Val_false = 1
+    if executor::ready() {
+        3
+    } else {
+        1
+    }
+}
+
+/// `external async_set_polling : bool -> unit [@@noalloc]`
+#[no_mangle]
+pub extern "C" fn turso_async_set_polling(on: RawOCaml) -> RawOCaml {
+    executor::set_polling(on == 3);
+    1 // Val_unit
 }
