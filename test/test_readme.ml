@@ -34,6 +34,10 @@ let test_examples () =
     [ "id"; "email"; "send_at"; "attempts"; "payload"; "sent"; "priority"; "recipient" ]
     Readme_blocks.email_schedule_columns;
   Conn.close conn;
-  Db.close db
+  Db.close db;
+  match Lwt_main.run (Readme_blocks.count_users "readme.db") with
+  | Ok (Some r) -> Alcotest.(check string) "count_users (Lwt)" "3" (Value.to_string (Row.get r 0))
+  | Ok None -> Alcotest.fail "count_users: no row"
+  | Error e -> Alcotest.fail (Error.to_string e)
 
 let () = Alcotest.run "README examples" [ ("readme", [ Alcotest.test_case "examples run" `Quick test_examples ]) ]
