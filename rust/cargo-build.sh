@@ -20,8 +20,23 @@ cd ../rust
 target="${TURSO_CARGO_TARGET_DIR:-$(pwd)/target}"
 offline=""
 if [ "${TURSO_CARGO_OFFLINE:-0}" = 1 ]; then offline="--offline"; fi
+# A release archive carries the crates in vendor.tar (see tools/release.sh):
+# unpack it once next to cargo's output and build from it, offline.
+if [ -f vendor.tar ]; then
+  vdir="$target/vendor-$(cksum <vendor.tar | cut -d' ' -f1)"
+  if [ ! -d "$vdir" ]; then
+    rm -rf "$vdir.tmp" && mkdir -p "$vdir.tmp"
+    tar -xf vendor.tar -C "$vdir.tmp"
+    mv "$vdir.tmp" "$vdir"
+  fi
+  set -- --offline \
+    --config 'source.crates-io.replace-with="vendored-sources"' \
+    --config "source.vendored-sources.directory=\"$vdir/vendor\""
+else
+  set --
+fi
 cargo build --release --locked $offline --target-dir "$target" --lib \
-  --no-default-features --features "$feature" 1>&2
+  --no-default-features --features "$feature" "$@" 1>&2
 cp "$target/release/libturso_stubs.a" "$here/$out"
 cd "$here"
 nm "$out" 2>/dev/null \
