@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DUNE = dune
 
-.PHONY: all deps build demo test test-ocaml5 bench clean
+.PHONY: all deps build demo test test-ocaml5 bench clean release test-release
 
 all: build
 
@@ -36,3 +36,13 @@ bench: build
 
 clean:
 	$(DUNE) clean
+
+VERSION := $(shell sed -n 's/^(version \(.*\))$$/\1/p' dune-project)
+
+# The source archive for opam, with the crates vendored (tools/release.sh),
+# and the proof that it builds offline and installs (tools/test-release.sh).
+release:
+	sh tools/release.sh $(VERSION)
+
+test-release: release
+	sh tools/test-release.sh _release/turso-$(VERSION).tar.gz

@@ -14,7 +14,7 @@ mkdir -p "$out/$name"
 git archive --format=tar HEAD | tar -x -C "$out/$name"
 (
   cd "$out/$name/rust"
-  cargo vendor --locked --versioned-dirs vendor >/dev/null
+  cargo vendor --quiet --locked --versioned-dirs vendor >/dev/null
   # One file: dune copies it whole (it skips files and directories whose
   # names start with "." or "_", and cargo needs the vendored crates'
   # .cargo-checksum.json files).

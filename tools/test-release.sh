@@ -1,0 +1,33 @@
+#!/bin/sh
+# Proves that the release archive installs the way opam would build it:
+# unpacked in a temporary directory, built with no network for cargo (an
+# empty CARGO_HOME and CARGO_NET_OFFLINE), installed with `dune install
+# --prefix` into a temporary prefix, then used by a program outside the
+# source tree through ocamlfind (turso, turso.lwt, turso.ppx).
+#
+#   sh tools/test-release.sh _release/turso-VERSION.tar.gz
+set -eu
+archive=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -xzf "$archive" -C "$work"
+src=$(echo "$work"/turso-*)
+
+export CARGO_HOME="$work/cargo-home"
+export CARGO_NET_OFFLINE=true
+# cargo's output may be kept between runs (TURSO_RELEASE_TARGET_DIR); the
+# crates always come from the archive.
+export TURSO_CARGO_TARGET_DIR="${TURSO_RELEASE_TARGET_DIR:-$work/target}"
+unset TURSO_CARGO_OFFLINE
+
+echo "test-release: building $(basename "$archive") offline"
+(cd "$src" && dune build -p turso @install 2>&1 | tail -20)
+(cd "$src" && dune install --prefix "$work/prefix" turso 2>&1 | tail -3)
+
+mkdir "$work/user"
+cp "$here/test/release/prog.ml" "$work/user/"
+cd "$work/user"
+OCAMLPATH="$work/prefix/lib" ocamlfind ocamlopt -package turso,turso.lwt,turso.ppx,lwt.unix \
+  -linkpkg prog.ml -o prog
+./prog
