@@ -44,5 +44,5 @@ VERSION := $(shell sed -n 's/^(version \(.*\))$$/\1/p' dune-project)
 release:
 	sh tools/release.sh $(VERSION)
 
-test-release: release
+test-release: deps release
 	sh tools/test-release.sh _release/turso-$(VERSION).tar.gz

@@ -35,10 +35,19 @@ module Value : sig
     | Blob of string
 
   val int : int -> t
+  (** [Integer]. *)
+
   val int64 : int64 -> t
+  (** [Integer]. *)
+
   val float : float -> t
+  (** [Real]. *)
+
   val text : string -> t
+  (** [Text] (it must be UTF-8 when it reaches the database). *)
+
   val blob : string -> t
+  (** [Blob]: any bytes. *)
 
   val bool : bool -> t
   (** [Integer 1L] or [Integer 0L], SQLite's booleans. *)
@@ -59,6 +68,7 @@ module Value : sig
       [x'00ff']. *)
 
   val to_string : t -> string
+  (** The text {!pp} prints. *)
 end
 
 (** {1 Errors} *)
@@ -107,6 +117,7 @@ module Error : sig
       token. *)
 
   val pp : Format.formatter -> t -> unit
+  (** Prints {!to_string}. *)
 
   exception E of t
   (** Raised by {!ok_exn} and the [_exn] functions. *)
@@ -135,6 +146,7 @@ module Row : sig
   (** The column names, shared by all rows of a result (do not mutate). *)
 
   val length : t -> int
+  (** The number of columns. *)
 
   val get : t -> int -> Value.t
   (** [get row i] is the value of column [i] (from 0).
@@ -150,7 +162,10 @@ module Row : sig
   (** A copy of the values. *)
 
   val to_list : t -> (string * Value.t) list
+  (** Column names with their values, in order. *)
+
   val pp : Format.formatter -> t -> unit
+  (** [{name = value; ...}], values as {!Value.pp} prints them. *)
 end
 
 (** {1 Typed decoding} *)
@@ -228,14 +243,31 @@ module Encode : sig
       uses to build parameters. *)
 
   val int : int -> Value.t
+  (** [Integer]. *)
+
   val int32 : int32 -> Value.t
+  (** [Integer]. *)
+
   val int64 : int64 -> Value.t
+  (** [Integer]. *)
+
   val float : float -> Value.t
+  (** [Real]. *)
+
   val bool : bool -> Value.t
+  (** [Integer 1L] or [Integer 0L]. *)
+
   val string : string -> Value.t
+  (** [Text]. *)
+
   val bytes : bytes -> Value.t
+  (** [Blob] (a copy). *)
+
   val value : Value.t -> Value.t
+  (** The value itself. *)
+
   val option : ('a -> Value.t) -> 'a option -> Value.t
+  (** [None] is [Null]. *)
 end
 
 (** {1 Databases, connections, statements} *)
@@ -255,6 +287,7 @@ module type S = sig
         statement by itself. *)
 
     val columns : t -> string array
+    (** The column names. *)
 
     val decltypes : t -> string option array
     (** Declared column types ([None] for an expression). *)
@@ -265,8 +298,14 @@ module type S = sig
         [`Misuse] error. *)
 
     val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    (** Calls [f] on each remaining row. If [f] raises, the result set is
+        closed and the exception passes through. *)
+
     val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result io
+    (** Folds [f] over the remaining rows, as {!iter}. *)
+
     val to_list : t -> (Row.t list, Error.t) result io
+    (** The remaining rows, in order. *)
 
     val close : t -> unit io
     (** Stops reading and releases the statement's read lock. Idempotent. *)
@@ -357,6 +396,7 @@ module type S = sig
     (** Streams the rows into [f], one chunk across the boundary at a time. *)
 
     val iter : ?params:params -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    (** As {!fold}, for effects. *)
 
     val query_map :
       ?params:params -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result io
@@ -416,7 +456,10 @@ include S with type 'a io := 'a
 
 module Syntax : sig
   val ( let* ) : ('a, 'e) result -> ('a -> ('b, 'e) result) -> ('b, 'e) result
+  (** [Result.bind]. *)
+
   val ( let+ ) : ('a, 'e) result -> ('a -> 'b) -> ('b, 'e) result
+  (** [Result.map]. *)
 end
 
 (**/**)

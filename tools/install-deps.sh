@@ -6,7 +6,8 @@ set -eu
 
 packages="ocaml-nox ocaml-dune ocaml-findlib liblwt-ocaml-dev libalcotest-ocaml-dev
   libppx-deriving-ocaml-dev libppxlib-ocaml-dev libcmdliner-ocaml-dev
-  libsqlite3-ocaml-dev binutils gcc make"
+  libsqlite3-ocaml-dev binutils gcc make
+  ocaml-odoc opam python3"
 
 missing=""
 for p in $packages; do

@@ -22,12 +22,26 @@ export TURSO_CARGO_TARGET_DIR="${TURSO_RELEASE_TARGET_DIR:-$work/target}"
 unset TURSO_CARGO_OFFLINE
 
 echo "test-release: building $(basename "$archive") offline"
-(cd "$src" && dune build -p turso @install 2>&1 | tail -20)
-(cd "$src" && dune install --prefix "$work/prefix" turso 2>&1 | tail -3)
+(cd "$src" && dune build -p turso @install)
+echo "test-release: installing into a temporary prefix"
+(cd "$src" && dune install --prefix "$work/prefix" turso 2>&1 | tail -1)
 
+echo "test-release: a program outside the tree, through ocamlfind"
 mkdir "$work/user"
 cp "$here/test/release/prog.ml" "$work/user/"
-cd "$work/user"
-OCAMLPATH="$work/prefix/lib" ocamlfind ocamlopt -package turso,turso.lwt,turso.ppx,lwt.unix \
-  -linkpkg prog.ml -o prog
-./prog
+(
+  cd "$work/user"
+  OCAMLPATH="$work/prefix/lib" ocamlfind ocamlopt -thread \
+    -package turso,turso.lwt,turso.ppx,lwt.unix -linkpkg prog.ml -o prog
+  ./prog
+)
+
+echo "test-release: documentation"
+sh "$src/tools/check-docs.sh"
+
+echo "test-release: opam lint"
+opam lint "$src/turso.opam" 2>&1 | grep -v "Running as root"
+opam lint "$src/turso.opam" >/dev/null 2>&1
+
+# offline build, install, program, docs, lint
+echo "test-release: 5 checks passed"

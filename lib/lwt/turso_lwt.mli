@@ -46,8 +46,10 @@ module Syntax : sig
 
   val ( let* ) :
     ('a, 'e) result Lwt.t -> ('a -> ('b, 'e) result Lwt.t) -> ('b, 'e) result Lwt.t
+  (** Binds the promise, then the result. *)
 
   val ( let+ ) : ('a, 'e) result Lwt.t -> ('a -> 'b) -> ('b, 'e) result Lwt.t
+  (** Maps the value inside the promise's result. *)
 end
 
 (**/**)
