@@ -23,30 +23,13 @@ let attr_column =
     Ast_pattern.(single_expr_payload (estring __))
     Fun.id
 
-let attr_default =
-  Attribute.declare "turso.default" Attribute.Context.label_declaration
-    Ast_pattern.(single_expr_payload __)
-    Fun.id
-
-let attr_of_value_ld =
-  Attribute.declare "turso.of_value" Attribute.Context.label_declaration
-    Ast_pattern.(single_expr_payload __)
-    Fun.id
-
-let attr_to_value_ld =
-  Attribute.declare "turso.to_value" Attribute.Context.label_declaration
-    Ast_pattern.(single_expr_payload __)
-    Fun.id
-
-let attr_of_value_ct =
-  Attribute.declare "turso.of_value" Attribute.Context.core_type
-    Ast_pattern.(single_expr_payload __)
-    Fun.id
-
-let attr_to_value_ct =
-  Attribute.declare "turso.to_value" Attribute.Context.core_type
-    Ast_pattern.(single_expr_payload __)
-    Fun.id
+(* An attribute whose payload is an expression. *)
+let expr_attr ctx name = Attribute.declare name ctx Ast_pattern.(single_expr_payload __) Fun.id
+let attr_default = expr_attr Attribute.Context.label_declaration "turso.default"
+let attr_of_value_ld = expr_attr Attribute.Context.label_declaration "turso.of_value"
+let attr_to_value_ld = expr_attr Attribute.Context.label_declaration "turso.to_value"
+let attr_of_value_ct = expr_attr Attribute.Context.core_type "turso.of_value"
+let attr_to_value_ct = expr_attr Attribute.Context.core_type "turso.to_value"
 
 let supported =
   "supported field types: int, int32, int64, float, bool, string, bytes, Turso.Value.t, an \

@@ -25,7 +25,7 @@ if [ "${TURSO_CARGO_OFFLINE:-0}" = 1 ]; then offline="--offline"; fi
 if [ -f vendor.tar ]; then
   vdir="$target/vendor-$(cksum <vendor.tar | cut -d' ' -f1)"
   if [ ! -d "$vdir" ]; then
-    rm -rf "$vdir.tmp" && mkdir -p "$vdir.tmp"
+    rm -rf "$target"/vendor-* && mkdir -p "$vdir.tmp"
     tar -xf vendor.tar -C "$vdir.tmp"
     mv "$vdir.tmp" "$vdir"
   fi

@@ -18,7 +18,9 @@ git archive --format=tar HEAD | tar -x -C "$out/$name"
   # One file: dune copies it whole (it skips files and directories whose
   # names start with "." or "_", and cargo needs the vendored crates'
   # .cargo-checksum.json files).
-  tar -cf vendor.tar vendor
+  # Deterministic: the same crates make the same file (the build keys its
+  # unpacked copy on the file's checksum).
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf vendor.tar vendor
   rm -rf vendor
 )
 tar -C "$out" -czf "$out/$name.tar.gz" "$name"
