@@ -16,6 +16,8 @@ external interop_setup : unit -> unit = "ocaml_interop_setup"
 
 external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
 external db_open_local_async : string -> int -> int -> unit = "turso_db_open_local_async"
+external db_open_remote : string -> string -> int -> (db, string) result = "turso_db_open_remote"
+external db_open_remote_async : string -> string -> int -> int -> unit = "turso_db_open_remote_async"
 external db_connect : db -> int -> (conn, string) result = "turso_db_connect"
 external db_connect_async : db -> int -> int -> unit = "turso_db_connect_async"
 external db_close : db -> string = "turso_db_close"

@@ -404,6 +404,8 @@ module type S = sig
       | `Read_write  
       | `Read_only   ]
     val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
+    val open_remote :
+      ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
     val close : t -> unit io
   end
   module Stmt : sig
@@ -542,6 +544,13 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
       call_handle
         (fun () -> Ffi.db_open_local path flags)
         (Ffi.db_open_local_async path flags)
+        Ffi.take_db
+
+    let open_remote ?(timeout = 10.) ~url ~auth_token () =
+      let ms = int_of_float (Float.round (Float.max 0.001 timeout *. 1000.)) in
+      call_handle
+        (fun () -> Ffi.db_open_remote url auth_token ms)
+        (Ffi.db_open_remote_async url auth_token ms)
         Ffi.take_db
 
     let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore

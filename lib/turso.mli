@@ -329,6 +329,21 @@ module type S = sig
         checks that the file can be opened: a missing file with [`Read_only]
         is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
 
+    val open_remote :
+      ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    (** [open_remote ~url ~auth_token ()] opens a remote database (sqld or
+        Turso) over HTTP: [libsql://host] (HTTPS), [https://...] or
+        [http://...]. Every request waits at most [timeout] seconds (default
+        [10.]) and fails with [`Timeout] after that; a server that cannot be
+        reached is a [`Network] error. The token never appears in an error.
+
+        Remote connections differ from local ones in a few ways (being
+        worked on): results are fetched whole, then handed out in chunks;
+        a bare parameter name means [:name]; parameters are not checked
+        against the statement before it is sent (the server decides);
+        declared column types are not known ([None]);
+        {!Stmt.parameter_count} is a [`Misuse] error. *)
+
     val close : t -> unit io
     (** Idempotent. Connections already open stay usable until they are
         closed; new ones cannot be made ([`Closed]). *)

@@ -34,6 +34,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .worker_threads(1)
             .max_blocking_threads(64)
             .thread_name("turso-worker")
+            .enable_all()
             .build()
             .expect("cannot start the tokio runtime")
     })

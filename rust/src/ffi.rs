@@ -33,6 +33,7 @@ use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml,
 
 use crate::error::{Error, Kind};
 use crate::local::{Conn, Db, Stmt};
+use crate::remote;
 use crate::executor::{self, Job};
 use crate::wire::{self, Out};
 
@@ -111,9 +112,70 @@ macro_rules! export {
     )*};
 }
 
-type DbH = Arc<Db>;
-type ConnH = Arc<Conn>;
-type StmtH = Arc<Stmt>;
+/// A handle of any mode. Local and remote types have the same methods, so
+/// an operation is written once, with [on!].
+#[derive(Clone)]
+pub enum DbH {
+    Local(Arc<Db>),
+    Remote(Arc<remote::Db>),
+}
+
+#[derive(Clone)]
+pub enum ConnH {
+    Local(Arc<Conn>),
+    Remote(Arc<remote::Conn>),
+}
+
+#[derive(Clone)]
+pub enum StmtH {
+    Local(Arc<Stmt>),
+    Remote(Arc<remote::Stmt>),
+}
+
+/// `on!(h, x => expr)`: `expr` with `x` bound to the handle's inner value,
+/// whatever its mode.
+macro_rules! on {
+    ($h:expr, $x:ident => $e:expr) => {
+        match $h {
+            DbH::Local($x) => $e,
+            DbH::Remote($x) => $e,
+        }
+    };
+}
+macro_rules! on_conn {
+    ($h:expr, $x:ident => $e:expr) => {
+        match $h {
+            ConnH::Local($x) => $e,
+            ConnH::Remote($x) => $e,
+        }
+    };
+}
+macro_rules! on_stmt {
+    ($h:expr, $x:ident => $e:expr) => {
+        match $h {
+            StmtH::Local($x) => $e,
+            StmtH::Remote($x) => $e,
+        }
+    };
+}
+
+impl DbH {
+    fn serial(&self) -> Arc<executor::Serial> {
+        on!(self, d => d.serial.clone())
+    }
+}
+
+impl ConnH {
+    fn serial(&self) -> Arc<executor::Serial> {
+        on_conn!(self, c => c.serial.clone())
+    }
+}
+
+impl StmtH {
+    fn serial(&self) -> Arc<executor::Serial> {
+        on_stmt!(self, s => s.serial().clone())
+    }
+}
 
 pub(crate) fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
     let what = p
@@ -194,7 +256,7 @@ fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> V
 fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
     let path = String::from_utf8(path)
         .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
-    Db::open(&path, flags).map(Arc::new)
+    Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
 }
 
 /// Opening a database has no queue of its own yet: one shared queue.
@@ -210,35 +272,51 @@ handle_ops! {
         Job::new(open_queue(), move || db_open(path, flags))
     }
 
+    fn turso_db_open_remote / turso_db_open_remote_async (url: String, token: String, timeout_ms: OCamlInt) -> DbH {
+        let (url, token) = (bytes(&url), bytes(&token));
+        let timeout_ms: i64 = timeout_ms.to_rust();
+        Job::new(open_queue(), move || {
+            let url = String::from_utf8(url).map_err(|_| Error::new(Kind::Config, "the URL is not valid UTF-8"))?;
+            let token = String::from_utf8(token).map_err(|_| Error::new(Kind::Config, "the auth token is not valid UTF-8"))?;
+            remote::Db::open(&url, &token, timeout_ms).map(|d| DbH::Remote(Arc::new(d)))
+        })
+    }
+
     fn turso_db_connect / turso_db_connect_async (db: DynBox<DbH>, busy_ms: OCamlInt) -> ConnH {
         let db = get(&db);
         let busy_ms: i64 = busy_ms.to_rust();
-        Job::new(&db.serial.clone(), move || db.connect(busy_ms))
+        Job::new(&db.serial(), move || match &db {
+            DbH::Local(d) => d.connect(busy_ms).map(ConnH::Local),
+            DbH::Remote(d) => d.connect(busy_ms).map(ConnH::Remote),
+        })
     }
 
     fn turso_conn_prepare / turso_conn_prepare_async (conn: DynBox<ConnH>, sql: String) -> StmtH {
         let conn = get(&conn);
         let sql = bytes(&sql);
-        Job::new(&conn.serial.clone(), move || conn.prepare(&sql))
+        Job::new(&conn.serial(), move || match &conn {
+            ConnH::Local(c) => c.prepare(&sql).map(StmtH::Local),
+            ConnH::Remote(c) => c.prepare(&sql).map(StmtH::Remote),
+        })
     }
 }
 
 reply_ops! {
     fn turso_db_close / turso_db_close_async (db: DynBox<DbH>) {
         let db = get(&db);
-        Job::new(&db.serial.clone(), move || { db.close(); unit_reply(Ok(())) })
+        Job::new(&db.serial(), move || { on!(&db, d => d.close()); unit_reply(Ok(())) })
     }
 
     fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        Job::new(&conn.serial.clone(), move || { conn.close(); unit_reply(Ok(())) })
+        Job::new(&conn.serial(), move || { on_conn!(&conn, c => c.close()); unit_reply(Ok(())) })
     }
 
     fn turso_conn_execute / turso_conn_execute_async (conn: DynBox<ConnH>, sql: String, params: String) {
         let conn = get(&conn);
         let (sql, params) = (bytes(&sql), bytes(&params));
-        Job::new(&conn.serial.clone(), move || {
-            let r = conn.execute(&sql, &params);
+        Job::new(&conn.serial(), move || {
+            let r = on_conn!(&conn, c => c.execute(&sql, &params));
             wire::give_buf(sql);
             wire::give_buf(params);
             out_reply(r)
@@ -249,40 +327,42 @@ reply_ops! {
         let conn = get(&conn);
         let sql = bytes(&sql);
         let atomic: bool = atomic.to_rust();
-        Job::new(&conn.serial.clone(), move || out_reply(conn.batch(&sql, atomic)))
+        Job::new(&conn.serial(), move || out_reply(on_conn!(&conn, c => c.batch(&sql, atomic))))
     }
 
     fn turso_conn_last_insert_rowid / turso_conn_last_insert_rowid_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        Job::new(&conn.serial.clone(), move || int_reply(conn.last_insert_rowid()))
+        Job::new(&conn.serial(), move || int_reply(on_conn!(&conn, c => c.last_insert_rowid())))
     }
 
     fn turso_conn_changes / turso_conn_changes_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        Job::new(&conn.serial.clone(), move || int_reply(conn.changes()))
+        Job::new(&conn.serial(), move || int_reply(on_conn!(&conn, c => c.changes())))
     }
 
     fn turso_conn_is_autocommit / turso_conn_is_autocommit_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
-        Job::new(&conn.serial.clone(), move || int_reply(conn.is_autocommit().map(|b| b as i64)))
+        Job::new(&conn.serial(), move || {
+            int_reply(on_conn!(&conn, c => c.is_autocommit()).map(|b| b as i64))
+        })
     }
 
     fn turso_conn_set_busy_timeout / turso_conn_set_busy_timeout_async (conn: DynBox<ConnH>, ms: OCamlInt) {
         let conn = get(&conn);
         let ms: i64 = ms.to_rust();
-        Job::new(&conn.serial.clone(), move || unit_reply(conn.set_busy_timeout(ms)))
+        Job::new(&conn.serial(), move || unit_reply(on_conn!(&conn, c => c.set_busy_timeout(ms))))
     }
 
     fn turso_stmt_execute / turso_stmt_execute_async (stmt: DynBox<StmtH>, params: String) {
         let stmt = get(&stmt);
         let params = bytes(&params);
-        Job::new(&stmt.serial().clone(), move || out_reply(stmt.execute(params)))
+        Job::new(&stmt.serial(), move || out_reply(on_stmt!(&stmt, s => s.execute(params))))
     }
 
     fn turso_stmt_execute_many / turso_stmt_execute_many_async (stmt: DynBox<StmtH>, sets: String) {
         let stmt = get(&stmt);
         let sets = bytes(&sets);
-        Job::new(&stmt.serial().clone(), move || out_reply(stmt.execute_many(sets)))
+        Job::new(&stmt.serial(), move || out_reply(on_stmt!(&stmt, s => s.execute_many(sets))))
     }
 
     fn turso_stmt_query / turso_stmt_query_async (stmt: DynBox<StmtH>, params: String,
@@ -291,8 +371,8 @@ reply_ops! {
         let params = bytes(&params);
         let max_rows: i64 = max_rows.to_rust();
         let want_header: bool = want_header.to_rust();
-        Job::new(&stmt.serial().clone(), move || {
-            out_reply(stmt.query(params, max_rows.max(0) as usize, want_header))
+        Job::new(&stmt.serial(), move || {
+            out_reply(on_stmt!(&stmt, s => s.query(params, max_rows.max(0) as usize, want_header)))
         })
     }
 
@@ -301,27 +381,27 @@ reply_ops! {
         let stmt = get(&stmt);
         let generation: i64 = generation.to_rust();
         let max_rows: i64 = max_rows.to_rust();
-        Job::new(&stmt.serial().clone(), move || {
-            out_reply(stmt.fetch(generation as u64, max_rows.max(1) as usize))
+        Job::new(&stmt.serial(), move || {
+            out_reply(on_stmt!(&stmt, s => s.fetch(generation as u64, max_rows.max(1) as usize)))
         })
     }
 
     fn turso_stmt_reset / turso_stmt_reset_async (stmt: DynBox<StmtH>, generation: OCamlInt) {
         let stmt = get(&stmt);
         let g: i64 = generation.to_rust();
-        Job::new(&stmt.serial().clone(), move || {
-            unit_reply(stmt.reset(if g < 0 { None } else { Some(g as u64) }))
+        Job::new(&stmt.serial(), move || {
+            unit_reply(on_stmt!(&stmt, s => s.reset(if g < 0 { None } else { Some(g as u64) })))
         })
     }
 
     fn turso_stmt_parameter_count / turso_stmt_parameter_count_async (stmt: DynBox<StmtH>) {
         let stmt = get(&stmt);
-        Job::new(&stmt.serial().clone(), move || int_reply(stmt.parameter_count()))
+        Job::new(&stmt.serial(), move || int_reply(on_stmt!(&stmt, s => s.parameter_count())))
     }
 
     fn turso_stmt_close / turso_stmt_close_async (stmt: DynBox<StmtH>) {
         let stmt = get(&stmt);
-        Job::new(&stmt.serial().clone(), move || { stmt.close(); unit_reply(Ok(())) })
+        Job::new(&stmt.serial(), move || { on_stmt!(&stmt, s => s.close()); unit_reply(Ok(())) })
     }
 
     fn turso_test_panic / turso_test_panic_async (_unit: ()) {

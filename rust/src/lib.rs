@@ -5,4 +5,5 @@ pub mod error;
 pub mod executor;
 mod ffi;
 pub mod local;
+pub mod remote;
 pub mod wire;

@@ -1,0 +1,490 @@
+//! Remote databases (sqld / Turso over HTTP, the Hrana protocol) through the
+//! libsql crate, on the process's tokio runtime. Replies use the same wire
+//! format as local databases, so the OCaml side does not know the mode.
+//!
+//! Every network call is bounded by the database's timeout. The auth token
+//! never enters an error: messages are scrubbed of it before they leave.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Kind};
+use crate::executor::{runtime, Serial};
+use crate::wire::{self, Out, Param, Reader};
+
+fn scrub(msg: String, token: &str) -> String {
+    if token.len() >= 4 {
+        msg.replace(token, "<redacted>")
+    } else {
+        msg
+    }
+}
+
+/// Classifies a libsql error. Server-side SQL errors carry SQLite's code
+/// name in their text (e.g. SQLITE_CONSTRAINT_UNIQUE).
+fn convert(e: libsql::Error, token: &str) -> Error {
+    use libsql::Error as E;
+    let (kind, code, msg) = match e {
+        E::RemoteSqliteFailure(code, ext, msg) => {
+            let code = if ext != 0 { ext } else { code };
+            (crate::error::kind_of_sqlite_code(code), Some(code), msg)
+        }
+        E::SqliteFailure(code, msg) => (crate::error::kind_of_sqlite_code(code), Some(code), msg),
+        E::ConnectionFailed(msg) => (Kind::Network, None, msg),
+        E::Misuse(msg) => (Kind::Misuse, None, msg),
+        // libsql parses the SQL before sending it
+        e @ (E::Sqlite3SyntaxError(..) | E::Sqlite3ParserError(_) | E::Sqlite3UnsupportedStatement) => {
+            (Kind::Sql, Some(1), e.to_string())
+        }
+        other => {
+            let msg = other.to_string();
+            if let Some(code) = code_in(&msg) {
+                let kind = crate::error::kind_of_sqlite_code(code);
+                return Error { kind, code: Some(code), message: scrub(msg, token), sql: None };
+            }
+            let kind = if msg.contains("SQLITE_CONSTRAINT") {
+                Kind::Constraint
+            } else if msg.contains("SQLITE_BUSY") || msg.contains("SQLITE_LOCKED") {
+                Kind::Busy
+            } else if msg.contains("401") || msg.contains("403") || msg.to_lowercase().contains("unauthorized") {
+                Kind::Auth
+            } else if msg.contains("SQLITE_") || msg.contains("SQL") {
+                Kind::Sql
+            } else {
+                Kind::Network
+            };
+            (kind, None, msg)
+        }
+    };
+    Error { kind, code, message: scrub(msg, token), sql: None }
+}
+
+/// The SQLite result code named in a server error (`code: "SQLITE_..."`).
+fn code_in(msg: &str) -> Option<i32> {
+    let start = msg.find("code: \"SQLITE_")? + "code: \"".len();
+    let name = &msg[start..start + msg[start..].find('"')?];
+    const CODES: &[(&str, i32)] = &[
+        ("SQLITE_ERROR", 1), ("SQLITE_INTERNAL", 2), ("SQLITE_PERM", 3), ("SQLITE_ABORT", 4),
+        ("SQLITE_BUSY", 5), ("SQLITE_LOCKED", 6), ("SQLITE_NOMEM", 7), ("SQLITE_READONLY", 8),
+        ("SQLITE_INTERRUPT", 9), ("SQLITE_IOERR", 10), ("SQLITE_CORRUPT", 11), ("SQLITE_FULL", 13),
+        ("SQLITE_CANTOPEN", 14), ("SQLITE_SCHEMA", 17), ("SQLITE_TOOBIG", 18),
+        ("SQLITE_CONSTRAINT", 19), ("SQLITE_MISMATCH", 20), ("SQLITE_MISUSE", 21), ("SQLITE_AUTH", 23),
+        ("SQLITE_RANGE", 25), ("SQLITE_CONSTRAINT_CHECK", 275), ("SQLITE_CONSTRAINT_FOREIGNKEY", 787),
+        ("SQLITE_CONSTRAINT_NOTNULL", 1299), ("SQLITE_CONSTRAINT_PRIMARYKEY", 1555),
+        ("SQLITE_CONSTRAINT_UNIQUE", 2067),
+    ];
+    CODES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+}
+
+struct Shared {
+    token: String,
+    timeout: Duration,
+}
+
+impl Shared {
+    /// Runs a future on the runtime, bounded by the timeout.
+    fn block_on<T, F>(&self, what: &str, f: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, libsql::Error>>,
+    {
+        match runtime().block_on(async { tokio::time::timeout(self.timeout, f).await }) {
+            Ok(r) => r.map_err(|e| convert(e, &self.token)),
+            Err(_) => Err(Error::new(
+                Kind::Timeout,
+                format!("{what}: no answer from the server within {:?}", self.timeout),
+            )),
+        }
+    }
+}
+
+pub struct Db {
+    db: Mutex<Option<libsql::Database>>,
+    shared: Arc<Shared>,
+    pub serial: Arc<Serial>,
+}
+
+impl Db {
+    pub fn open(url: &str, token: &str, timeout_ms: i64) -> Result<Db, Error> {
+        let url = match url.strip_prefix("libsql://") {
+            Some(rest) => format!("https://{rest}"),
+            None => url.to_string(),
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::new(
+                Kind::Config,
+                "a remote database URL starts with libsql://, https:// or http://",
+            ));
+        }
+        let shared = Arc::new(Shared {
+            token: token.to_string(),
+            timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+        });
+        let db = shared.block_on("open", async {
+            libsql::Builder::new_remote(url, token.to_string()).build().await
+        })?;
+        Ok(Db { db: Mutex::new(Some(db)), shared, serial: Serial::new() })
+    }
+
+    pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
+        let g = self.db.lock();
+        let db = g.as_ref().ok_or_else(|| Error::closed("database"))?;
+        let conn = db.connect().map_err(|e| convert(e, &self.shared.token))?;
+        Ok(Arc::new(Conn {
+            conn: Mutex::new(Some(conn)),
+            shared: self.shared.clone(),
+            serial: Serial::new(),
+        }))
+    }
+
+    pub fn close(&self) {
+        self.db.lock().take();
+    }
+}
+
+pub struct Conn {
+    conn: Mutex<Option<libsql::Connection>>,
+    shared: Arc<Shared>,
+    pub serial: Arc<Serial>,
+}
+
+fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<libsql::Value, Error> {
+    Ok(match p {
+        Param::Null => libsql::Value::Null,
+        Param::Integer(i) => libsql::Value::Integer(i),
+        Param::Real(f) => {
+            if f.is_nan() {
+                return Err(Error::new(Kind::Misuse, format!("{}: NaN cannot be stored", what())));
+            }
+            libsql::Value::Real(f)
+        }
+        Param::Text(t) => libsql::Value::Text(
+            String::from_utf8(t.to_vec()).map_err(|_| {
+                Error::new(Kind::Misuse, format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what()))
+            })?,
+        ),
+        Param::Blob(b) => libsql::Value::Blob(b.to_vec()),
+    })
+}
+
+/// Parameters for the libsql crate. A bare name gets the `:` prefix.
+fn params(buf: &[u8]) -> Result<libsql::params::Params, Error> {
+    if buf.is_empty() {
+        return Ok(libsql::params::Params::None);
+    }
+    let mut r = Reader::new(buf);
+    let kind = r.u8()?;
+    let n = r.u32()? as usize;
+    match kind {
+        wire::PARAMS_POSITIONAL => {
+            let mut v = Vec::with_capacity(n);
+            for i in 1..=n {
+                v.push(to_value(r.value()?, &|| format!("parameter {i}"))?);
+            }
+            Ok(libsql::params::Params::Positional(v))
+        }
+        wire::PARAMS_NAMED => {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+                let value = to_value(r.value()?, &|| format!("parameter {name:?}"))?;
+                let name = match name.chars().next() {
+                    Some(':' | '@' | '$' | '?') => name,
+                    _ => format!(":{name}"),
+                };
+                v.push((name, value));
+            }
+            Ok(libsql::params::Params::Named(v))
+        }
+        _ => Ok(libsql::params::Params::None),
+    }
+}
+
+fn encode_value(v: &libsql::Value, out: &mut Out) {
+    match v {
+        libsql::Value::Null => out.u8(wire::TAG_NULL),
+        libsql::Value::Integer(i) => {
+            out.u8(wire::TAG_INTEGER);
+            out.i64(*i)
+        }
+        libsql::Value::Real(f) => {
+            out.u8(wire::TAG_REAL);
+            out.i64(f.to_bits() as i64)
+        }
+        libsql::Value::Text(s) => {
+            out.u8(wire::TAG_TEXT);
+            out.bytes(s.as_bytes())
+        }
+        libsql::Value::Blob(b) => {
+            out.u8(wire::TAG_BLOB);
+            out.bytes(b)
+        }
+    }
+}
+
+/// A remote result, fetched whole and handed out in chunks.
+pub struct Result_ {
+    pub names: Vec<String>,
+    pub rows: Vec<Vec<libsql::Value>>,
+}
+
+impl Conn {
+    fn with<T>(&self, f: impl FnOnce(&libsql::Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let g = self.conn.lock();
+        let c = g.as_ref().ok_or_else(|| Error::closed("connection"))?;
+        f(c)
+    }
+
+    pub fn execute(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        if let Some(i) = sql.bytes().position(|b| b == 0) {
+            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
+        }
+        let p = params(ps)?;
+        self.with(|c| {
+            let n = self.shared.block_on("execute", c.execute(sql, p)).map_err(|e| e.with_sql(sql.as_bytes()))?;
+            let mut o = Out::ok();
+            o.i64(n as i64);
+            o.i64(c.last_insert_rowid());
+            Ok(o)
+        })
+    }
+
+    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Result_, Error> {
+        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        let p = params(ps)?;
+        self.with(|c| {
+            let shared = &self.shared;
+            shared
+                .block_on("query", async {
+                    let mut rows = c.query(sql, p).await?;
+                    let n = rows.column_count();
+                    let names = (0..n).map(|i| rows.column_name(i).unwrap_or("").to_string()).collect();
+                    let mut all = Vec::new();
+                    while let Some(row) = rows.next().await? {
+                        let mut vs = Vec::with_capacity(n as usize);
+                        for i in 0..n {
+                            vs.push(row.get_value(i)?);
+                        }
+                        all.push(vs);
+                    }
+                    Ok(Result_ { names, rows: all })
+                })
+                .map_err(|e| e.with_sql(sql.as_bytes()))
+        })
+    }
+
+    pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
+        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        self.with(|c| {
+            if atomic {
+                self.shared.block_on("batch", c.execute_transactional_batch(sql)).map(|_| ())
+            } else {
+                self.shared.block_on("script", c.execute_batch(sql)).map(|_| ())
+            }
+            .map_err(|e| e.with_sql(sql.as_bytes()))?;
+            let mut o = Out::ok();
+            o.i64(c.changes() as i64);
+            o.i64(c.last_insert_rowid());
+            Ok(o)
+        })
+    }
+
+    pub fn last_insert_rowid(&self) -> Result<i64, Error> {
+        self.with(|c| Ok(c.last_insert_rowid()))
+    }
+
+    pub fn changes(&self) -> Result<i64, Error> {
+        self.with(|c| Ok(c.changes() as i64))
+    }
+
+    pub fn is_autocommit(&self) -> Result<bool, Error> {
+        self.with(|c| Ok(c.is_autocommit()))
+    }
+
+    pub fn close(&self) {
+        self.conn.lock().take();
+    }
+
+    pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        Stmt::new(self, sql)
+    }
+
+    /// A remote server has no local lock to wait for.
+    pub fn set_busy_timeout(&self, _ms: i64) -> Result<(), Error> {
+        self.with(|_| Ok(()))
+    }
+}
+
+/// A prepared statement on a remote connection: its SQL, run again on each
+/// execution (the server caches the preparation), and the result being read.
+pub struct Stmt {
+    pub conn: Arc<Conn>,
+    sql: Vec<u8>,
+    state: Mutex<StmtState>,
+}
+
+struct StmtState {
+    closed: bool,
+    generation: u64,
+    header_sent: bool,
+    result: Option<(Result_, usize)>,
+}
+
+impl Stmt {
+    pub fn new(conn: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        conn.with(|_| Ok(()))?;
+        Ok(Arc::new(Stmt {
+            conn: conn.clone(),
+            sql: sql.to_vec(),
+            state: Mutex::new(StmtState { closed: false, generation: 0, header_sent: false, result: None }),
+        }))
+    }
+
+    fn live(&self) -> Result<parking_lot::MutexGuard<'_, StmtState>, Error> {
+        let s = self.state.lock();
+        if s.closed {
+            return Err(Error::closed("statement"));
+        }
+        Ok(s)
+    }
+
+    pub fn execute(&self, params: Vec<u8>) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        s.generation += 1;
+        s.result = None;
+        drop(s);
+        self.conn.execute(&self.sql, &params)
+    }
+
+    pub fn execute_many(&self, sets: Vec<u8>) -> Result<Out, Error> {
+        drop(self.live()?);
+        let mut r = Reader::new(&sets);
+        let n = r.u32()? as usize;
+        let mut total = 0i64;
+        let mut last = 0i64;
+        let begun = self.conn.is_autocommit()?;
+        if begun {
+            self.conn.execute(b"BEGIN", b"")?;
+        }
+        let result = (|| {
+            for k in 0..n {
+                let set = r.bytes()?;
+                let o = self.conn.execute(&self.sql, set).map_err(|mut e| {
+                    e.message = format!("parameter set {k}: {}", e.message);
+                    e
+                })?;
+                total += i64::from_le_bytes(o.buf[1..9].try_into().unwrap());
+                last = i64::from_le_bytes(o.buf[9..17].try_into().unwrap());
+                wire::give_buf(o.buf);
+            }
+            Ok::<(), Error>(())
+        })();
+        if begun {
+            match &result {
+                Ok(()) => {
+                    self.conn.execute(b"COMMIT", b"")?;
+                }
+                Err(_) => {
+                    let _ = self.conn.execute(b"ROLLBACK", b"");
+                }
+            }
+        }
+        result?;
+        let mut o = Out::ok();
+        o.i64(total);
+        o.i64(last);
+        Ok(o)
+    }
+
+    pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        s.generation += 1;
+        s.result = None;
+        let generation = s.generation;
+        drop(s);
+        let res = self.conn.query(&self.sql, &params)?;
+        let mut s = self.live()?;
+        if s.generation != generation {
+            return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
+        }
+        let mut out = Out::ok();
+        out.i64(generation as i64);
+        if want_header || !s.header_sent {
+            s.header_sent = true;
+            out.u8(1);
+            out.u32(res.names.len() as u32);
+            for n in &res.names {
+                out.bytes(n.as_bytes());
+                out.bytes(b"");
+            }
+        } else {
+            out.u8(0);
+        }
+        s.result = Some((res, 0));
+        fill(&mut s, &mut out, max_rows);
+        Ok(out)
+    }
+
+    pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        if s.generation != generation {
+            return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
+        }
+        let mut out = Out::ok();
+        fill(&mut s, &mut out, max_rows);
+        Ok(out)
+    }
+
+    pub fn parameter_count(&self) -> Result<i64, Error> {
+        drop(self.live()?);
+        Err(Error::new(Kind::Misuse, "parameter_count is not available on a remote database"))
+    }
+
+    pub fn serial(&self) -> &Arc<Serial> {
+        &self.conn.serial
+    }
+
+    pub fn reset(&self, generation: Option<u64>) -> Result<(), Error> {
+        let mut s = self.live()?;
+        if generation.is_none_or(|g| g == s.generation) {
+            s.result = None;
+            s.generation += 1;
+        }
+        Ok(())
+    }
+
+    pub fn close(&self) {
+        let mut s = self.state.lock();
+        s.closed = true;
+        s.result = None;
+    }
+}
+
+/// A chunk from the buffered result (see `local::fill_chunk` for the
+/// layout). `max_rows == 0`: the first row only.
+fn fill(s: &mut StmtState, out: &mut Out, max_rows: usize) {
+    let single = max_rows == 0;
+    let limit = max_rows.max(1);
+    let count_at = out.buf.len();
+    out.u32(0);
+    let mut n = 0u32;
+    let mut done = true;
+    if let Some((res, pos)) = s.result.as_mut() {
+        while *pos < res.rows.len() && (n as usize) < limit {
+            for v in &res.rows[*pos] {
+                encode_value(v, out);
+            }
+            *pos += 1;
+            n += 1;
+        }
+        done = single || *pos >= res.rows.len();
+    }
+    if done {
+        s.result = None;
+    }
+    out.patch_u32(count_at, n);
+    out.u8(done as u8);
+}
