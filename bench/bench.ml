@@ -289,6 +289,60 @@ module L = struct
       [ 1; 16; 256 ]
 end
 
+(* Point lookups against a remote database (sqld): blocking, then
+   turso.lwt with 1, 16 and 256 in flight over up to 16 connections. *)
+module R = struct
+  let ( let* ) = Lwt.bind
+  let n = 2000
+  let rows = 10_000
+
+  let run url =
+    let open Turso in
+    let db = ok_exn (Db.open_remote ~url ~auth_token:"" ()) in
+    let c = ok_exn (Conn.connect db) in
+    ok_exn
+      (Conn.batch c
+         (Printf.sprintf
+            "DROP TABLE IF EXISTS kv; CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT); \
+             INSERT INTO kv WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) \
+             SELECT i, printf('%%020d', i) FROM n"
+            rows));
+    let key i = (i * 7919) mod rows + 1 in
+    let sel = ok_exn (Conn.prepare c "SELECT v FROM kv WHERE id = ?") in
+    let t = now () in
+    for i = 0 to n - 1 do
+      assert (Option.is_some (ok_exn (Stmt.query_one sel ~params:(`Positional [ Value.int (key i) ]))))
+    done;
+    emit "remote_blocking_lookups_per_s" (float n /. (now () -. t));
+    let module TL = Turso_lwt in
+    List.iter
+      (fun inflight ->
+        let rate =
+          Lwt_main.run
+            (let* db = Lwt.map ok_exn (TL.Db.open_remote ~url ~auth_token:"" ()) in
+             let nconn = min inflight 16 in
+             let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok_exn (TL.Conn.connect db)) (List.init nconn Fun.id) in
+             let* stmts = Lwt_list.map_s (fun c -> Lwt.map ok_exn (TL.Conn.prepare c "SELECT v FROM kv WHERE id = ?")) conns in
+             let stmts = Array.of_list stmts in
+             let next = ref 0 in
+             let rec worker k =
+               if !next >= n then Lwt.return ()
+               else begin
+                 let i = !next in
+                 incr next;
+                 let* r = TL.Stmt.query_one stmts.(k mod nconn) ~params:(`Positional [ Value.int (key i) ]) in
+                 assert (Option.is_some (ok_exn r));
+                 worker k
+               end
+             in
+             let t = now () in
+             let* () = Lwt.join (List.init inflight worker) in
+             Lwt.return (float n /. (now () -. t)))
+        in
+        emit (Printf.sprintf "remote_lwt_%d_lookups_per_s" inflight) rate)
+      [ 1; 16; 256 ]
+end
+
 (* ---------------------------------------------------------------- sqlite3 *)
 
 module S = struct
@@ -495,6 +549,7 @@ let () =
   | [ "leak" ] -> T.leak ()
   | [ "decode" ] -> Dec.run ()
   | [ "lwt"; dir ] -> L.run dir
+  | [ "lwt-remote"; url ] -> R.run url
   | "all" :: rest ->
     let rec opts native runs = function
       | "--native" :: p :: r -> opts (Some p) runs r
