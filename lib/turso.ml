@@ -406,6 +406,11 @@ module type S = sig
     val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
     val open_remote :
       ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    val open_replica :
+      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> path:string ->
+      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    type sync_info = { frame_no : int64 option; frames_synced : int }
+    val sync : t -> (sync_info, Error.t) result io
     val close : t -> unit io
   end
   module Stmt : sig
@@ -552,6 +557,28 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
         (fun () -> Ffi.db_open_remote url auth_token ms)
         (Ffi.db_open_remote_async url auth_token ms)
         Ffi.take_db
+
+    let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ~path ~url
+        ~auth_token () =
+      let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
+      let b = Bytes.create 17 in
+      Bytes.set_int64_le b 0 (ms sync_interval);
+      Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
+      Bytes.set b 16 (if read_your_writes then '\001' else '\000');
+      let opts = Bytes.unsafe_to_string b in
+      call_handle
+        (fun () -> Ffi.db_open_replica path url auth_token opts)
+        (Ffi.db_open_replica_async path url auth_token opts)
+        Ffi.take_db
+
+    type sync_info = { frame_no : int64 option; frames_synced : int }
+
+    let sync db =
+      Io.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
+      if Wire.is_ok r then
+        let f = Wire.int64_at r 1 in
+        Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
+      else err_of_reply r
 
     let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
   end

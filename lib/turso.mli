@@ -344,6 +344,27 @@ module type S = sig
         declared column types are not known ([None]);
         {!Stmt.parameter_count} is a [`Misuse] error. *)
 
+    val open_replica :
+      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> path:string ->
+      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    (** [open_replica ~path ~url ~auth_token ()] opens an embedded replica:
+        the local file [path] answers reads at local speed and follows the
+        primary at [url]; writes go to the primary. With
+        [read_your_writes] (the default) a write is visible to the writer's
+        next read at once. [sync_interval] (seconds) syncs in the background
+        that often; otherwise call {!sync}. Opening makes a first sync;
+        [timeout] as in {!open_remote}. *)
+
+    type sync_info = {
+      frame_no : int64 option;  (** the primary's frame the replica has reached *)
+      frames_synced : int;  (** frames this sync applied *)
+    }
+    (** What a sync did. *)
+
+    val sync : t -> (sync_info, Error.t) result io
+    (** Pulls the primary's changes into an embedded replica. A [`Misuse]
+        error on a database that is not a replica. *)
+
     val close : t -> unit io
     (** Idempotent. Connections already open stay usable until they are
         closed; new ones cannot be made ([`Closed]). *)

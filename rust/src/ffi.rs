@@ -282,6 +282,17 @@ handle_ops! {
         })
     }
 
+    fn turso_db_open_replica / turso_db_open_replica_async (path: String, url: String, token: String, opts: String) -> DbH {
+        let (path, url, token, opts) = (bytes(&path), bytes(&url), bytes(&token), bytes(&opts));
+        Job::new(open_queue(), move || {
+            let text = |b: Vec<u8>, what: &str| {
+                String::from_utf8(b).map_err(|_| Error::new(Kind::Config, format!("the {what} is not valid UTF-8")))
+            };
+            let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
+            remote::Db::open_replica(&path, &url, &token, &opts).map(|d| DbH::Remote(Arc::new(d)))
+        })
+    }
+
     fn turso_db_connect / turso_db_connect_async (db: DynBox<DbH>, busy_ms: OCamlInt) -> ConnH {
         let db = get(&db);
         let busy_ms: i64 = busy_ms.to_rust();
@@ -305,6 +316,16 @@ reply_ops! {
     fn turso_db_close / turso_db_close_async (db: DynBox<DbH>) {
         let db = get(&db);
         Job::new(&db.serial(), move || { on!(&db, d => d.close()); unit_reply(Ok(())) })
+    }
+
+    fn turso_db_sync / turso_db_sync_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial(), move || {
+            out_reply(match &db {
+                DbH::Remote(d) => d.sync(),
+                DbH::Local(_) => Err(Error::new(Kind::Misuse, "sync is for embedded replicas; this database is a local file")),
+            })
+        })
     }
 
     fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {

@@ -35,6 +35,7 @@ fn convert(e: libsql::Error, token: &str) -> Error {
         E::SqliteFailure(code, msg) => (crate::error::kind_of_sqlite_code(code), Some(code), msg),
         E::ConnectionFailed(msg) => (Kind::Network, None, msg),
         E::Misuse(msg) => (Kind::Misuse, None, msg),
+        e @ E::SyncNotSupported(_) => (Kind::Misuse, None, e.to_string()),
         // libsql parses the SQL before sending it
         e @ (E::Sqlite3SyntaxError(..) | E::Sqlite3ParserError(_) | E::Sqlite3UnsupportedStatement) => {
             (Kind::Sql, Some(1), e.to_string())
@@ -100,6 +101,21 @@ impl Shared {
     }
 }
 
+/// `libsql://host` is HTTPS; `https://` and `http://` are kept.
+fn http_url(url: &str) -> Result<String, Error> {
+    let url = match url.strip_prefix("libsql://") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_string(),
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(Error::new(
+            Kind::Config,
+            "a remote database URL starts with libsql://, https:// or http://",
+        ));
+    }
+    Ok(url)
+}
+
 pub struct Db {
     db: Mutex<Option<libsql::Database>>,
     shared: Arc<Shared>,
@@ -108,16 +124,7 @@ pub struct Db {
 
 impl Db {
     pub fn open(url: &str, token: &str, timeout_ms: i64) -> Result<Db, Error> {
-        let url = match url.strip_prefix("libsql://") {
-            Some(rest) => format!("https://{rest}"),
-            None => url.to_string(),
-        };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::new(
-                Kind::Config,
-                "a remote database URL starts with libsql://, https:// or http://",
-            ));
-        }
+        let url = http_url(url)?;
         let shared = Arc::new(Shared {
             token: token.to_string(),
             timeout: Duration::from_millis(timeout_ms.max(1) as u64),
@@ -126,6 +133,37 @@ impl Db {
             libsql::Builder::new_remote(url, token.to_string()).build().await
         })?;
         Ok(Db { db: Mutex::new(Some(db)), shared, serial: Serial::new() })
+    }
+
+    /// An embedded replica: a local file at `path` that reads locally and
+    /// syncs from the primary at `url`. Options (wire bytes): i64 sync
+    /// interval in ms (0: none), i64 timeout in ms, u8 read-your-writes.
+    pub fn open_replica(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
+        let mut r = Reader::new(opts);
+        let (sync_ms, timeout_ms, ryw) = (r.i64()?, r.i64()?, r.u8()? != 0);
+        let url = http_url(url)?;
+        let shared = Arc::new(Shared {
+            token: token.to_string(),
+            timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+        });
+        let mut b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
+        if sync_ms > 0 {
+            b = b.sync_interval(Duration::from_millis(sync_ms as u64));
+        }
+        let db = shared.block_on("open the replica", b.build())?;
+        Ok(Db { db: Mutex::new(Some(db)), shared, serial: Serial::new() })
+    }
+
+    /// Pulls the primary's changes into a replica: replies the frame number
+    /// now applied (-1: none yet) and the frames this sync applied.
+    pub fn sync(&self) -> Result<Out, Error> {
+        let g = self.db.lock();
+        let db = g.as_ref().ok_or_else(|| Error::closed("database"))?;
+        let r = self.shared.block_on("sync", db.sync())?;
+        let mut o = Out::ok();
+        o.i64(r.frame_no().map(|f| f as i64).unwrap_or(-1));
+        o.i64(r.frames_synced() as i64);
+        Ok(o)
     }
 
     pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {

@@ -135,13 +135,19 @@ let test_prepared =
       let n = ok (Conn.fold c "SELECT id FROM p" ~init:0 ~f:(fun n _ -> n + 1)) in
       Alcotest.(check int) "streamed in chunks" 600 n)
 
-let test_lwt_concurrency () =
+let lwt_concurrency ~replica () =
   match Lazy.force server with
   | None -> Alcotest.fail skipped
   | Some url ->
     let open Lwt.Syntax in
+    let path = Filename.temp_file "turso-lwt-replica" ".db" in
+    Sys.remove path;
     Lwt_main.run
-      (let* db = Lwt.map ok (Turso_lwt.Db.open_remote ~url ~auth_token:token ()) in
+      (let* db =
+         Lwt.map ok
+           (if replica then Turso_lwt.Db.open_replica ~path ~url ~auth_token:token ()
+            else Turso_lwt.Db.open_remote ~url ~auth_token:token ())
+       in
        let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok (Turso_lwt.Conn.connect db)) [ 1; 2; 3; 4 ] in
        let conns = Array.of_list conns in
        let* results =
@@ -152,7 +158,73 @@ let test_lwt_concurrency () =
        in
        Alcotest.(check int) "1,000 concurrent remote queries, right results" 1000 (List.length (List.filter Fun.id results));
        let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
-       Turso_lwt.Db.close db)
+       Turso_lwt.Db.close db);
+    List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
+
+let replica_path () =
+  let f = Filename.temp_file "turso-replica" ".db" in
+  Sys.remove f;
+  f
+
+let count c table =
+  match ok (Conn.query_one c ("SELECT count(*) FROM " ^ table)) with
+  | Some r -> Value.to_string (Row.get r 0)
+  | None -> "?"
+
+let with_replica ?sync_interval f =
+  with_remote (fun primary ->
+      let url = Option.get (Lazy.force server) in
+      let path = replica_path () in
+      let db = ok (Db.open_replica ?sync_interval ~path ~url ~auth_token:token ()) in
+      let c = ok (Conn.connect db) in
+      Fun.protect
+        ~finally:(fun () ->
+          Conn.close c;
+          Db.close db;
+          List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ])
+        (fun () -> f primary db c))
+
+let test_replica_sync =
+  with_replica (fun primary db replica ->
+      fresh_table primary "r1" "x";
+      ignore (ok (Conn.execute primary "INSERT INTO r1 VALUES (1), (2)"));
+      let info = ok (Db.sync db) in
+      Alcotest.(check bool) "sync reports a frame" true (info.Db.frame_no <> None);
+      Alcotest.(check string) "another client's writes, after sync" "2" (count replica "r1");
+      ignore (ok (Conn.execute primary "INSERT INTO r1 VALUES (3)"));
+      let info = ok (Db.sync db) in
+      Alcotest.(check bool) "frames applied" true (info.Db.frames_synced > 0);
+      Alcotest.(check string) "and the next ones" "3" (count replica "r1"))
+
+let test_replica_writes =
+  with_replica (fun primary _db replica ->
+      fresh_table primary "r2" "x";
+      ignore (ok (Conn.execute replica "INSERT INTO r2 VALUES ('from the replica')") |> fun _ -> ());
+      Alcotest.(check string) "read-your-writes: the writer sees it at once" "1" (count replica "r2");
+      Alcotest.(check string) "the primary has it" "1" (count primary "r2");
+      ok (Conn.with_transaction replica (fun c -> Result.map ignore (Conn.execute c "INSERT INTO r2 VALUES ('tx')")));
+      Alcotest.(check string) "a transaction through the replica" "2" (count primary "r2"))
+
+let test_replica_periodic =
+  with_replica ~sync_interval:0.2 (fun primary _db replica ->
+      fresh_table primary "r3" "x";
+      ignore (ok (Conn.execute primary "INSERT INTO r3 VALUES (1)"));
+      let deadline = Unix.gettimeofday () +. 10. in
+      let rec wait () =
+        let n = match Conn.query_one replica "SELECT count(*) FROM r3" with Ok (Some r) -> Value.to_string (Row.get r 0) | _ -> "0" in
+        if n = "1" then () else if Unix.gettimeofday () > deadline then Alcotest.fail "the periodic sync did not bring the row" else (Unix.sleepf 0.1; wait ())
+      in
+      wait ())
+
+let test_sync_not_replica =
+  with_remote (fun _ ->
+      let url = Option.get (Lazy.force server) in
+      let db = ok (Db.open_remote ~url ~auth_token:token ()) in
+      ignore (err ~kind:`Misuse (Db.sync db));
+      Db.close db;
+      let local = ok (Db.open_local ":memory:") in
+      ignore (err ~kind:`Misuse (Db.sync local));
+      Db.close local)
 
 (* No server needed: nothing listens on the port. *)
 let test_server_down () =
@@ -180,7 +252,11 @@ let () =
   let tc n f = Alcotest.test_case n `Quick f in
   let sqld =
     [ tc "CRUD and parameters" test_crud; tc "errors" test_errors; tc "transactions and batch" test_transactions;
-      tc "prepared statements, streaming" test_prepared; tc "turso.lwt: 1,000 concurrent queries" test_lwt_concurrency ]
+      tc "prepared statements, streaming" test_prepared; tc "turso.lwt: 1,000 concurrent queries" (lwt_concurrency ~replica:false);
+      tc "turso.lwt: 1,000 concurrent queries on a replica" (lwt_concurrency ~replica:true);
+      tc "replica: sync brings another client's writes" test_replica_sync;
+      tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
+      tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
