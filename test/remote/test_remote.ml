@@ -152,11 +152,12 @@ let lwt_concurrency ~replica () =
        let conns = Array.of_list conns in
        let* results =
          Lwt.all
-           (List.init 1000 (fun i ->
+           (List.init 10_000 (fun i ->
                 let* r = Turso_lwt.Conn.query_one conns.(i mod 4) "SELECT ? * 3" ~params:(`Positional [ Value.int i ]) in
                 Lwt.return (match ok r with Some row -> Value.equal (Row.get row 0) (Value.int (i * 3)) | None -> false)))
        in
-       Alcotest.(check int) "1,000 concurrent remote queries, right results" 1000 (List.length (List.filter Fun.id results));
+       Alcotest.(check int) "10,000 concurrent queries, right results" 10_000 (List.length (List.filter Fun.id results));
+       Alcotest.(check int) "nothing left pending" 0 (Turso_lwt.Private.pending ());
        let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
        Turso_lwt.Db.close db);
     List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
@@ -252,8 +253,8 @@ let () =
   let tc n f = Alcotest.test_case n `Quick f in
   let sqld =
     [ tc "CRUD and parameters" test_crud; tc "errors" test_errors; tc "transactions and batch" test_transactions;
-      tc "prepared statements, streaming" test_prepared; tc "turso.lwt: 1,000 concurrent queries" (lwt_concurrency ~replica:false);
-      tc "turso.lwt: 1,000 concurrent queries on a replica" (lwt_concurrency ~replica:true);
+      tc "prepared statements, streaming" test_prepared; tc "turso.lwt: 10,000 concurrent queries" (lwt_concurrency ~replica:false);
+      tc "turso.lwt: 10,000 concurrent queries on a replica" (lwt_concurrency ~replica:true);
       tc "replica: sync brings another client's writes" test_replica_sync;
       tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica ]
