@@ -359,6 +359,74 @@ module Encode = struct
   let option = Value.option
 end
 
+(* .env files: KEY=VALUE lines; blank lines and # comments; an optional
+   export prefix; values bare (a space then # starts a comment), in single
+   quotes (as is) or in double quotes (with backslash escapes for newline,
+   tab, carriage return, double quote and backslash). *)
+module Dotenv = struct
+  let unquote_double s =
+    let b = Buffer.create (String.length s) in
+    let n = String.length s in
+    let rec go i =
+      if i < n then
+        if s.[i] = '\\' && i + 1 < n then begin
+          (match s.[i + 1] with
+           | 'n' -> Buffer.add_char b '\n'
+           | 't' -> Buffer.add_char b '\t'
+           | 'r' -> Buffer.add_char b '\r'
+           | c -> Buffer.add_char b c);
+          go (i + 2)
+        end
+        else (Buffer.add_char b s.[i]; go (i + 1))
+    in
+    go 0;
+    Buffer.contents b
+
+  let value raw =
+    let v = String.trim raw in
+    let n = String.length v in
+    let closing q = match String.index_from_opt v 1 q with Some j -> Some (String.sub v 1 (j - 1)) | None -> None in
+    (* the closing double quote is the first one not escaped *)
+    let rec closing_double i =
+      if i >= n then None
+      else if v.[i] = '\\' then closing_double (i + 2)
+      else if v.[i] = '"' then Some (String.sub v 1 (i - 1))
+      else closing_double (i + 1)
+    in
+    if n >= 1 && v.[0] = '"' then Option.map unquote_double (closing_double 1)
+    else if n >= 1 && v.[0] = '\'' then closing '\''
+    else
+      let rec cut i =
+        if i >= n then v
+        else if v.[i] = '#' && i > 0 && (v.[i - 1] = ' ' || v.[i - 1] = '\t') then String.trim (String.sub v 0 i)
+        else cut (i + 1)
+      in
+      Some (if n > 0 && v.[0] = '#' then "" else cut 0)
+
+  let parse text =
+    List.filter_map
+      (fun line ->
+        let line = String.trim line in
+        if line = "" || line.[0] = '#' then None
+        else
+          let line =
+            if String.length line > 7 && String.sub line 0 7 = "export " then String.trim (String.sub line 7 (String.length line - 7))
+            else line
+          in
+          match String.index_opt line '=' with
+          | None -> None
+          | Some i ->
+            let key = String.trim (String.sub line 0 i) in
+            Option.map (fun v -> (key, v)) (value (String.sub line (i + 1) (String.length line - i - 1))))
+      (String.split_on_char '\n' text)
+
+  let read_file path =
+    match open_in_bin path with
+    | exception Sys_error _ -> None
+    | ic ->
+      Fun.protect ~finally:(fun () -> close_in ic) (fun () -> Some (parse (really_input_string ic (in_channel_length ic))))
+end
+
 (* ----------------------------------------------------------------------
    The operations, written once over the fiber: [Direct] (the blocking API,
    below) and Lwt (turso.lwt). An operation is a call into the stub in its
@@ -412,6 +480,7 @@ module type S = sig
     type sync_info = { frame_no : int64 option; frames_synced : int }
     val sync : t -> (sync_info, Error.t) result io
     val close : t -> unit io
+    val of_env : ?env_file:string -> unit -> (t, Error.t) result io
   end
   module Stmt : sig
     type t
@@ -581,6 +650,39 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
       else err_of_reply r
 
     let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
+
+    let default_replica_path = "turso-replica.db"
+
+    let of_env ?(env_file = ".env") () =
+      let file = Option.value (Dotenv.read_file env_file) ~default:[] in
+      (* a variable of the real environment wins; an empty one is unset *)
+      let var name =
+        match Sys.getenv_opt name with
+        | Some v when v <> "" -> Some v
+        | _ -> ( match List.assoc_opt name (List.rev file) with Some v when v <> "" -> Some v | _ -> None)
+      in
+      match var "TURSO_DATABASE_URL" with
+      | None ->
+        Io.return
+          (Error
+             (Error.make `Config
+                (Printf.sprintf
+                   "TURSO_DATABASE_URL is not set (in the environment or in %s): set it to a libsql://, https://, http:// or file: URL"
+                   env_file)))
+      | Some url ->
+        let token = Option.value (var "TURSO_AUTH_TOKEN") ~default:"" in
+        let remote =
+          List.exists (fun p -> String.length url >= String.length p && String.sub url 0 (String.length p) = p)
+            [ "libsql://"; "https://"; "http://" ]
+        in
+        if not remote then open_local url
+        else
+          match Sys.getenv_opt "TURSO_REPLICA_PATH", List.assoc_opt "TURSO_REPLICA_PATH" file with
+          | Some "", _ -> open_remote ~url ~auth_token:token ()
+          | None, Some "" -> open_remote ~url ~auth_token:token ()
+          | _ ->
+            let path = Option.value (var "TURSO_REPLICA_PATH") ~default:default_replica_path in
+            open_replica ~path ~url ~auth_token:token ()
   end
 
   module Stmt = struct

@@ -368,6 +368,23 @@ module type S = sig
     val close : t -> unit io
     (** Idempotent. Connections already open stay usable until they are
         closed; new ones cannot be made ([`Closed]). *)
+
+    val of_env : ?env_file:string -> unit -> (t, Error.t) result io
+    (** Opens the database the environment names:
+        - [TURSO_DATABASE_URL] (required): a [libsql://], [https://] or
+          [http://] URL, or a local path or [file:] URI;
+        - [TURSO_AUTH_TOKEN]: the token for a remote URL;
+        - [TURSO_REPLICA_PATH]: for a remote URL, the embedded replica's
+          file (default ["turso-replica.db"]); set it to the empty string to
+          use the remote database directly, without a replica.
+
+        Variables are also read from [env_file] (default [".env"], if it
+        exists): [KEY=VALUE] lines, [#] comments, an optional [export]
+        prefix, values bare, in single quotes (as is) or in double quotes
+        (with backslash escapes for newline, tab, double quote and
+        backslash). The real environment wins; an empty variable counts as
+        unset. No URL is a [`Config] error that names
+        [TURSO_DATABASE_URL]. *)
   end
 
   module Stmt : sig
