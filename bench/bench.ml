@@ -238,6 +238,37 @@ end
 module L = struct
   let ( let* ) = Lwt.bind
 
+  (* [n] point lookups through turso.lwt, [inflight] at any time, over
+     [min inflight max_conns] connections of the database [open_db] opens;
+     returns lookups per second. *)
+  let lookups_in_flight ~open_db ~max_conns ~n ~key inflight =
+    let module TL = Turso_lwt in
+    Lwt_main.run
+      (let* db = Lwt.map Turso.ok_exn (open_db ()) in
+       let nconn = min inflight max_conns in
+       let* conns = Lwt_list.map_s (fun _ -> Lwt.map Turso.ok_exn (TL.Conn.connect db)) (List.init nconn Fun.id) in
+       let* stmts =
+         Lwt_list.map_s (fun c -> Lwt.map Turso.ok_exn (TL.Conn.prepare c "SELECT v FROM kv WHERE id = ?")) conns
+       in
+       let stmts = Array.of_list stmts in
+       let next = ref 0 in
+       let rec worker k =
+         if !next >= n then Lwt.return ()
+         else begin
+           let i = !next in
+           incr next;
+           let* r = TL.Stmt.query_one stmts.(k mod nconn) ~params:(`Positional [ Turso.Value.int (key i) ]) in
+           assert (Option.is_some (Turso.ok_exn r));
+           worker k
+         end
+       in
+       let t = now () in
+       let* () = Lwt.join (List.init inflight worker) in
+       let rate = float n /. (now () -. t) in
+       let* () = Lwt_list.iter_s TL.Conn.close conns in
+       let* () = TL.Db.close db in
+       Lwt.return rate)
+
   (* 100k point lookups with [inflight] requests in flight at any time, over
      [min inflight 4] connections; and the blocking API on the same data. *)
   let run dir =
@@ -255,36 +286,10 @@ module L = struct
       | None -> assert false
     done;
     emit "blocking_lookups_per_s" (float n_lookup /. (now () -. t));
-    let module TL = Turso_lwt in
     List.iter
       (fun inflight ->
-        let rate =
-          Lwt_main.run
-            (let* db = Lwt.map ok_exn (TL.Db.open_local path) in
-             let nconn = min inflight 4 in
-             let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok_exn (TL.Conn.connect db)) (List.init nconn Fun.id) in
-             let* stmts =
-               Lwt_list.map_s (fun c -> Lwt.map ok_exn (TL.Conn.prepare c "SELECT v FROM kv WHERE id = ?")) conns
-             in
-             let stmts = Array.of_list stmts in
-             let next = ref 0 in
-             let rec worker k =
-               if !next >= n_lookup then Lwt.return ()
-               else begin
-                 let i = !next in
-                 incr next;
-                 let* r = TL.Stmt.query_one stmts.(k mod nconn) ~params:(`Positional [ Value.int (lookup_id i) ]) in
-                 (match ok_exn r with Some _ -> () | None -> assert false);
-                 worker k
-               end
-             in
-             let t = now () in
-             let* () = Lwt.join (List.init inflight worker) in
-             let rate = float n_lookup /. (now () -. t) in
-             let* () = Lwt_list.iter_s TL.Conn.close conns in
-             let* () = TL.Db.close db in
-             Lwt.return rate)
-        in
+        let open_db () = Turso_lwt.Db.open_local path in
+        let rate = lookups_in_flight ~open_db ~max_conns:4 ~n:n_lookup ~key:lookup_id inflight in
         emit (Printf.sprintf "lwt_%d_lookups_per_s" inflight) rate)
       [ 1; 16; 256 ]
 end
@@ -292,7 +297,6 @@ end
 (* Point lookups against a remote database (sqld): blocking, then
    turso.lwt with 1, 16 and 256 in flight over up to 16 connections. *)
 module R = struct
-  let ( let* ) = Lwt.bind
   let n = 2000
   let rows = 10_000
 
@@ -314,31 +318,10 @@ module R = struct
       assert (Option.is_some (ok_exn (Stmt.query_one sel ~params:(`Positional [ Value.int (key i) ]))))
     done;
     emit "remote_blocking_lookups_per_s" (float n /. (now () -. t));
-    let module TL = Turso_lwt in
     List.iter
       (fun inflight ->
-        let rate =
-          Lwt_main.run
-            (let* db = Lwt.map ok_exn (TL.Db.open_remote ~url ~auth_token:"" ()) in
-             let nconn = min inflight 16 in
-             let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok_exn (TL.Conn.connect db)) (List.init nconn Fun.id) in
-             let* stmts = Lwt_list.map_s (fun c -> Lwt.map ok_exn (TL.Conn.prepare c "SELECT v FROM kv WHERE id = ?")) conns in
-             let stmts = Array.of_list stmts in
-             let next = ref 0 in
-             let rec worker k =
-               if !next >= n then Lwt.return ()
-               else begin
-                 let i = !next in
-                 incr next;
-                 let* r = TL.Stmt.query_one stmts.(k mod nconn) ~params:(`Positional [ Value.int (key i) ]) in
-                 assert (Option.is_some (ok_exn r));
-                 worker k
-               end
-             in
-             let t = now () in
-             let* () = Lwt.join (List.init inflight worker) in
-             Lwt.return (float n /. (now () -. t)))
-        in
+        let open_db () = Turso_lwt.Db.open_remote ~url ~auth_token:"" () in
+        let rate = L.lookups_in_flight ~open_db ~max_conns:16 ~n ~key inflight in
         emit (Printf.sprintf "remote_lwt_%d_lookups_per_s" inflight) rate)
       [ 1; 16; 256 ]
 end

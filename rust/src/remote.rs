@@ -262,8 +262,8 @@ fn encode_value(v: &libsql::Value, out: &mut Out) {
     }
 }
 
-/// A remote result, fetched whole and handed out in chunks.
-pub struct Result_ {
+/// A remote result: fetched whole, then handed out in chunks.
+pub struct Fetched {
     pub names: Vec<String>,
     pub rows: Vec<Vec<libsql::Value>>,
 }
@@ -290,7 +290,7 @@ impl Conn {
         })
     }
 
-    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Result_, Error> {
+    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
         let p = params(ps)?;
         self.with(|c| {
@@ -308,7 +308,7 @@ impl Conn {
                         }
                         all.push(vs);
                     }
-                    Ok(Result_ { names, rows: all })
+                    Ok(Fetched { names, rows: all })
                 })
                 .map_err(|e| e.with_sql(sql.as_bytes()))
         })
@@ -368,7 +368,7 @@ struct StmtState {
     closed: bool,
     generation: u64,
     header_sent: bool,
-    result: Option<(Result_, usize)>,
+    result: Option<(Fetched, usize)>,
 }
 
 impl Stmt {
