@@ -28,10 +28,13 @@ test: deps
 test-ocaml5:
 	bash tools/ocaml5-leg.sh
 
-bench: build
+# The release profile, as opam builds the package: the dev profile compiles
+# with -opaque (no cross-module inlining), which would understate the OCaml side.
+bench: deps
 	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
 	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
-	$(DUNE) exec -- ./bench/bench.exe all \
+	$(DUNE) build --profile release ./bench/bench.exe
+	./_build/default/bench/bench.exe all \
 	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
 
 clean:

@@ -295,28 +295,41 @@ module Decode = struct
     fields : string array;
     checks : check array;
     defaults : bool array;
-    mutable cache : (string array * int array) option;
+    mutable cache : cache;
+        (** replaced whole, so that a thread reading it sees a consistent pair *)
   }
 
-  let layout fields checks defaults = { fields; checks; defaults; cache = None }
+  and cache = { names : string array; idx : int array }
 
-  let resolve l row =
-    let names = Row.columns row in
-    match l.cache with
-    | Some (n, idx) when n == names -> idx
-    | _ ->
-      let idx = Array.map (fun f -> Row.index row f) l.fields in
-      l.cache <- Some (names, idx);
-      idx
+  let layout fields checks defaults =
+    (* a fresh array: no row's names can be physically equal to it *)
+    { fields; checks; defaults; cache = { names = Array.make 1 ""; idx = [||] } }
+
+  let resolve_slow l row =
+    let idx = Array.map (fun f -> Row.index row f) l.fields in
+    l.cache <- { names = row.Row.names; idx };
+    idx
+
+  let[@inline] resolve l row =
+    let c = l.cache in
+    if c.names == row.Row.names then c.idx else resolve_slow l row
 
   (* [idx] comes from [resolve] on this row: each index is -1 or valid. *)
-  let field row idx k c =
+  let[@inline] value_at row idx k =
     match Array.unsafe_get idx k with
     | -1 -> raise_notrace Mismatch
-    | i -> c.read (Array.unsafe_get row.Row.values i)
+    | i -> Array.unsafe_get row.Row.values i
 
-  let field_or row idx k c default =
-    match Array.unsafe_get idx k with -1 -> default | i -> c.read (Array.unsafe_get row.Row.values i)
+  let[@inline] present idx k = Array.unsafe_get idx k >= 0
+  let[@inline] read c v = c.read v
+
+  let[@inline] to_int i =
+    let n = Int64.to_int i in
+    if Int64.equal (Int64.of_int n) i then n else raise_notrace Mismatch
+
+  let[@inline] to_int32 i =
+    let n = Int64.to_int32 i in
+    if Int64.equal (Int64.of_int32 n) i then n else raise_notrace Mismatch
 
   let first_error n check_one =
     let rec go k =

@@ -231,8 +231,11 @@ module Decode : sig
 
   val layout : string array -> check array -> bool array -> layout
   val resolve : layout -> Row.t -> int array
-  val field : Row.t -> int array -> int -> 'a conv -> 'a
-  val field_or : Row.t -> int array -> int -> 'a conv -> 'a -> 'a
+  val value_at : Row.t -> int array -> int -> Value.t
+  val present : int array -> int -> bool
+  val read : 'a conv -> Value.t -> 'a
+  val to_int : int64 -> int
+  val to_int32 : int64 -> int32
   val diagnose : layout -> Row.t -> int array -> Error.t
   val at : Row.t -> int -> 'a conv -> 'a
   val diagnose_at : Row.t -> check array -> Error.t

@@ -75,6 +75,50 @@ let rec codec ~loc ?of_value ?to_value (ty : core_type) =
       ([%expr Turso.Decode.custom ~expected:[%e expected] [%e fn "of_value"]], fn "to_value")
     | _ -> unsupported ~loc:ty.ptyp_loc ty)
 
+(* The fast path of a decoder: for the built-in types, a pattern match on
+   the value, inline, as one would write by hand (raising
+   [Turso.Decode.Mismatch] on anything else); [None] for user converters,
+   which are called through their [conv]. *)
+let rec inline ~loc ?of_value (ty : core_type) : (expression -> expression) option =
+  let custom = Option.is_some of_value || Option.is_some (Attribute.get attr_of_value_ct ty) in
+  let fail = [%expr raise_notrace Turso.Decode.Mismatch] in
+  let m cases v = B.pexp_match ~loc v (cases @ [ B.case ~lhs:[%pat? _] ~guard:None ~rhs:fail ]) in
+  if custom then None
+  else
+    match ty.ptyp_desc with
+    | Ptyp_constr ({ txt = Lident "int64"; _ }, []) ->
+      Some (m [ B.case ~lhs:[%pat? Turso.Value.Integer i] ~guard:None ~rhs:[%expr i] ])
+    | Ptyp_constr ({ txt = Lident "int"; _ }, []) ->
+      Some (m [ B.case ~lhs:[%pat? Turso.Value.Integer i] ~guard:None ~rhs:[%expr Turso.Decode.to_int i] ])
+    | Ptyp_constr ({ txt = Lident "int32"; _ }, []) ->
+      Some (m [ B.case ~lhs:[%pat? Turso.Value.Integer i] ~guard:None ~rhs:[%expr Turso.Decode.to_int32 i] ])
+    | Ptyp_constr ({ txt = Lident "float"; _ }, []) ->
+      Some
+        (m
+           [ B.case ~lhs:[%pat? Turso.Value.Real f] ~guard:None ~rhs:[%expr f];
+             B.case ~lhs:[%pat? Turso.Value.Integer i] ~guard:None ~rhs:[%expr Int64.to_float i] ])
+    | Ptyp_constr ({ txt = Lident "bool"; _ }, []) ->
+      Some
+        (m
+           [ B.case ~lhs:[%pat? Turso.Value.Integer 0L] ~guard:None ~rhs:[%expr false];
+             B.case ~lhs:[%pat? Turso.Value.Integer 1L] ~guard:None ~rhs:[%expr true] ])
+    | Ptyp_constr ({ txt = Lident "string"; _ }, []) ->
+      Some (m [ B.case ~lhs:[%pat? Turso.Value.Text s] ~guard:None ~rhs:[%expr s] ])
+    | Ptyp_constr ({ txt = Lident "bytes"; _ }, []) ->
+      Some (m [ B.case ~lhs:[%pat? Turso.Value.Blob s] ~guard:None ~rhs:[%expr Bytes.of_string s] ])
+    | Ptyp_constr ({ txt = Ldot (Ldot (Lident "Turso", "Value"), "t") | Ldot (Lident "Value", "t"); _ }, []) ->
+      Some (fun v -> v)
+    | Ptyp_constr ({ txt = Lident "option" | Ldot (Lident "Option", "t"); _ }, [ inner_ty ]) -> (
+      match inline ~loc inner_ty with
+      | None -> None
+      | Some inner ->
+        Some
+          (fun v ->
+            B.pexp_match ~loc v
+              [ B.case ~lhs:[%pat? Turso.Value.Null] ~guard:None ~rhs:[%expr None];
+                B.case ~lhs:[%pat? v] ~guard:None ~rhs:[%expr Some [%e inner [%expr v]]] ]))
+    | _ -> None
+
 let name_for tname suffix = if tname = "t" then suffix else tname ^ "_" ^ suffix
 
 let record_str ~loc tname (fields : label_declaration list) =
@@ -108,10 +152,15 @@ let record_str ~loc tname (fields : label_declaration list) =
       (fun (k, ((ld : label_declaration), _)) acc ->
         let kk = B.eint ~loc k in
         let dec = B.evar ~loc (conv_var k) in
+        let fast = inline ~loc ?of_value:(Attribute.get attr_of_value_ld ld) ld.pld_type in
+        let value = [%expr Turso.Decode.value_at row idx [%e kk]] in
+        let decode =
+          match fast with Some f -> f value | None -> [%expr Turso.Decode.read [%e dec] [%e value]]
+        in
         let read =
           match Attribute.get attr_default ld with
-          | Some d -> [%expr Turso.Decode.field_or row idx [%e kk] [%e dec] [%e d]]
-          | None -> [%expr Turso.Decode.field row idx [%e kk] [%e dec]]
+          | Some d -> [%expr if Turso.Decode.present idx [%e kk] then [%e decode] else [%e d]]
+          | None -> decode
         in
         [%expr
           let [%p B.pvar ~loc (var ld)] = [%e read] in
