@@ -29,12 +29,36 @@ include
           [|false;false;false;false;false;false|] in
       fun (row : Turso.Row.t) ->
         (let idx = Turso.Decode.resolve layout row in
-         match let f_id = Turso.Decode.field row idx 0 conv_0 in
-               let f_email = Turso.Decode.field row idx 1 conv_1 in
-               let f_send_at = Turso.Decode.field row idx 2 conv_2 in
-               let f_attempts = Turso.Decode.field row idx 3 conv_3 in
-               let f_payload = Turso.Decode.field row idx 4 conv_4 in
-               let f_sent = Turso.Decode.field row idx 5 conv_5 in
+         match let f_id =
+                 match Turso.Decode.value_at row idx 0 with
+                 | Turso.Value.Integer i -> i
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
+               let f_email =
+                 match Turso.Decode.value_at row idx 1 with
+                 | Turso.Value.Text s -> s
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
+               let f_send_at =
+                 match Turso.Decode.value_at row idx 2 with
+                 | Turso.Value.Real f -> f
+                 | Turso.Value.Integer i -> Int64.to_float i
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
+               let f_attempts =
+                 match Turso.Decode.value_at row idx 3 with
+                 | Turso.Value.Integer i -> Turso.Decode.to_int i
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
+               let f_payload =
+                 match Turso.Decode.value_at row idx 4 with
+                 | Turso.Value.Null -> None
+                 | v ->
+                     Some
+                       ((match v with
+                         | Turso.Value.Text s -> s
+                         | _ -> raise_notrace Turso.Decode.Mismatch)) in
+               let f_sent =
+                 match Turso.Decode.value_at row idx 5 with
+                 | Turso.Value.Integer 0L -> false
+                 | Turso.Value.Integer 1L -> true
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
                {
                  id = f_id;
                  email = f_email;
@@ -90,12 +114,30 @@ include
           [|false;true;false;false;false;false|] in
       fun (row : Turso.Row.t) ->
         (let idx = Turso.Decode.resolve layout row in
-         match let f_key = Turso.Decode.field row idx 0 conv_0 in
-               let f_n = Turso.Decode.field_or row idx 1 conv_1 0l in
-               let f_data = Turso.Decode.field row idx 2 conv_2 in
-               let f_when_ = Turso.Decode.field row idx 3 conv_3 in
-               let f_raw = Turso.Decode.field row idx 4 conv_4 in
-               let f_level = Turso.Decode.field row idx 5 conv_5 in
+         match let f_key =
+                 match Turso.Decode.value_at row idx 0 with
+                 | Turso.Value.Text s -> s
+                 | _ -> raise_notrace Turso.Decode.Mismatch in
+               let f_n =
+                 if Turso.Decode.present idx 1
+                 then
+                   match Turso.Decode.value_at row idx 1 with
+                   | Turso.Value.Integer i -> Turso.Decode.to_int32 i
+                   | _ -> raise_notrace Turso.Decode.Mismatch
+                 else 0l in
+               let f_data =
+                 match Turso.Decode.value_at row idx 2 with
+                 | Turso.Value.Null -> None
+                 | v ->
+                     Some
+                       ((match v with
+                         | Turso.Value.Blob s -> Bytes.of_string s
+                         | _ -> raise_notrace Turso.Decode.Mismatch)) in
+               let f_when_ =
+                 Turso.Decode.read conv_3 (Turso.Decode.value_at row idx 3) in
+               let f_raw = Turso.Decode.value_at row idx 4 in
+               let f_level =
+                 Turso.Decode.read conv_5 (Turso.Decode.value_at row idx 5) in
                {
                  key = f_key;
                  n = f_n;
