@@ -22,6 +22,8 @@ external db_open_replica : string -> string -> string -> string -> (db, string) 
 external db_open_replica_async : string -> string -> string -> string -> int -> unit = "turso_db_open_replica_async"
 external db_sync : db -> string = "turso_db_sync"
 external db_sync_async : db -> int -> unit = "turso_db_sync_async"
+external db_stats : db -> string = "turso_db_stats"
+external db_stats_async : db -> int -> unit = "turso_db_stats_async"
 external db_connect : db -> int -> (conn, string) result = "turso_db_connect"
 external db_connect_async : db -> int -> int -> unit = "turso_db_connect_async"
 external db_close : db -> string = "turso_db_close"

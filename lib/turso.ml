@@ -372,6 +372,64 @@ module Encode = struct
   let option = Value.option
 end
 
+module Stats = struct
+  type mode = [ `File | `Memory | `Remote | `Replica ]
+
+  type t = {
+    mode : mode;
+    statements : int64;
+    syncs : int;
+    failed_syncs : int;
+    frames_synced : int64;
+    frame_no : int64 option;
+    last_sync_at : float option;
+    last_sync_duration : float option;
+    last_sync_error : string option;
+  }
+
+  let mode_to_string = function
+    | `File -> "file"
+    | `Memory -> "memory"
+    | `Remote -> "remote"
+    | `Replica -> "replica"
+
+  let decode r =
+    let i64 off = Wire.int64_at r off in
+    let opt off = let v = i64 off in if v < 0L then None else Some v in
+    {
+      mode = (match r.[1] with '\000' -> `File | '\001' -> `Memory | '\002' -> `Remote | _ -> `Replica);
+      statements = i64 2;
+      syncs = Int64.to_int (i64 10);
+      failed_syncs = Int64.to_int (i64 18);
+      frames_synced = i64 26;
+      frame_no = opt 34;
+      last_sync_at = Option.map (fun ms -> Int64.to_float ms /. 1000.) (opt 42);
+      last_sync_duration = Option.map (fun us -> Int64.to_float us /. 1e6) (opt 50);
+      last_sync_error =
+        (if r.[58] = '\000' then None
+         else Some (String.sub r 63 (Int32.to_int (String.get_int32_le r 59))));
+    }
+
+  let to_list s =
+    let opt f = function None -> "-" | Some x -> f x in
+    let time t =
+      let tm = Unix.gmtime t in
+      Printf.sprintf "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" (tm.tm_year + 1900) (tm.tm_mon + 1) tm.tm_mday
+        tm.tm_hour tm.tm_min tm.tm_sec (int_of_float (Float.rem t 1. *. 1000.))
+    in
+    [ ("mode", mode_to_string s.mode); ("statements", Int64.to_string s.statements);
+      ("syncs", string_of_int s.syncs); ("failed_syncs", string_of_int s.failed_syncs);
+      ("frames_synced", Int64.to_string s.frames_synced); ("frame_no", opt Int64.to_string s.frame_no);
+      ("last_sync_at", opt time s.last_sync_at);
+      ("last_sync_duration", opt (Printf.sprintf "%.3fs") s.last_sync_duration);
+      ("last_sync_error", opt Fun.id s.last_sync_error) ]
+
+  let pp ppf s =
+    Format.fprintf ppf "@[<v>%a@]"
+      (Format.pp_print_list (fun ppf (k, v) -> Format.fprintf ppf "%-19s %s" k v))
+      (to_list s)
+end
+
 (* .env files: KEY=VALUE lines; blank lines and # comments; an optional
    export prefix; values bare (a space then # starts a comment), in single
    quotes (as is) or in double quotes (with backslash escapes for newline,
@@ -440,6 +498,60 @@ module Dotenv = struct
       Fun.protect ~finally:(fun () -> close_in ic) (fun () -> Some (parse (really_input_string ic (in_channel_length ic))))
 end
 
+module Config = struct
+  type t =
+    | Local of string
+    | Remote of { url : string; auth_token : string }
+    | Replica of { path : string; url : string; auth_token : string }
+
+  let default_replica_path = "turso-replica.db"
+
+  let starts_with ~prefix s =
+    String.length s >= String.length prefix && String.sub s 0 (String.length prefix) = prefix
+
+  let is_remote_url url = List.exists (fun prefix -> starts_with ~prefix url) [ "libsql://"; "https://"; "http://" ]
+
+  type env = { file : (string * string) list; env_file : string }
+
+  let env ?(env_file = ".env") () = { file = Option.value (Dotenv.read_file env_file) ~default:[]; env_file }
+
+  (* a variable of the real environment wins; an empty one is unset *)
+  let var e name =
+    match Sys.getenv_opt name with
+    | Some v when v <> "" -> Some v
+    | _ -> ( match List.assoc_opt name (List.rev e.file) with Some v when v <> "" -> Some v | _ -> None)
+
+  (* TURSO_REPLICA_PATH=none means: no replica, the remote database itself *)
+  let no_replica e = var e "TURSO_REPLICA_PATH" = Some "none"
+
+  let of_env ?env_file () =
+    let e = env ?env_file () in
+    match var e "TURSO_DATABASE_URL" with
+    | None ->
+      Error
+        (Error.make `Config
+           (Printf.sprintf
+              "TURSO_DATABASE_URL is not set (in the environment or in %s): set it to a libsql://, https://, http:// or file: URL"
+              e.env_file))
+    | Some url when not (is_remote_url url) -> Ok (Local url)
+    | Some url ->
+      let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
+      if no_replica e then Ok (Remote { url; auth_token })
+      else
+        let path = Option.value (var e "TURSO_REPLICA_PATH") ~default:default_replica_path in
+        Ok (Replica { path; url; auth_token })
+
+  let token_note t = if t = "" then "not set" else Printf.sprintf "set (%d characters)" (String.length t)
+
+  let to_string = function
+    | Local path -> Printf.sprintf "local file %s" path
+    | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" url (token_note auth_token)
+    | Replica { path; url; auth_token } ->
+      Printf.sprintf "embedded replica %s of %s, auth token %s" path url (token_note auth_token)
+
+  let pp ppf t = Format.pp_print_string ppf (to_string t)
+end
+
 (* ----------------------------------------------------------------------
    The operations, written once over the fiber: [Direct] (the blocking API,
    below) and Lwt (turso.lwt). An operation is a call into the stub in its
@@ -457,6 +569,7 @@ module type IO = sig
       [cleanup ()] and raises the same exception again. *)
 
   val call : (unit -> string) -> (int -> unit) -> string t
+  val sleep : float -> unit t
 
   val call_handle :
     (unit -> ('h, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->
@@ -492,7 +605,9 @@ module type S = sig
       url:string -> auth_token:string -> unit -> (t, Error.t) result io
     type sync_info = { frame_no : int64 option; frames_synced : int }
     val sync : t -> (sync_info, Error.t) result io
+    val stats : t -> (Stats.t, Error.t) result io
     val close : t -> unit io
+    val open_config : ?timeout:float -> Config.t -> (t, Error.t) result io
     val of_env : ?env_file:string -> unit -> (t, Error.t) result io
   end
   module Stmt : sig
@@ -531,6 +646,10 @@ module type S = sig
     val set_busy_timeout : t -> float -> (unit, Error.t) result io
     val close : t -> unit io
   end
+  val retry :
+    ?attempts:int -> ?base_delay:float -> ?max_delay:float ->
+    ?on_retry:(attempt:int -> delay:float -> Error.t -> unit) ->
+    (unit -> ('a, Error.t) result io) -> ('a, Error.t) result io
 end
 
 module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
@@ -662,40 +781,21 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
         Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
       else err_of_reply r
 
+    let stats db =
+      Io.call (fun () -> Ffi.db_stats db) (Ffi.db_stats_async db) >|= fun r ->
+      if Wire.is_ok r then Ok (Stats.decode r) else err_of_reply r
+
     let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
 
-    let default_replica_path = "turso-replica.db"
+    let open_config ?timeout = function
+      | Config.Local path -> open_local path
+      | Config.Remote { url; auth_token } -> open_remote ?timeout ~url ~auth_token ()
+      | Config.Replica { path; url; auth_token } -> open_replica ?timeout ~path ~url ~auth_token ()
 
-    let of_env ?(env_file = ".env") () =
-      let file = Option.value (Dotenv.read_file env_file) ~default:[] in
-      (* a variable of the real environment wins; an empty one is unset *)
-      let var name =
-        match Sys.getenv_opt name with
-        | Some v when v <> "" -> Some v
-        | _ -> ( match List.assoc_opt name (List.rev file) with Some v when v <> "" -> Some v | _ -> None)
-      in
-      match var "TURSO_DATABASE_URL" with
-      | None ->
-        Io.return
-          (Error
-             (Error.make `Config
-                (Printf.sprintf
-                   "TURSO_DATABASE_URL is not set (in the environment or in %s): set it to a libsql://, https://, http:// or file: URL"
-                   env_file)))
-      | Some url ->
-        let token = Option.value (var "TURSO_AUTH_TOKEN") ~default:"" in
-        let remote =
-          List.exists (fun p -> String.length url >= String.length p && String.sub url 0 (String.length p) = p)
-            [ "libsql://"; "https://"; "http://" ]
-        in
-        if not remote then open_local url
-        else
-          match Sys.getenv_opt "TURSO_REPLICA_PATH", List.assoc_opt "TURSO_REPLICA_PATH" file with
-          | Some "", _ -> open_remote ~url ~auth_token:token ()
-          | None, Some "" -> open_remote ~url ~auth_token:token ()
-          | _ ->
-            let path = Option.value (var "TURSO_REPLICA_PATH") ~default:default_replica_path in
-            open_replica ~path ~url ~auth_token:token ()
+    let of_env ?env_file () =
+      match Config.of_env ?env_file () with
+      | Error e -> Io.return (Error e)
+      | Ok c -> open_config c
   end
 
   module Stmt = struct
@@ -865,6 +965,22 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
 
     let close c = Io.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
   end
+
+  (* Jitter from a state of our own: the application's Random is left alone. *)
+  let jitter = lazy (Random.State.make_self_init ())
+
+  let retry ?(attempts = 4) ?(base_delay = 0.1) ?(max_delay = 2.) ?on_retry f =
+    let rec go attempt =
+      f () >>= function
+      | Error e when Error.is_transient e && attempt < attempts ->
+        let d = Float.min max_delay (base_delay *. (2. ** float_of_int (attempt - 1))) in
+        (* "equal jitter": half the delay, plus up to the other half at random *)
+        let delay = (d /. 2.) +. Random.State.float (Lazy.force jitter) (d /. 2.) in
+        Option.iter (fun f -> f ~attempt ~delay e) on_retry;
+        Io.sleep delay >>= fun () -> go (attempt + 1)
+      | r -> Io.return r
+    in
+    go 1
 end
 
 module Direct = struct
@@ -883,6 +999,7 @@ module Direct = struct
 
   let call sync _ = sync ()
   let call_handle sync _ _ = sync ()
+  let sleep = Unix.sleepf
 end
 
 include Make (Direct)
@@ -901,4 +1018,56 @@ module Private = struct
   module Make = Make
 
   let test_panic () = unit_of_reply (Ffi.test_panic ())
+end
+
+module Compat = struct
+  type connection = { db : Db.t; conn : Conn.t }
+
+  let current = ref None
+
+  let get_connection ?env_file () =
+    match !current with
+    | Some c -> Ok c
+    | None -> (
+      match Db.of_env ?env_file () with
+      | Error e -> Error e
+      | Ok db -> (
+        match Conn.connect db with
+        | Error e -> Db.close db; Error e
+        | Ok conn ->
+          let c = { db; conn } in
+          current := Some c;
+          Ok c))
+
+  let close_connection c =
+    (match !current with Some c' when c' == c -> current := None | _ -> ());
+    Conn.close c.conn;
+    Db.close c.db
+
+  let execute_sql_safe c ?params sql = Conn.query_list c.conn ?params sql
+  let execute_sql_no_result c ?params sql = Result.map ignore (Conn.execute c.conn ?params sql)
+  let execute_transaction c stmts = Conn.execute_transaction c.conn stmts
+  let manual_sync c = Db.sync c.db
+  let get_database_stats c = Db.stats c.db
+  let string_of_db_error = Error.to_string
+
+  let legacy_files = [ "working_copy.db"; "local_replica.db"; "diff.sql"; "turso-workflow.sh" ]
+
+  let find_legacy_files ?(dir = Filename.current_dir_name) () =
+    List.filter (fun f -> Sys.file_exists (Filename.concat dir f)) legacy_files
+
+  let replica_configured ?(dir = Filename.current_dir_name) ?env_file () =
+    let in_dir p = if Filename.is_relative p then Filename.concat dir p else p in
+    match Config.of_env ?env_file () with
+    | Ok (Config.Replica _) -> true
+    | Ok (Config.Remote _) | Ok (Config.Local _) -> false
+    | Error _ ->
+      let e = Config.env ?env_file () in
+      let path = Option.value (Config.var e "TURSO_REPLICA_PATH") ~default:Config.default_replica_path in
+      Sys.file_exists (in_dir path)
+
+  let detect_workflow_mode ?dir ?env_file () =
+    if replica_configured ?dir ?env_file () then "ffi"
+    else if find_legacy_files ?dir () <> [] then "legacy"
+    else "uninitialized"
 end

@@ -275,6 +275,67 @@ end
 
 (** {1 Databases, connections, statements} *)
 
+module Config : sig
+  (** Which database to open: what {!S.Db.of_env} reads from the
+      environment, or what a program builds itself. *)
+
+  type t =
+    | Local of string  (** a path, [":memory:"] or a [file:] URI *)
+    | Remote of { url : string; auth_token : string }
+    | Replica of { path : string; url : string; auth_token : string }
+
+  val of_env : ?env_file:string -> unit -> (t, Error.t) result
+  (** The configuration the environment names (see {!S.Db.of_env} for the
+      variables and the [.env] file). Reads the file; opens nothing. *)
+
+  val default_replica_path : string
+  (** ["turso-replica.db"]. *)
+
+  val to_string : t -> string
+  (** A description for people, e.g. ["embedded replica r.db of
+      libsql://x.turso.io, auth token set (243 characters)"]: the token is
+      never shown, only whether it is set and its length. *)
+
+  val pp : Format.formatter -> t -> unit
+  (** Prints {!to_string}. *)
+end
+
+module Stats : sig
+  (** What a database has done since it was opened ({!S.Db.stats}). *)
+
+  type mode = [ `File | `Memory | `Remote | `Replica ]
+
+  type t = {
+    mode : mode;
+    statements : int64;
+      (** statements run through this database's connections: each
+          statement of a batch or script and each parameter set of
+          [execute_many] counts *)
+    syncs : int;  (** syncs that succeeded: {!S.Db.sync} and periodic ones *)
+    failed_syncs : int;
+    frames_synced : int64;  (** frames those syncs applied, in total *)
+    frame_no : int64 option;  (** the replica's current frame number *)
+    last_sync_at : float option;  (** when the last sync started (Unix time) *)
+    last_sync_duration : float option;  (** how long it took, in seconds *)
+    last_sync_error : string option;
+      (** the error of the last sync, if it failed ([None] once one succeeds) *)
+  }
+  (** Sync figures count the syncs this library runs (manual and
+      [sync_interval]); the catch-up syncs libSQL makes by itself for
+      read-your-writes are not counted, but show in [frame_no]. Nothing here
+      holds the auth token. *)
+
+  val mode_to_string : mode -> string
+  (** ["file"], ["memory"], ["remote"], ["replica"]. *)
+
+  val to_list : t -> (string * string) list
+  (** Field names and printed values (times in UTC, ISO 8601; ["-"] for
+      none), in the order of the record. *)
+
+  val pp : Format.formatter -> t -> unit
+  (** One field per line, as {!to_list}. *)
+end
+
 (** The operations, for any fiber. [Turso] has them with ['a io = 'a] (they
     block the calling thread, with the runtime lock released); [Turso_lwt]
     (library [turso.lwt]) with ['a io = 'a Lwt.t]. Code switches between
@@ -368,9 +429,16 @@ module type S = sig
     (** Pulls the primary's changes into an embedded replica. A [`Misuse]
         error on a database that is not a replica. *)
 
+    val stats : t -> (Stats.t, Error.t) result io
+    (** What the database has done. A [`Closed] error after {!close}. *)
+
     val close : t -> unit io
     (** Idempotent. Connections already open stay usable until they are
         closed; new ones cannot be made ([`Closed]). *)
+
+    val open_config : ?timeout:float -> Config.t -> (t, Error.t) result io
+    (** Opens what the configuration names ([timeout] as in {!open_remote};
+        ignored for a local file). *)
 
     val of_env : ?env_file:string -> unit -> (t, Error.t) result io
     (** Opens the database the environment names:
@@ -378,8 +446,8 @@ module type S = sig
           [http://] URL, or a local path or [file:] URI;
         - [TURSO_AUTH_TOKEN]: the token for a remote URL;
         - [TURSO_REPLICA_PATH]: for a remote URL, the embedded replica's
-          file (default ["turso-replica.db"]); set it to the empty string to
-          use the remote database directly, without a replica.
+          file (default ["turso-replica.db"]); set it to [none] to use the
+          remote database directly, without a replica.
 
         Variables are also read from [env_file] (default [".env"], if it
         exists): [KEY=VALUE] lines, [#] comments, an optional [export]
@@ -504,6 +572,22 @@ module type S = sig
     (** Closes the connection and all its statements. Idempotent; any later
         use is a [`Closed] error. *)
   end
+
+  val retry :
+    ?attempts:int -> ?base_delay:float -> ?max_delay:float ->
+    ?on_retry:(attempt:int -> delay:float -> Error.t -> unit) ->
+    (unit -> ('a, Error.t) result io) -> ('a, Error.t) result io
+  (** [retry f] runs [f ()] and runs it again while it fails with a
+      transient error ({!Error.is_transient}: [`Busy], [`Network],
+      [`Timeout]), at most [attempts] times in all (default [4]). Before
+      attempt [n + 1] it waits [d/2] plus a random part of [d/2], where
+      [d = min max_delay (base_delay * 2^(n-1))] (defaults [0.1] s and
+      [2.] s): exponential backoff with jitter. Other errors, and the last
+      attempt's error, are returned as they are; exceptions pass through.
+      [on_retry] is told about each retry before its wait.
+
+      Only retry what is safe to run twice: a write that timed out may
+      have reached the server. *)
 end
 
 include S with type 'a io := 'a
@@ -516,6 +600,58 @@ module Syntax : sig
 
   val ( let+ ) : ('a, 'e) result -> ('a -> 'b) -> ('b, 'e) result
   (** [Result.map]. *)
+end
+
+(** {1 Migrating from the old integration module} *)
+
+module Compat : sig
+  (** The names of the old copy/diff/apply integration module, on top of
+      the API above, so that an application can move over one call at a
+      time. A migration aid: new code should use {!Db} and {!Conn}
+      directly (typed rows, prepared statements, Lwt). Blocking only. *)
+
+  type connection = { db : Db.t; conn : Conn.t }
+
+  val get_connection : ?env_file:string -> unit -> (connection, Error.t) result
+  (** The process's connection: opened from the environment on the first
+      call ({!Db.of_env}: an embedded replica when [TURSO_DATABASE_URL] is
+      remote), the same one on later calls, until {!close_connection}. *)
+
+  val close_connection : connection -> unit
+  (** Closes the connection and its database. *)
+
+  val execute_sql_safe : connection -> ?params:params -> string -> (Row.t list, Error.t) result
+  (** {!Conn.query_list}: errors as values, never an exception. *)
+
+  val execute_sql_no_result : connection -> ?params:params -> string -> (unit, Error.t) result
+  (** {!Conn.execute}, ignoring the count. *)
+
+  val execute_transaction : connection -> string list -> (unit, Error.t) result
+  (** {!Conn.execute_transaction}: all the statements or none. *)
+
+  val manual_sync : connection -> (Db.sync_info, Error.t) result
+  (** {!Db.sync}. With a replica, writes are synced automatically; this
+      pulls other clients' writes. *)
+
+  val get_database_stats : connection -> (Stats.t, Error.t) result
+  (** {!Db.stats}. *)
+
+  val string_of_db_error : Error.t -> string
+  (** {!Error.to_string}. *)
+
+  val legacy_files : string list
+  (** The old workflow's files: [working_copy.db], [local_replica.db],
+      [diff.sql], [turso-workflow.sh]. *)
+
+  val find_legacy_files : ?dir:string -> unit -> string list
+  (** Those of {!legacy_files} present in [dir] (default: the current
+      directory). *)
+
+  val detect_workflow_mode : ?dir:string -> ?env_file:string -> unit -> string
+  (** ["ffi"] when an embedded replica is configured ({!Config.of_env}
+      gives [Replica]) or its file (the [TURSO_REPLICA_PATH] or default
+      path, relative to [dir]) is present; otherwise ["legacy"] when one of
+      {!legacy_files} is in [dir]; otherwise ["uninitialized"]. *)
 end
 
 (**/**)
@@ -532,6 +668,7 @@ module Private : sig
     val bind : 'a t -> ('a -> 'b t) -> 'b t
     val on_exn : (unit -> 'a t) -> (unit -> unit t) -> 'a t
     val call : (unit -> string) -> (int -> unit) -> string t
+    val sleep : float -> unit t
 
     val call_handle :
       (unit -> ('h, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->

@@ -86,10 +86,85 @@ let test_remote_modes () =
       Alcotest.(check bool) (what ^ ": no token in the error") false
         (try ignore (Str.search_forward (Str.regexp_string secret) (Error.to_string e) 0); true with Not_found -> false)
   in
-  write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_AUTH_TOKEN=%s\nTURSO_REPLICA_PATH=\n" secret);
+  write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_AUTH_TOKEN=%s\nTURSO_REPLICA_PATH=none\n" secret);
   check_no_token "remote, no replica" (Db.of_env ~env_file:env ());
   write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_AUTH_TOKEN=%s\nTURSO_REPLICA_PATH=%s/r.db\n" secret d);
   check_no_token "replica" (Db.of_env ~env_file:env ())
+
+let contains s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false
+
+let test_config () =
+  clear ();
+  let d = tmp_dir () in
+  let env = Filename.concat d ".env" in
+  let secret = "tok-9c1e77aa55" in
+  write env (Printf.sprintf "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_AUTH_TOKEN=%s\n" secret);
+  (match ok (Config.of_env ~env_file:env ()) with
+   | Config.Replica { path; url; auth_token } ->
+     Alcotest.(check string) "default replica path" Config.default_replica_path path;
+     Alcotest.(check string) "url" "libsql://db.example.io" url;
+     Alcotest.(check string) "token" secret auth_token
+   | c -> Alcotest.failf "expected a replica, got %s" (Config.to_string c));
+  let text = Config.to_string (ok (Config.of_env ~env_file:env ())) in
+  Alcotest.(check bool) ("token not shown: " ^ text) false (contains text secret);
+  Alcotest.(check bool) "its length is" true (contains text (Printf.sprintf "set (%d characters)" (String.length secret)));
+  write env "TURSO_DATABASE_URL=https://db.example.io\nTURSO_REPLICA_PATH=none\n";
+  (match ok (Config.of_env ~env_file:env ()) with
+   | Config.Remote { auth_token = ""; _ } as c ->
+     Alcotest.(check bool) "no token: said so" true (contains (Config.to_string c) "auth token not set")
+   | c -> Alcotest.failf "expected remote without token, got %s" (Config.to_string c));
+  write env "TURSO_DATABASE_URL=/tmp/x.db\n";
+  Alcotest.(check bool) "a path is local" true (ok (Config.of_env ~env_file:env ()) = Config.Local "/tmp/x.db")
+
+let test_workflow_mode () =
+  clear ();
+  let d = tmp_dir () in
+  let no_env = Filename.concat d "missing.env" in
+  let mode () = Compat.detect_workflow_mode ~dir:d ~env_file:no_env () in
+  Alcotest.(check string) "nothing there" "uninitialized" (mode ());
+  List.iter
+    (fun f ->
+      write (Filename.concat d f) "";
+      Alcotest.(check string) ("legacy: " ^ f) "legacy" (mode ());
+      Alcotest.(check (list string)) "found" [ f ] (Compat.find_legacy_files ~dir:d ());
+      Sys.remove (Filename.concat d f))
+    Compat.legacy_files;
+  write (Filename.concat d "diff.sql") "";
+  write (Filename.concat d Config.default_replica_path) "";
+  Alcotest.(check string) "a replica file present wins over legacy files" "ffi" (mode ());
+  Sys.remove (Filename.concat d Config.default_replica_path);
+  let env = Filename.concat d ".env" in
+  write env "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_AUTH_TOKEN=x\n";
+  Alcotest.(check string) "a replica configured" "ffi" (Compat.detect_workflow_mode ~dir:d ~env_file:env ());
+  write env "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_REPLICA_PATH=none\n";
+  Alcotest.(check string) "remote without replica, legacy files left" "legacy"
+    (Compat.detect_workflow_mode ~dir:d ~env_file:env ())
+
+let test_compat () =
+  clear ();
+  let d = tmp_dir () in
+  let env = Filename.concat d ".env" in
+  write env (Printf.sprintf "TURSO_DATABASE_URL=%s/compat.db\n" d);
+  let c = ok (Compat.get_connection ~env_file:env ()) in
+  Alcotest.(check bool) "the same connection next time" true (ok (Compat.get_connection ~env_file:env ()) == c);
+  ok (Compat.execute_sql_no_result c "CREATE TABLE s (id INTEGER PRIMARY KEY, email TEXT NOT NULL)");
+  ok (Compat.execute_transaction c [ "INSERT INTO s (email) VALUES ('a@x')"; "INSERT INTO s (email) VALUES ('b@x')" ]);
+  (match Compat.execute_transaction c [ "INSERT INTO s (email) VALUES ('c@x')"; "INSERT INTO s (email) VALUES (NULL)" ] with
+   | Ok () -> Alcotest.fail "NULL email accepted"
+   | Error e ->
+     Alcotest.(check bool) ("string_of_db_error: " ^ Compat.string_of_db_error e) true
+       (contains (Compat.string_of_db_error e) "NOT NULL"));
+  let rows = ok (Compat.execute_sql_safe c "SELECT email FROM s WHERE id > ? ORDER BY id" ~params:(`Positional [ Value.int 0 ])) in
+  Alcotest.(check (list string)) "all or nothing" [ "'a@x'"; "'b@x'" ] (List.map (fun r -> Value.to_string (Row.get r 0)) rows);
+  (match Compat.execute_sql_safe c "SELEC" with Ok _ -> Alcotest.fail "bad SQL accepted" | Error e -> Alcotest.(check bool) "sql error" true (e.kind = `Sql));
+  let st = ok (Compat.get_database_stats c) in
+  Alcotest.(check string) "mode" "file" (Stats.mode_to_string st.Stats.mode);
+  Alcotest.(check bool) "statements counted" true (st.Stats.statements >= 7L);
+  (match Compat.manual_sync c with Ok _ -> Alcotest.fail "sync on a local file" | Error e -> Alcotest.(check bool) "misuse" true (e.kind = `Misuse));
+  Compat.close_connection c;
+  let c2 = ok (Compat.get_connection ~env_file:env ()) in
+  Alcotest.(check bool) "a new one after close" true (c2 != c);
+  Compat.close_connection c2
 
 let () =
   let tc n f = Alcotest.test_case n `Quick f in
@@ -97,4 +172,7 @@ let () =
     [ ( "of_env",
         [ tc ".env syntax" test_env_file_syntax; tc "the environment wins" test_environment_wins;
           tc "no URL: a config error naming the variable" test_missing_url;
-          tc "remote and replica URLs, token kept out" test_remote_modes ] ) ]
+          tc "remote and replica URLs, token kept out" test_remote_modes ] );
+      ( "config and migration",
+        [ tc "Config.of_env, token never shown" test_config; tc "detect_workflow_mode" test_workflow_mode;
+          tc "Compat facade on a local file" test_compat ] ) ]

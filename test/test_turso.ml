@@ -638,6 +638,81 @@ let test_runtime_released () =
 
 let heavy = [ "big values"; "threads" ]
 
+let test_stats_local () =
+  let db = ok (Db.open_local ":memory:") in
+  let c = ok (Conn.connect db) in
+  let st = ok (Db.stats db) in
+  Alcotest.(check string) "mode" "memory" (Stats.mode_to_string st.Stats.mode);
+  Alcotest.(check int64) "nothing run yet" 0L st.Stats.statements;
+  ignore (ok (Conn.execute c "CREATE TABLE t (x)"));
+  ok (Conn.batch c "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)");
+  let s = ok (Conn.prepare c "INSERT INTO t VALUES (?)") in
+  ignore (ok (Stmt.execute_many s [ [ Value.int 4 ]; [ Value.int 5 ] ]));
+  ignore (ok (Conn.query_list c "SELECT * FROM t"));
+  let st = ok (Db.stats db) in
+  Alcotest.(check int64) "1 + 3 (batch) + 2 (sets) + 1" 7L st.Stats.statements;
+  Alcotest.(check int) "no syncs" 0 st.Stats.syncs;
+  Alcotest.(check (option int64)) "no frame" None st.Stats.frame_no;
+  Alcotest.(check (option string)) "no sync error" None st.Stats.last_sync_error;
+  Alcotest.(check string) "printed" "mode                memory"
+    (List.hd (String.split_on_char '\n' (Format.asprintf "%a" Stats.pp st)));
+  Conn.close c;
+  Db.close db;
+  (match Db.stats db with Error e -> Alcotest.(check bool) "closed" true (e.kind = `Closed) | Ok _ -> Alcotest.fail "stats after close");
+  let f = Filename.temp_file "turso-stats" ".db" in
+  let db = ok (Db.open_local f) in
+  Alcotest.(check string) "file mode" "file" (Stats.mode_to_string (ok (Db.stats db)).Stats.mode);
+  Db.close db;
+  Sys.remove f
+
+(* A fake operation failing [n] times with [e] before it succeeds. *)
+let flaky n e =
+  let calls = ref 0 in
+  (calls, fun () -> incr calls; if !calls <= n then Error e else Ok !calls)
+
+let test_retry () =
+  let busy = Error.make `Busy "database is locked" in
+  let delays = ref [] in
+  let on_retry ~attempt ~delay _ = delays := (attempt, delay) :: !delays in
+  let calls, f = flaky 2 busy in
+  Alcotest.(check int) "succeeds on the third try" 3 (ok (retry ~base_delay:0.01 ~on_retry f));
+  Alcotest.(check int) "three calls" 3 !calls;
+  (* delay before attempt n+1: in [d/2, d], d = base * 2^(n-1) *)
+  List.iter
+    (fun (attempt, delay) ->
+      let d = 0.01 *. (2. ** float_of_int (attempt - 1)) in
+      Alcotest.(check bool) (Printf.sprintf "delay %d = %.4f in [%.4f, %.4f]" attempt delay (d /. 2.) d) true
+        (delay >= d /. 2. && delay <= d))
+    !delays;
+  Alcotest.(check (list int)) "retried after attempts 1 and 2" [ 2; 1 ] (List.map fst !delays);
+  let calls, f = flaky 10 (Error.make `Network "connection refused") in
+  (match retry ~attempts:3 ~base_delay:0.001 f with
+   | Error e -> Alcotest.(check bool) "the last error" true (e.kind = `Network)
+   | Ok _ -> Alcotest.fail "should give up");
+  Alcotest.(check int) "bounded: 3 attempts" 3 !calls;
+  let calls, f = flaky 10 (Error.make `Constraint "UNIQUE constraint failed") in
+  ignore (retry ~base_delay:0.001 f);
+  Alcotest.(check int) "not transient: no retry" 1 !calls;
+  delays := [];
+  let _, f = flaky 10 (Error.make `Timeout "slow") in
+  ignore (retry ~attempts:8 ~base_delay:0.001 ~max_delay:0.004 ~on_retry f);
+  Alcotest.(check bool) "capped by max_delay" true (List.for_all (fun (_, d) -> d <= 0.004) !delays);
+  (* a real transient fault: the write lock held by another connection *)
+  let path = Filename.temp_file "turso-retry" ".db" in
+  let db = ok (Db.open_local path) in
+  let a = ok (Conn.connect db) and b = ok (Conn.connect ~busy_timeout:0. db) in
+  ignore (ok (Conn.execute a "CREATE TABLE t (x)"));
+  ignore (ok (Conn.execute a "BEGIN IMMEDIATE"));
+  let tries = ref 0 in
+  let r =
+    retry ~attempts:5 ~base_delay:0.01
+      ~on_retry:(fun ~attempt ~delay:_ _ -> if attempt = 2 then ignore (ok (Conn.execute a "COMMIT")))
+      (fun () -> incr tries; Conn.execute b "INSERT INTO t VALUES (1)")
+  in
+  Alcotest.(check int64) "written once the lock is free" 1L (ok r);
+  Alcotest.(check int) "after three tries" 3 !tries;
+  Conn.close a; Conn.close b; Db.close db; Sys.remove path
+
 let () =
   let tc name f = Alcotest.test_case name `Quick f in
   let suites =
@@ -666,6 +741,7 @@ let () =
           tc "closing a connection closes its statements" test_closing_conn_closes_statements;
           tc "changes, rowid, RETURNING" test_conn_info; tc ":memory: shared per Db" test_memory_shared;
           tc "file persists" test_file_persists; tc "iter, fold, reset, helpers" test_remaining_api ] );
+      ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry ]);
       ( "threads",
         [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] ) ]
   in

@@ -83,6 +83,7 @@ module Io = struct
     Lwt.catch f (fun exn -> Lwt.bind (cleanup ()) (fun () -> Lwt.fail exn))
 
   let call _sync async = snd (Async.submit async)
+  let sleep = Lwt_unix.sleep
 
   let call_handle _sync async take =
     let id, p = Async.submit async in

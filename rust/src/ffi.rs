@@ -328,6 +328,16 @@ reply_ops! {
         })
     }
 
+    fn turso_db_stats / turso_db_stats_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial(), move || {
+            out_reply(match &db {
+                DbH::Remote(d) => d.stats(),
+                DbH::Local(d) => d.live().map(|()| d.stats.encode(None)),
+            })
+        })
+    }
+
     fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
         Job::new(&conn.serial(), move || { on_conn!(&conn, c => c.close()); unit_reply(Ok(())) })

@@ -6,4 +6,5 @@ pub mod executor;
 mod ffi;
 pub mod local;
 pub mod remote;
+pub mod stats;
 pub mod wire;

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 
 use crate::error::{kind_of_sqlite_code, Error, Kind};
 use crate::executor::Serial;
+use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out, Param, Reader};
 
 /// Open flags as the OCaml side numbers them.
@@ -89,10 +90,12 @@ pub struct Db {
     keeper: Mutex<Option<RawDb>>,
     /// Where the Lwt API runs this database's jobs.
     pub serial: Arc<Serial>,
+    pub stats: Arc<Stats>,
 }
 
 impl Db {
     pub fn open(path: &str, flags: i64) -> Result<Db, Error> {
+        let mode = if path == ":memory:" { Mode::Memory } else { Mode::File };
         let path = if path == ":memory:" {
             let n = MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed);
             format!("file:/turso-memory-{}-{n}?vfs=memdb", std::process::id())
@@ -100,7 +103,13 @@ impl Db {
             path.to_string()
         };
         let keeper = open_raw(&path, flags)?;
-        Ok(Db { path, flags, keeper: Mutex::new(Some(RawDb(keeper))), serial: Serial::new() })
+        Ok(Db {
+            path,
+            flags,
+            keeper: Mutex::new(Some(RawDb(keeper))),
+            serial: Serial::new(),
+            stats: Arc::new(Stats::new(mode)),
+        })
     }
 
     pub fn connect(&self, busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
@@ -115,11 +124,19 @@ impl Db {
             graveyard: Mutex::new(Vec::new()),
             graveyard_nonempty: AtomicBool::new(false),
             serial: Serial::new(),
+            stats: self.stats.clone(),
         });
         if busy_timeout_ms > 0 {
             conn.set_busy_timeout(busy_timeout_ms)?;
         }
         Ok(conn)
+    }
+
+    pub fn live(&self) -> Result<(), Error> {
+        match *self.keeper.lock() {
+            Some(_) => Ok(()),
+            None => Err(Error::closed("database")),
+        }
     }
 
     pub fn close(&self) {
@@ -150,6 +167,7 @@ pub struct Conn {
     graveyard_nonempty: AtomicBool,
     /// Where the Lwt API runs this connection's jobs, in order.
     pub serial: Arc<Serial>,
+    stats: Arc<Stats>,
 }
 
 /// What one call on a connection gets: the live handle.
@@ -203,6 +221,7 @@ impl Conn {
         let l = self.live()?;
         let db = l.st.db;
         let stmt = prepare_one(db, sql)?;
+        self.stats.statements(1);
         let r = (|| {
             bind(stmt, params, db)?;
             step_to_done(db, stmt)
@@ -250,7 +269,9 @@ impl Conn {
             let open = if was_autocommit { "BEGIN" } else { "SAVEPOINT turso_batch" };
             exec_simple(db, open)?;
         }
-        let r = run_script(db, sql, atomic);
+        let mut ran = 0;
+        let r = run_script(db, sql, atomic, &mut ran);
+        self.stats.statements(ran);
         match (&r, atomic) {
             (Ok(()), true) => {
                 let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_batch" };
@@ -443,7 +464,8 @@ fn leading_words(sql: &[u8], n: usize) -> Vec<String> {
     words
 }
 
-fn run_script(db: *mut ffi::sqlite3, sql: &[u8], atomic: bool) -> Result<(), Error> {
+/// `ran` counts the statements started.
+fn run_script(db: *mut ffi::sqlite3, sql: &[u8], atomic: bool, ran: &mut u64) -> Result<(), Error> {
     let mut pos = 0;
     let mut index = 0usize;
     while pos < sql.len() {
@@ -466,6 +488,7 @@ fn run_script(db: *mut ffi::sqlite3, sql: &[u8], atomic: bool) -> Result<(), Err
             )
             .with_sql(text));
         }
+        *ran += 1;
         let r = step_to_done(db, stmt);
         unsafe { ffi::sqlite3_finalize(stmt) };
         r.map_err(|mut e| {
@@ -714,6 +737,7 @@ impl Stmt {
 
     pub fn execute(&self, params: Vec<u8>) -> Result<Out, Error> {
         let (l, s) = self.begin(Some(params))?;
+        self.conn.stats.statements(1);
         let r = step_to_done(l.st.db, s.raw);
         unsafe { ffi::sqlite3_reset(s.raw) };
         r.map_err(|e| e.with_sql(&self.sql_of(s.raw)))?;
@@ -725,6 +749,7 @@ impl Stmt {
     /// first chunk.
     pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
         let (l, mut s) = self.begin(Some(params))?;
+        self.conn.stats.statements(1);
         let s = &mut *s;
         s.active = true;
         let mut out = Out::ok();
@@ -814,6 +839,7 @@ impl Stmt {
                     e
                 };
                 unsafe { ffi::sqlite3_reset(raw) };
+                self.conn.stats.statements(1);
                 bind(raw, set, db).map_err(tag)?;
                 step_to_done(db, raw).map_err(tag)?;
                 total += unsafe { ffi::sqlite3_changes64(db) };

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Kind};
 use crate::executor::{runtime, Serial};
+use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out, Param, Reader};
 
 fn scrub(msg: String, token: &str) -> String {
@@ -83,6 +84,9 @@ fn code_in(msg: &str) -> Option<i32> {
 struct Shared {
     token: String,
     timeout: Duration,
+    stats: Stats,
+    /// The primary's HTTP URL (to ask why a replica's handshake failed).
+    url: String,
 }
 
 impl Shared {
@@ -117,7 +121,8 @@ fn http_url(url: &str) -> Result<String, Error> {
 }
 
 pub struct Db {
-    db: Mutex<Option<libsql::Database>>,
+    db: Mutex<Option<Arc<libsql::Database>>>,
+    replica: bool,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -128,11 +133,13 @@ impl Db {
         let shared = Arc::new(Shared {
             token: token.to_string(),
             timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+            stats: Stats::new(Mode::Remote),
+            url: url.clone(),
         });
         let db = shared.block_on("open", async {
             libsql::Builder::new_remote(url, token.to_string()).build().await
         })?;
-        Ok(Db { db: Mutex::new(Some(db)), shared, serial: Serial::new() })
+        Ok(Db { db: Mutex::new(Some(Arc::new(db))), replica: false, shared, serial: Serial::new() })
     }
 
     /// An embedded replica: a local file at `path` that reads locally and
@@ -145,30 +152,58 @@ impl Db {
         let shared = Arc::new(Shared {
             token: token.to_string(),
             timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+            stats: Stats::new(Mode::Replica),
+            url: url.clone(),
         });
-        let mut b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
-        if sync_ms > 0 {
-            b = b.sync_interval(Duration::from_millis(sync_ms as u64));
+        let existed = std::path::Path::new(path).exists();
+        let b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
+        let db = Arc::new(shared.block_on("open the replica", b.build())?);
+        // A first sync: the replica starts in step, and a wrong token or URL
+        // shows now. With the primary unreachable, a replica that has a file
+        // already opens anyway (it serves what it has; the stats keep the
+        // error) and catches up at the next sync.
+        if let Err(e) = runtime().block_on(sync_once(&db, &shared)) {
+            if !(existed && matches!(e.kind, Kind::Network | Kind::Timeout)) {
+                return Err(e);
+            }
         }
-        let db = shared.block_on("open the replica", b.build())?;
-        Ok(Db { db: Mutex::new(Some(db)), shared, serial: Serial::new() })
+        if sync_ms > 0 {
+            periodic_sync(Arc::downgrade(&db), shared.clone(), Duration::from_millis(sync_ms as u64));
+        }
+        Ok(Db { db: Mutex::new(Some(db)), replica: true, shared, serial: Serial::new() })
+    }
+
+    fn live(&self) -> Result<Arc<libsql::Database>, Error> {
+        self.db.lock().clone().ok_or_else(|| Error::closed("database"))
     }
 
     /// Pulls the primary's changes into a replica: replies the frame number
     /// now applied (-1: none yet) and the frames this sync applied.
     pub fn sync(&self) -> Result<Out, Error> {
-        let g = self.db.lock();
-        let db = g.as_ref().ok_or_else(|| Error::closed("database"))?;
-        let r = self.shared.block_on("sync", db.sync())?;
+        let db = self.live()?;
+        if !self.replica {
+            return Err(Error::new(Kind::Misuse, "sync is for embedded replicas; this database is remote"));
+        }
+        let (frame, frames) = runtime().block_on(sync_once(&db, &self.shared))?;
         let mut o = Out::ok();
-        o.i64(r.frame_no().map(|f| f as i64).unwrap_or(-1));
-        o.i64(r.frames_synced() as i64);
+        o.i64(frame.map(|f| f as i64).unwrap_or(-1));
+        o.i64(frames as i64);
         Ok(o)
     }
 
+    /// See [Stats::encode]; a replica's frame is asked from libsql.
+    pub fn stats(&self) -> Result<Out, Error> {
+        let db = self.live()?;
+        let frame = if self.replica {
+            runtime().block_on(db.replication_index()).ok().flatten()
+        } else {
+            None
+        };
+        Ok(self.shared.stats.encode(frame))
+    }
+
     pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
-        let g = self.db.lock();
-        let db = g.as_ref().ok_or_else(|| Error::closed("database"))?;
+        let db = self.live()?;
         let conn = db.connect().map_err(|e| convert(e, &self.shared.token))?;
         Ok(Arc::new(Conn {
             conn: Mutex::new(Some(conn)),
@@ -180,6 +215,71 @@ impl Db {
     pub fn close(&self) {
         self.db.lock().take();
     }
+}
+
+/// One sync, bounded by the timeout, recorded in the stats.
+async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
+    let started = std::time::SystemTime::now();
+    let t0 = std::time::Instant::now();
+    let r = match tokio::time::timeout(shared.timeout, db.sync()).await {
+        Ok(Ok(r)) => Ok((r.frame_no(), r.frames_synced() as u64)),
+        Ok(Err(e)) => {
+            let mut e = convert(e, &shared.token);
+            if e.kind == Kind::Sql {
+                e.kind = Kind::Sync;
+            }
+            if e.message.contains("handshake") {
+                e = why_no_handshake(shared, e).await;
+            }
+            Err(e)
+        }
+        Err(_) => Err(Error::new(
+            Kind::Timeout,
+            format!("sync: no answer from the server within {:?}", shared.timeout),
+        )),
+    };
+    shared.stats.sync_done(started, t0.elapsed(), r.as_ref().map(|x| *x).map_err(|e| e.message.as_str()));
+    r
+}
+
+/// libsql retries a failed replication handshake and then reports a
+/// timeout, whatever the cause. One Hrana request with the same URL and
+/// token tells a refused token (an `Auth` error) from a server that cannot
+/// be reached.
+async fn why_no_handshake(shared: &Shared, e: Error) -> Error {
+    let probe = async {
+        let db = libsql::Builder::new_remote(shared.url.clone(), shared.token.clone()).build().await?;
+        db.connect()?.execute("SELECT 1", ()).await
+    };
+    match tokio::time::timeout(shared.timeout, probe).await {
+        Ok(Err(p)) => {
+            let p = convert(p, &shared.token);
+            if p.kind == Kind::Auth {
+                return Error::new(
+                    Kind::Auth,
+                    format!("the primary refused the auth token (replication handshake failed): {}", p.message),
+                );
+            }
+            e
+        }
+        _ => e,
+    }
+}
+
+/// Syncs every `every` until the database is closed (this task holds it
+/// only while a sync runs). Failures are kept in the stats; the next tick
+/// tries again.
+fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, every: Duration) {
+    runtime().spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(db) = db.upgrade() else { break };
+            let _ = sync_once(&db, &shared).await;
+        }
+    });
 }
 
 pub struct Conn {
@@ -282,6 +382,7 @@ impl Conn {
         }
         let p = params(ps)?;
         self.with(|c| {
+            self.shared.stats.statements(1);
             let n = self.shared.block_on("execute", c.execute(sql, p)).map_err(|e| e.with_sql(sql.as_bytes()))?;
             let mut o = Out::ok();
             o.i64(n as i64);
@@ -295,6 +396,7 @@ impl Conn {
         let p = params(ps)?;
         self.with(|c| {
             let shared = &self.shared;
+            shared.stats.statements(1);
             shared
                 .block_on("query", async {
                     let mut rows = c.query(sql, p).await?;
@@ -317,12 +419,17 @@ impl Conn {
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
         self.with(|c| {
-            if atomic {
-                self.shared.block_on("batch", c.execute_transactional_batch(sql)).map(|_| ())
+            let mut rows = if atomic {
+                self.shared.block_on("batch", c.execute_transactional_batch(sql))
             } else {
-                self.shared.block_on("script", c.execute_batch(sql)).map(|_| ())
+                self.shared.block_on("script", c.execute_batch(sql))
             }
             .map_err(|e| e.with_sql(sql.as_bytes()))?;
+            let mut ran = 0;
+            while rows.next_stmt_row().is_some() {
+                ran += 1;
+            }
+            self.shared.stats.statements(ran);
             let mut o = Out::ok();
             o.i64(c.changes() as i64);
             o.i64(c.last_insert_rowid());

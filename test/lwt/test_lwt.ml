@@ -246,12 +246,40 @@ let test_derived_decoders () =
       Alcotest.(check bool) "streamed and decoded" true (decoded = [ Ok { id = 3; name = Some "c" } ]);
       Lwt.return ())
 
+(* retry sleeps with Lwt: a ticker keeps running while it waits. *)
+let test_retry_stats () =
+  (
+      let ticks = ref 0 in
+      let stop = ref false in
+      let rec ticker () = if !stop then Lwt.return () else (incr ticks; Lwt.bind (Lwt_unix.sleep 0.005) ticker) in
+      let t = ticker () in
+      let calls = ref 0 in
+      let* r =
+        retry ~attempts:4 ~base_delay:0.05 (fun () ->
+            incr calls;
+            Lwt.return (if !calls < 4 then Error (Error.make `Busy "locked") else Ok !calls))
+      in
+      stop := true;
+      let* () = t in
+      Alcotest.(check int) "fourth attempt" 4 (match r with Ok n -> n | Error _ -> -1);
+      Alcotest.(check bool) (Printf.sprintf "the loop ran during the waits (%d ticks)" !ticks) true (!ticks >= 5);
+      let* db = ok (Db.open_local ":memory:") in
+      let* c = ok (Conn.connect db) in
+      let* _ = ok (Conn.execute c "CREATE TABLE t (x)") in
+      let* () = ok (Conn.batch c "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)") in
+      let* st = ok (Db.stats db) in
+      Alcotest.(check int64) "statements" 3L st.Turso.Stats.statements;
+      Alcotest.(check string) "mode" "memory" (Turso.Stats.mode_to_string st.Turso.Stats.mode);
+      let* () = Conn.close c in
+      Db.close db)
+
 let () =
   let tc name f = Alcotest.test_case name `Quick (run f) in
   let suites =
     [ ( "lwt",
         [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
-          tc "cancellation" test_cancel; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders ] );
+          tc "cancellation" test_cancel; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
+          tc "retry and stats" test_retry_stats ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
   in

@@ -43,28 +43,44 @@ let wait_listening port ~seconds =
   in
   go ()
 
+type sqld = { pid : int; port : int; dir : string; args : string list; bin : string }
+
+(* Starts sqld on 127.0.0.1 ([port], or a free one) with its data in [dir]
+   (or a fresh directory); extra arguments in [args]. *)
+let start_sqld ?port ?dir ?(args = []) bin =
+  let dir =
+    match dir with
+    | Some d -> d
+    | None ->
+      let d = Filename.temp_file "turso-sqld" "" in
+      Sys.remove d;
+      Unix.mkdir d 0o700;
+      at_exit (fun () -> ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote d))));
+      d
+  in
+  let port = match port with Some p -> p | None -> free_port () in
+  let log = Unix.openfile (Filename.concat dir "sqld.log") [ Unix.O_WRONLY; Unix.O_CREAT; Unix.O_APPEND ] 0o600 in
+  let pid =
+    Unix.create_process bin
+      (Array.of_list
+         ([ bin; "--db-path"; Filename.concat dir "data"; "--http-listen-addr"; Printf.sprintf "127.0.0.1:%d" port;
+            "--no-welcome" ] @ args))
+      Unix.stdin log log
+  in
+  Unix.close log;
+  let s = { pid; port; dir; args; bin } in
+  at_exit (fun () -> try Unix.kill pid Sys.sigkill; ignore (Unix.waitpid [] pid) with Unix.Unix_error _ -> ());
+  wait_listening port ~seconds:60.;
+  s
+
+let kill_sqld s =
+  (try Unix.kill s.pid Sys.sigkill with Unix.Unix_error _ -> ());
+  ignore (Unix.waitpid [] s.pid)
+
+let url_of s = Printf.sprintf "http://127.0.0.1:%d" s.port
+
 (* The server, started once for the whole suite. *)
-let server =
-  lazy
-    (match sqld_bin with
-     | None -> None
-     | Some bin ->
-       let dir = Filename.temp_file "turso-sqld" "" in
-       Sys.remove dir;
-       Unix.mkdir dir 0o700;
-       let port = free_port () in
-       let log = Unix.openfile (Filename.concat dir "sqld.log") [ Unix.O_WRONLY; Unix.O_CREAT ] 0o600 in
-       let pid =
-         Unix.create_process bin
-           [| bin; "--db-path"; Filename.concat dir "data"; "--http-listen-addr";
-              Printf.sprintf "127.0.0.1:%d" port; "--no-welcome" |]
-           Unix.stdin log log
-       in
-       at_exit (fun () ->
-           (try Unix.kill pid Sys.sigterm; ignore (Unix.waitpid [] pid) with Unix.Unix_error _ -> ());
-           ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote dir))));
-       wait_listening port ~seconds:60.;
-       Some (Printf.sprintf "http://127.0.0.1:%d" port))
+let server = lazy (Option.map (fun bin -> url_of (start_sqld bin)) sqld_bin)
 
 let skipped = "SKIPPED: the remote tests need sqld; set SQLD_BIN to its binary"
 
@@ -227,6 +243,175 @@ let test_sync_not_replica =
       ignore (err ~kind:`Misuse (Db.sync local));
       Db.close local)
 
+let test_replica_stats =
+  with_replica (fun primary db replica ->
+      let t0 = Unix.gettimeofday () in
+      fresh_table primary "r4" "x";
+      ignore (ok (Conn.execute primary "INSERT INTO r4 VALUES (1), (2), (3)"));
+      let before = ok (Db.stats db) in
+      Alcotest.(check string) "mode" "replica" (Stats.mode_to_string before.Stats.mode);
+      let info = ok (Db.sync db) in
+      ignore (count replica "r4");
+      ignore (ok (Conn.execute replica "INSERT INTO r4 VALUES (4)"));
+      let st = ok (Db.stats db) in
+      Alcotest.(check int) "one more sync" (before.Stats.syncs + 1) st.Stats.syncs;
+      Alcotest.(check int64) "frames added up"
+        (Int64.add before.Stats.frames_synced (Int64.of_int info.Db.frames_synced)) st.Stats.frames_synced;
+      Alcotest.(check bool) "frame number" true (st.Stats.frame_no <> None);
+      Alcotest.(check bool) "frame number follows the write" true
+        (Option.get st.Stats.frame_no >= Option.get info.Db.frame_no);
+      (match st.Stats.last_sync_at, st.Stats.last_sync_duration with
+       | Some at, Some d ->
+         Alcotest.(check bool) "sync time: just now" true (at >= t0 -. 1. && at <= Unix.gettimeofday () +. 1.);
+         Alcotest.(check bool) "duration: positive, under the timeout" true (d > 0. && d < 10.)
+       | _ -> Alcotest.fail "no sync time");
+      Alcotest.(check (option string)) "no error" None st.Stats.last_sync_error;
+      Alcotest.(check bool) "statements: the count and the insert" true
+        (Int64.sub st.Stats.statements before.Stats.statements = 2L);
+      let printed = Format.asprintf "%a" Stats.pp st in
+      Alcotest.(check bool) "the token is not in the stats" false (contains printed token);
+      let remote = ok (Db.open_remote ~url:(Option.get (Lazy.force server)) ~auth_token:token ()) in
+      Alcotest.(check string) "remote mode" "remote" (Stats.mode_to_string (ok (Db.stats remote)).Stats.mode);
+      Db.close remote)
+
+let test_periodic_stats =
+  with_replica ~sync_interval:0.1 (fun _ db _ ->
+      Unix.sleepf 0.8;
+      let st = ok (Db.stats db) in
+      Alcotest.(check bool) (Printf.sprintf "periodic syncs counted (%d)" st.Stats.syncs) true (st.Stats.syncs >= 3))
+
+let cleanup_replica path =
+  List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
+
+(* A server of its own, killed while in use and started again on the same
+   port and data: errors while it is down (within the timeout), the
+   replica still answers reads, and everything recovers with nothing lost. *)
+let test_server_killed () =
+  let bin = match sqld_bin with Some b -> b | None -> Alcotest.fail skipped in
+  let s = start_sqld bin in
+  let url = url_of s in
+  let remote = ok (Db.open_remote ~timeout:2. ~url ~auth_token:token ()) in
+  let rc = ok (Conn.connect remote) in
+  fresh_table rc "k" "id INTEGER PRIMARY KEY, v TEXT";
+  ignore (ok (Conn.execute rc "INSERT INTO k (v) VALUES ('before')"));
+  let path = replica_path () in
+  let rdb = ok (Db.open_replica ~timeout:2. ~path ~url ~auth_token:token ()) in
+  let pc = ok (Conn.connect rdb) in
+  Alcotest.(check string) "replica in step" "1" (count pc "k");
+  kill_sqld s;
+  let t0 = Unix.gettimeofday () in
+  let e = err (Conn.execute rc "INSERT INTO k (v) VALUES ('while down')") in
+  Alcotest.(check bool) ("remote write, server down: " ^ Error.to_string e) true (e.kind = `Network || e.kind = `Timeout);
+  Alcotest.(check bool) "transient" true (Error.is_transient e);
+  Alcotest.(check bool) "within the timeout" true (Unix.gettimeofday () -. t0 < 4.);
+  Alcotest.(check string) "the replica still serves reads" "1" (count pc "k");
+  let e = err (Db.sync rdb) in
+  Alcotest.(check bool) ("sync, server down: " ^ Error.to_string e) true (Error.is_transient e || e.kind = `Sync);
+  let st = ok (Db.stats rdb) in
+  Alcotest.(check bool) "the failed sync is in the stats" true (st.Stats.last_sync_error <> None && st.Stats.failed_syncs >= 1);
+  Alcotest.(check bool) "no token in the stats" false (contains (Format.asprintf "%a" Stats.pp st) token);
+  let calls = ref 0 in
+  ignore (retry ~attempts:3 ~base_delay:0.01 (fun () -> incr calls; Conn.execute rc "SELECT 1"));
+  Alcotest.(check int) "retry: three attempts while down" 3 !calls;
+  let s = start_sqld ~port:s.port ~dir:s.dir bin in
+  (* the same handles recover; a retry covers the first request racing the restart *)
+  ignore (ok (retry ~base_delay:0.2 (fun () -> Conn.execute rc "INSERT INTO k (v) VALUES ('after')")));
+  ignore (ok (Db.sync rdb));
+  Alcotest.(check string) "the replica catches up" "2" (count pc "k");
+  ignore (ok (Conn.execute pc "INSERT INTO k (v) VALUES ('through the replica')"));
+  Alcotest.(check (option string)) "the stats show the recovery" None (ok (Db.stats rdb)).Stats.last_sync_error;
+  let rows = ok (Conn.query_list rc "SELECT v FROM k ORDER BY id") in
+  Alcotest.(check (list string)) "nothing lost on the primary" [ "'before'"; "'after'"; "'through the replica'" ]
+    (List.map (fun r -> Value.to_string (Row.get r 0)) rows);
+  Conn.close pc;
+  Db.close rdb;
+  let local = ok (Db.open_local ~mode:`Read_only path) in
+  let lc = ok (Conn.connect local) in
+  (match ok (Conn.query_one lc "PRAGMA integrity_check") with
+   | Some r -> Alcotest.(check string) "the replica file is intact" "'ok'" (Value.to_string (Row.get r 0))
+   | None -> Alcotest.fail "no integrity_check result");
+  Alcotest.(check string) "and has every row" "3" (count lc "k");
+  Conn.close lc;
+  Db.close local;
+  cleanup_replica path;
+  Conn.close rc;
+  Db.close remote;
+  kill_sqld s
+
+(* JWT auth: tokens are EdDSA-signed JWTs, minted here with openssl. *)
+let b64url s =
+  let b = Buffer.create 64 in
+  let e = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" in
+  let n = String.length s in
+  let byte i = if i < n then Char.code s.[i] else 0 in
+  let rec go i =
+    if i < n then begin
+      let v = (byte i lsl 16) lor (byte (i + 1) lsl 8) lor byte (i + 2) in
+      let chars = match n - i with 1 -> 2 | 2 -> 3 | _ -> 4 in
+      for k = 0 to chars - 1 do
+        Buffer.add_char b e.[(v lsr (18 - (6 * k))) land 63]
+      done;
+      go (i + 3)
+    end
+  in
+  go 0;
+  Buffer.contents b
+
+let run fmt = Printf.ksprintf (fun cmd -> if Sys.command cmd <> 0 then Alcotest.failf "failed: %s" cmd) fmt
+
+let read_file f =
+  let ic = open_in_bin f in
+  Fun.protect ~finally:(fun () -> close_in ic) (fun () -> really_input_string ic (in_channel_length ic))
+
+let mint_jwt ~dir ~key claims =
+  let signing = b64url {|{"alg":"EdDSA","typ":"JWT"}|} ^ "." ^ b64url claims in
+  let input = Filename.concat dir "signing-input" and sig_ = Filename.concat dir "signature" in
+  let oc = open_out_bin input in
+  output_string oc signing;
+  close_out oc;
+  run "openssl pkeyutl -sign -inkey %s -rawin -in %s -out %s" (Filename.quote key) (Filename.quote input) (Filename.quote sig_);
+  signing ^ "." ^ b64url (read_file sig_)
+
+let test_jwt_auth () =
+  let bin = match sqld_bin with Some b -> b | None -> Alcotest.fail skipped in
+  if Sys.command "openssl version >/dev/null 2>&1" <> 0 then Alcotest.fail "SKIPPED: openssl is needed to mint JWTs";
+  let dir = Filename.temp_file "turso-jwt" "" in
+  Sys.remove dir;
+  Unix.mkdir dir 0o700;
+  let key = Filename.concat dir "key.pem" and other = Filename.concat dir "other.pem" and pub = Filename.concat dir "pub.pem" in
+  run "openssl genpkey -algorithm ed25519 -out %s 2>/dev/null" (Filename.quote key);
+  run "openssl genpkey -algorithm ed25519 -out %s 2>/dev/null" (Filename.quote other);
+  run "openssl pkey -in %s -pubout -out %s" (Filename.quote key) (Filename.quote pub);
+  let s = start_sqld ~args:[ "--auth-jwt-key-file"; pub ] bin in
+  let url = url_of s in
+  let good = mint_jwt ~dir ~key "{}" in
+  let forged = mint_jwt ~dir ~key:other "{}" in
+  let db = ok (Db.open_remote ~url ~auth_token:good ()) in
+  let c = ok (Conn.connect db) in
+  Alcotest.(check int64) "the right token works" 0L (ok (Conn.execute c "CREATE TABLE j (x)"));
+  Conn.close c;
+  Db.close db;
+  List.iter
+    (fun (what, bad) ->
+      let r =
+        match Db.open_remote ~url ~auth_token:bad () with
+        | Error e -> Error e
+        | Ok db -> (
+          let c = ok (Conn.connect db) in
+          Fun.protect ~finally:(fun () -> Conn.close c; Db.close db) (fun () -> Conn.execute c "SELECT 1"))
+      in
+      let e = err ~kind:`Auth r in
+      Alcotest.(check bool) (what ^ ": not transient") false (Error.is_transient e);
+      let leaked e = bad <> "" && contains (Error.to_string e) bad in
+      Alcotest.(check bool) (what ^ ": the token is not in the message: " ^ Error.to_string e) false (leaked e);
+      let path = replica_path () in
+      let e = err ~kind:`Auth (Db.open_replica ~path ~url ~auth_token:bad ()) in
+      Alcotest.(check bool) (what ^ ", replica: the token is not in the message") false (leaked e);
+      cleanup_replica path)
+    [ ("signed by another key", forged); ("not a JWT", "not-a-jwt-" ^ String.make 20 'x'); ("no token", "") ];
+  kill_sqld s;
+  ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote dir)))
+
 (* No server needed: nothing listens on the port. *)
 let test_server_down () =
   let port = free_port () in
@@ -245,6 +430,33 @@ let test_server_down () =
   Alcotest.(check bool) "within the timeout" true (Unix.gettimeofday () -. t0 < 5.);
   Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token)
 
+(* A server that accepts connections and never answers: a listening socket
+   nobody reads. *)
+let test_server_silent () =
+  let s = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.bind s (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+  Unix.listen s 16;
+  let port = match Unix.getsockname s with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+  let url = Printf.sprintf "http://127.0.0.1:%d" port in
+  let t0 = Unix.gettimeofday () in
+  let r =
+    match Db.open_remote ~timeout:1. ~url ~auth_token:token () with
+    | Error e -> Error e
+    | Ok db -> (
+      match Conn.connect db with Error e -> Error e | Ok c -> Result.map ignore (Conn.execute c "SELECT 1"))
+  in
+  let e = err ~kind:`Timeout r in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "within the timeout (%.2f s)" took) true (took >= 0.9 && took < 2.5);
+  Alcotest.(check bool) "transient" true (Error.is_transient e);
+  let path = replica_path () in
+  let t0 = Unix.gettimeofday () in
+  ignore (err ~kind:`Timeout (Db.open_replica ~timeout:1. ~path ~url ~auth_token:token ()));
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "replica: within the timeout (%.2f s)" took) true (took < 2.5);
+  cleanup_replica path;
+  Unix.close s
+
 let test_bad_url () =
   let e = err ~kind:`Config (Db.open_remote ~url:"ftp://example.com" ~auth_token:token ()) in
   Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token)
@@ -257,11 +469,13 @@ let () =
       tc "turso.lwt: 10,000 concurrent queries on a replica" (lwt_concurrency ~replica:true);
       tc "replica: sync brings another client's writes" test_replica_sync;
       tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
-      tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica ]
+      tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
+      tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
+      tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
   if sqld_bin = None then Printf.printf "%s (%d cases not run)\n%!" skipped (List.length sqld);
   Alcotest.run "turso remote"
-    (("no server", [ tc "server down" test_server_down; tc "bad URL" test_bad_url ])
+    (("no server", [ tc "server down" test_server_down; tc "server silent" test_server_silent; tc "bad URL" test_bad_url ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))
