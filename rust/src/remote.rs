@@ -12,6 +12,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Kind};
+use crate::hrana;
 use crate::executor::{runtime, Serial};
 use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out, Param, Reader};
@@ -68,6 +69,11 @@ fn convert(e: libsql::Error, token: &str) -> Error {
 fn code_in(msg: &str) -> Option<i32> {
     let start = msg.find("code: \"SQLITE_")? + "code: \"".len();
     let name = &msg[start..start + msg[start..].find('"')?];
+    sqlite_code_by_name(name)
+}
+
+/// `SQLITE_CONSTRAINT_UNIQUE` → 2067, for the codes a server reports.
+pub fn sqlite_code_by_name(name: &str) -> Option<i32> {
     const CODES: &[(&str, i32)] = &[
         ("SQLITE_ERROR", 1), ("SQLITE_INTERNAL", 2), ("SQLITE_PERM", 3), ("SQLITE_ABORT", 4),
         ("SQLITE_BUSY", 5), ("SQLITE_LOCKED", 6), ("SQLITE_NOMEM", 7), ("SQLITE_READONLY", 8),
@@ -82,6 +88,11 @@ fn code_in(msg: &str) -> Option<i32> {
 }
 
 struct Shared {
+    /// Batches with parameters in one request.
+    hrana: Arc<hrana::Client>,
+    /// The replica's database, to catch up after such a batch.
+    replica: Mutex<Option<std::sync::Weak<libsql::Database>>>,
+    read_your_writes: bool,
     token: String,
     timeout: Duration,
     stats: Stats,
@@ -130,9 +141,13 @@ pub struct Db {
 impl Db {
     pub fn open(url: &str, token: &str, timeout_ms: i64) -> Result<Db, Error> {
         let url = http_url(url)?;
+        let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
+            hrana: hrana::Client::new(&url, token, timeout)?,
+            replica: Mutex::new(None),
+            read_your_writes: false,
             token: token.to_string(),
-            timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+            timeout,
             stats: Stats::new(Mode::Remote),
             url: url.clone(),
         });
@@ -149,15 +164,20 @@ impl Db {
         let mut r = Reader::new(opts);
         let (sync_ms, timeout_ms, ryw) = (r.i64()?, r.i64()?, r.u8()? != 0);
         let url = http_url(url)?;
+        let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
+            hrana: hrana::Client::new(&url, token, timeout)?,
+            replica: Mutex::new(None),
+            read_your_writes: ryw,
             token: token.to_string(),
-            timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+            timeout,
             stats: Stats::new(Mode::Replica),
             url: url.clone(),
         });
         let existed = std::path::Path::new(path).exists();
         let b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
         let db = Arc::new(shared.block_on("open the replica", b.build())?);
+        *shared.replica.lock() = Some(Arc::downgrade(&db));
         // A first sync: the replica starts in step, and a wrong token or URL
         // shows now. With the primary unreachable, a replica that has a file
         // already opens anyway (it serves what it has; the stats keep the
@@ -214,6 +234,21 @@ impl Db {
 
     pub fn close(&self) {
         self.db.lock().take();
+    }
+}
+
+impl Shared {
+    /// After a write that bypassed libsql (a [hrana] batch), a replica with
+    /// read-your-writes syncs, so that the writer sees it.
+    fn catch_up(&self) -> Result<(), Error> {
+        if !self.read_your_writes {
+            return Ok(());
+        }
+        let db = self.replica.lock().as_ref().and_then(|w| w.upgrade());
+        match db {
+            Some(db) => runtime().block_on(sync_once(&db, self)).map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -338,6 +373,58 @@ fn params(buf: &[u8]) -> Result<libsql::params::Params, Error> {
         }
         _ => Ok(libsql::params::Params::None),
     }
+}
+
+fn hrana_value(p: Param, what: &dyn Fn() -> String) -> Result<libsql_hrana::proto::Value, Error> {
+    use libsql_hrana::proto::Value as V;
+    Ok(match to_value(p, what)? {
+        libsql::Value::Null => V::Null,
+        libsql::Value::Integer(i) => V::Integer { value: i },
+        libsql::Value::Real(f) => {
+            if !f.is_finite() {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    format!("{}: infinity cannot be sent to a remote database (its protocol, JSON, has no infinity)", what()),
+                ));
+            }
+            V::Float { value: f }
+        }
+        libsql::Value::Text(t) => V::Text { value: t.into() },
+        libsql::Value::Blob(b) => V::Blob { value: b.into() },
+    })
+}
+
+/// Parameters for a Hrana statement: positional and named (a bare name
+/// gets the `:` prefix).
+fn hrana_params(buf: &[u8]) -> Result<(Vec<libsql_hrana::proto::Value>, Vec<(String, libsql_hrana::proto::Value)>), Error> {
+    let mut args = Vec::new();
+    let mut named = Vec::new();
+    if buf.is_empty() {
+        return Ok((args, named));
+    }
+    let mut r = Reader::new(buf);
+    let kind = r.u8()?;
+    let n = r.u32()? as usize;
+    match kind {
+        wire::PARAMS_POSITIONAL => {
+            for i in 1..=n {
+                args.push(hrana_value(r.value()?, &|| format!("parameter {i}"))?);
+            }
+        }
+        wire::PARAMS_NAMED => {
+            for _ in 0..n {
+                let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+                let value = hrana_value(r.value()?, &|| format!("parameter {name:?}"))?;
+                let name = match name.chars().next() {
+                    Some(':' | '@' | '$' | '?') => name,
+                    _ => format!(":{name}"),
+                };
+                named.push((name, value));
+            }
+        }
+        _ => {}
+    }
+    Ok((args, named))
 }
 
 fn encode_value(v: &libsql::Value, out: &mut Out) {
@@ -504,37 +591,61 @@ impl Stmt {
         self.conn.execute(&self.sql, &params)
     }
 
+    /// All parameter sets, all or nothing. Outside a transaction: one
+    /// request (see [hrana]); then a replica catches up, for
+    /// read-your-writes. Inside one: a savepoint, one request per set.
     pub fn execute_many(&self, sets: Vec<u8>) -> Result<Out, Error> {
         drop(self.live()?);
         let mut r = Reader::new(&sets);
         let n = r.u32()? as usize;
+        let in_tx = !self.conn.is_autocommit()?;
+        let sql = std::str::from_utf8(&self.sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        let tag = |k: usize, mut e: Error| {
+            e.message = format!("parameter set {k}: {}", e.message);
+            e.with_sql(sql.as_bytes())
+        };
+        if !in_tx {
+            let mut steps = Vec::with_capacity(n);
+            for k in 0..n {
+                let (args, named) = hrana_params(r.bytes()?).map_err(|e| tag(k, e))?;
+                steps.push(hrana::Step { sql: sql.to_string(), args, named, want_rows: false });
+            }
+            let shared = &self.conn.shared;
+            shared.stats.statements(n as u64);
+            let results = runtime()
+                .block_on(shared.hrana.batch(hrana::Begin::Immediate, steps))
+                .map_err(|(k, e)| match k {
+                    Some(k) => tag(k, e),
+                    None => e.with_sql(sql.as_bytes()),
+                })?;
+            let total: u64 = results.iter().map(|r| r.affected_row_count).sum();
+            let last = results.last().and_then(|r| r.last_insert_rowid).unwrap_or(0);
+            shared.catch_up()?;
+            let mut o = Out::ok();
+            o.i64(total as i64);
+            o.i64(last);
+            return Ok(o);
+        }
         let mut total = 0i64;
         let mut last = 0i64;
-        let begun = self.conn.is_autocommit()?;
-        if begun {
-            self.conn.execute(b"BEGIN", b"")?;
-        }
+        self.conn.execute(b"SAVEPOINT turso_many", b"")?;
         let result = (|| {
             for k in 0..n {
                 let set = r.bytes()?;
-                let o = self.conn.execute(&self.sql, set).map_err(|mut e| {
-                    e.message = format!("parameter set {k}: {}", e.message);
-                    e
-                })?;
+                let o = self.conn.execute(&self.sql, set).map_err(|e| tag(k, e))?;
                 total += i64::from_le_bytes(o.buf[1..9].try_into().unwrap());
                 last = i64::from_le_bytes(o.buf[9..17].try_into().unwrap());
                 wire::give_buf(o.buf);
             }
             Ok::<(), Error>(())
         })();
-        if begun {
-            match &result {
-                Ok(()) => {
-                    self.conn.execute(b"COMMIT", b"")?;
-                }
-                Err(_) => {
-                    let _ = self.conn.execute(b"ROLLBACK", b"");
-                }
+        match &result {
+            Ok(()) => {
+                self.conn.execute(b"RELEASE turso_many", b"")?;
+            }
+            Err(_) => {
+                let _ = self.conn.execute(b"ROLLBACK TO turso_many", b"");
+                let _ = self.conn.execute(b"RELEASE turso_many", b"");
             }
         }
         result?;

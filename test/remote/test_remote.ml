@@ -412,6 +412,83 @@ let test_jwt_auth () =
   kill_sqld s;
   ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote dir)))
 
+(* A TCP proxy in front of sqld that counts the HTTP requests going
+   through it: how many round trips an operation costs. *)
+let proxy ~port =
+  let requests = ref 0 in
+  let m = Mutex.create () in
+  let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.setsockopt l Unix.SO_REUSEADDR true;
+  Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+  Unix.listen l 64;
+  let my_port = match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+  let pump ~count src dst =
+    let buf = Bytes.create 65536 in
+    let tail = ref "" in
+    (try
+       let rec go () =
+         let n = Unix.read src buf 0 (Bytes.length buf) in
+         if n > 0 then begin
+           if count then begin
+             let text = !tail ^ Bytes.sub_string buf 0 n in
+             let re = Str.regexp_string "POST /" in
+             let rec find i = match Str.search_forward re text i with j -> Mutex.lock m; incr requests; Mutex.unlock m; find (j + 1) | exception Not_found -> () in
+             (* the tail is shorter than "POST /": no match is counted twice *)
+             find 0;
+             tail := String.sub text (max 0 (String.length text - 5)) (min 5 (String.length text))
+           end;
+           ignore (Unix.write dst buf 0 n);
+           go ()
+         end
+       in
+       go ()
+     with Unix.Unix_error _ -> ());
+    (try Unix.shutdown dst Unix.SHUTDOWN_SEND with Unix.Unix_error _ -> ())
+  in
+  ignore
+    (Thread.create
+       (fun () ->
+         while true do
+           let c, _ = Unix.accept l in
+           let s = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+           Unix.connect s (Unix.ADDR_INET (Unix.inet_addr_loopback, port));
+           ignore (Thread.create (fun () -> pump ~count:true c s) ());
+           ignore (Thread.create (fun () -> pump ~count:false s c) ())
+         done)
+       ());
+  (Printf.sprintf "http://127.0.0.1:%d" my_port, fun () -> Mutex.lock m; let n = !requests in Mutex.unlock m; n)
+
+let server_port () =
+  let url = Option.get (Lazy.force server) in
+  int_of_string (List.nth (String.split_on_char ':' url) 2)
+
+let test_execute_many_one_request =
+  with_remote (fun c ->
+      fresh_table c "em" "id INTEGER PRIMARY KEY, v TEXT NOT NULL";
+      let url, requests = proxy ~port:(server_port ()) in
+      let db = ok (Db.open_remote ~url ~auth_token:token ()) in
+      let pc = ok (Conn.connect db) in
+      let ins = ok (Conn.prepare pc "INSERT INTO em (id, v) VALUES (?, ?)") in
+      let before = requests () in
+      Alcotest.(check int64) "1,000 rows" 1000L
+        (ok (Stmt.execute_many ins (List.init 1000 (fun i -> Value.[ int i; text (string_of_int i) ]))));
+      Alcotest.(check int) "in one HTTP request" 1 (requests () - before);
+      Alcotest.(check string) "all there" "1000" (count c "em");
+      let e = err ~kind:`Constraint (Stmt.execute_many ins [ Value.[ int 5000; text "a" ]; Value.[ int 5001; Null ] ]) in
+      Alcotest.(check bool) ("names the set: " ^ e.message) true (contains e.message "parameter set 1");
+      Alcotest.(check string) "nothing of it stays" "1000" (count c "em");
+      ignore (err ~kind:`Misuse (Stmt.execute_many ins [ Value.[ int 6000; float infinity ] ]));
+      Conn.close pc;
+      Db.close db)
+
+let test_replica_execute_many =
+  with_replica (fun primary _db replica ->
+      fresh_table primary "rem" "x";
+      let ins = ok (Conn.prepare replica "INSERT INTO rem VALUES (?)") in
+      ignore (ok (Stmt.execute_many ins (List.init 100 (fun i -> [ Value.int i ]))));
+      Alcotest.(check string) "read-your-writes after execute_many" "100" (count replica "rem");
+      Alcotest.(check string) "on the primary" "100" (count primary "rem"))
+
 (* No server needed: nothing listens on the port. *)
 let test_server_down () =
   let port = free_port () in
@@ -471,7 +548,9 @@ let () =
       tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
       tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
-      tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth ]
+      tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth;
+      tc "execute_many: 1,000 sets in one request" test_execute_many_one_request;
+      tc "replica: execute_many, read-your-writes" test_replica_execute_many ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
