@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DUNE = dune
 
-.PHONY: all deps build demo test test-ocaml5 bench clean release test-release
+.PHONY: all deps build demo test test-ocaml5 bench bench-remote clean release test-release
 
 all: build
 
@@ -35,6 +35,16 @@ bench: deps
 	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
 	$(DUNE) build --profile release ./bench/bench.exe
 	./_build/default/bench/bench.exe all \
+	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
+
+# Against a running sqld (or Turso) at SQLD_URL, e.g.
+#   make bench-remote SQLD_URL=http://127.0.0.1:8080
+bench-remote: deps
+	@test -n "$(SQLD_URL)" || { echo "set SQLD_URL to the server's http:// URL"; exit 2; }
+	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
+	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
+	$(DUNE) build --profile release ./bench/bench.exe
+	./_build/default/bench/bench.exe remote "$(SQLD_URL)" \
 	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
 
 clean:

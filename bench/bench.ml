@@ -334,6 +334,110 @@ module R = struct
       [ 1; 16; 256 ]
 end
 
+let temp_dir () =
+  let d = Filename.temp_file "turso-bench" "" in
+  Sys.remove d;
+  Unix.mkdir d 0o700;
+  d
+
+let rm_rf d = ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote d)))
+
+let run_lines cmd =
+  let ic = Unix.open_process_in cmd in
+  let rec go acc = match input_line ic with l -> go (l :: acc) | exception End_of_file -> List.rev acc in
+  let lines = go [] in
+  (match Unix.close_process_in ic with
+   | Unix.WEXITED 0 -> ()
+   | _ -> failwith ("benchmark command failed: " ^ cmd));
+  List.filter_map
+    (fun l -> match String.split_on_char ' ' l with [ k; v ] -> Some (k, float_of_string v) | _ -> None)
+    lines
+
+let self = Sys.executable_name
+
+(* The remote workloads of issue #3 against sqld: the same as
+   `native_bench remote` (single-row inserts, 1,000-row inserts, point
+   reads), through a remote connection and through an embedded replica. *)
+module RW = struct
+  let n_inserts = 200
+  let n_reads = 1000
+  let n_batches = 10
+
+  let pct l p = let a = Array.of_list l in Array.sort compare a; a.(min (Array.length a - 1) (int_of_float (float (Array.length a) *. p)))
+
+  let report prefix name l =
+    emit (Printf.sprintf "%s_%s_p50_ms" prefix name) (pct l 0.5 *. 1000.);
+    emit (Printf.sprintf "%s_%s_p99_ms" prefix name) (pct l 0.99 *. 1000.)
+
+  let timed f = let t = now () in f (); now () -. t
+
+  let run url dir =
+    let open Turso in
+    let ok = ok_exn in
+    let remote = ok (Db.open_remote ~url ~auth_token:"" ()) in
+    let replica = ok (Db.open_replica ~path:(Filename.concat dir "turso-replica.db") ~url ~auth_token:"" ()) in
+    List.iter
+      (fun (prefix, db) ->
+        let c = ok (Conn.connect db) in
+        let table = "tb_" ^ prefix in
+        ignore (ok (Conn.execute c ("DROP TABLE IF EXISTS " ^ table)));
+        ignore (ok (Conn.execute c (Printf.sprintf "CREATE TABLE %s (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)" table)));
+        let ins = ok (Conn.prepare c (Printf.sprintf "INSERT INTO %s VALUES (?, ?, ?)" table)) in
+        let id = ref 0 in
+        let row () = incr id; Value.[ int !id; int (!id * 3); text (text20 !id) ] in
+        report prefix "insert"
+          (List.init n_inserts (fun _ -> let p = row () in timed (fun () -> ignore (ok (Stmt.execute ins ~params:(`Positional p))))));
+        let batches =
+          List.init n_batches (fun _ ->
+              let sets = List.init batch_rows (fun _ -> row ()) in
+              timed (fun () -> ignore (ok (Stmt.execute_many ins sets))))
+        in
+        emit (prefix ^ "_batch_ms") (pct batches 0.5 *. 1000.);
+        let sel = ok (Conn.prepare c (Printf.sprintf "SELECT b FROM %s WHERE id = ?" table)) in
+        report prefix "read"
+          (List.init n_reads (fun i ->
+               let key = (i * 7919) mod !id + 1 in
+               timed (fun () ->
+                   match ok (Stmt.query_one sel ~params:(`Positional [ Value.int key ])) with
+                   | Some r -> (match Row.get r 0 with Value.Text _ -> () | _ -> failwith "not text")
+                   | None -> failwith "no row")));
+        Conn.close c)
+      [ ("remote", remote); ("replica", replica) ];
+    Db.close remote;
+    Db.close replica
+
+  let table ~url ~native =
+    let d = temp_dir () in
+    let t = Fun.protect ~finally:(fun () -> rm_rf d) (fun () -> run_lines (Printf.sprintf "%s remote-run %s %s" (Filename.quote self) (Filename.quote url) d)) in
+    let n =
+      match native with
+      | None -> Printf.eprintf "  native Rust baseline not given (--native PATH)\n%!"; []
+      | Some p ->
+        let d = temp_dir () in
+        Fun.protect ~finally:(fun () -> rm_rf d) (fun () -> run_lines (Printf.sprintf "%s remote %s %s" (Filename.quote p) (Filename.quote url) d))
+    in
+    let get l k = List.assoc_opt k l in
+    let cell = function None -> "-" | Some v -> Printf.sprintf "%.2f" v in
+    let ratio t n = match (t, n) with Some t, Some n -> Printf.sprintf "%.2fx" (n /. t) | _ -> "-" in
+    Printf.printf "| against sqld at %s | native Rust libsql | turso | turso throughput vs native |\n|---|---:|---:|---:|\n" url;
+    List.iter
+      (fun prefix ->
+        List.iter
+          (fun (label, tkey, nkey) ->
+            let t = get t (prefix ^ tkey) and n = nkey |> List.filter_map (fun k -> get n (prefix ^ k)) |> function [] -> None | l -> Some (List.fold_left min infinity l) in
+            Printf.printf "| %s: %s | %s | %s | %s |\n" prefix label (cell n) (cell t) (ratio t n))
+          [ ("single-row insert p50 (ms)", "_insert_p50_ms", [ "_insert_p50_ms" ]);
+            ("single-row insert p99 (ms)", "_insert_p99_ms", [ "_insert_p99_ms" ]);
+            ("1,000-row insert (ms)", "_batch_ms", [ "_batch_tx_ms"; "_batch_text_ms" ]);
+            ("point read p50 (ms)", "_read_p50_ms", [ "_read_p50_ms" ]);
+            ("point read p99 (ms)", "_read_p99_ms", [ "_read_p99_ms" ]) ])
+      [ "remote"; "replica" ];
+    (match (get n "remote_batch_tx_ms", get n "remote_batch_text_ms") with
+     | Some a, Some b -> Printf.printf "\n(native 1,000-row insert: the faster of a transaction with a prepared statement, remote %.1f ms, and a text batch with inlined values, remote %.1f ms)\n" a b
+     | _ -> ());
+    Printf.printf "old workflow (copy, sqldiff, apply): single insert 2-5 s, 1,000-row batch 10-30 s\n"
+end
+
 (* ---------------------------------------------------------------- sqlite3 *)
 
 module S = struct
@@ -440,26 +544,6 @@ end
 
 (* ----------------------------------------------------------------- driver *)
 
-let temp_dir () =
-  let d = Filename.temp_file "turso-bench" "" in
-  Sys.remove d;
-  Unix.mkdir d 0o700;
-  d
-
-let rm_rf d = ignore (Sys.command (Printf.sprintf "rm -rf %s" (Filename.quote d)))
-
-let run_lines cmd =
-  let ic = Unix.open_process_in cmd in
-  let rec go acc = match input_line ic with l -> go (l :: acc) | exception End_of_file -> List.rev acc in
-  let lines = go [] in
-  (match Unix.close_process_in ic with
-   | Unix.WEXITED 0 -> ()
-   | _ -> failwith ("benchmark command failed: " ^ cmd));
-  List.filter_map
-    (fun l -> match String.split_on_char ' ' l with [ k; v ] -> Some (k, float_of_string v) | _ -> None)
-    lines
-
-let self = Sys.executable_name
 
 let engine_runs ~runs name cmd_of_dir =
   List.init runs (fun i ->
@@ -541,6 +625,9 @@ let () =
   | [ "decode" ] -> Dec.run ()
   | [ "lwt"; dir ] -> L.run dir
   | [ "lwt-remote"; url ] -> R.run url
+  | [ "remote-run"; url; dir ] -> RW.run url dir
+  | [ "remote"; url ] -> RW.table ~url ~native:None
+  | [ "remote"; url; "--native"; p ] -> RW.table ~url ~native:(Some p)
   | "all" :: rest ->
     let rec opts native runs = function
       | "--native" :: p :: r -> opts (Some p) runs r

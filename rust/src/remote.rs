@@ -227,6 +227,7 @@ impl Db {
         let conn = db.connect().map_err(|e| convert(e, &self.shared.token))?;
         Ok(Arc::new(Conn {
             conn: Mutex::new(Some(conn)),
+            baton: Mutex::new(None),
             shared: self.shared.clone(),
             serial: Serial::new(),
         }))
@@ -319,6 +320,8 @@ fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, eve
 
 pub struct Conn {
     conn: Mutex<Option<libsql::Connection>>,
+    /// The server stream of our own queries (see [Conn::query]).
+    baton: Mutex<Option<String>>,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -452,7 +455,31 @@ fn encode_value(v: &libsql::Value, out: &mut Out) {
 /// A remote result: fetched whole, then handed out in chunks.
 pub struct Fetched {
     pub names: Vec<String>,
+    pub decltypes: Vec<Option<String>>,
     pub rows: Vec<Vec<libsql::Value>>,
+}
+
+fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
+    use libsql_hrana::proto::Value as V;
+    match v {
+        V::None | V::Null => libsql::Value::Null,
+        V::Integer { value } => libsql::Value::Integer(value),
+        V::Float { value } => libsql::Value::Real(value),
+        V::Text { value } => libsql::Value::Text(value.to_string()),
+        V::Blob { value } => libsql::Value::Blob(value.to_vec()),
+    }
+}
+
+/// Whether a statement begins or ends a transaction (those go through
+/// libsql, which tracks the transaction's stream).
+fn controls_transaction(sql: &str) -> bool {
+    let word: String = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == ';')
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    matches!(word.as_str(), "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
 }
 
 impl Conn {
@@ -478,8 +505,32 @@ impl Conn {
         })
     }
 
+    /// A query. On a remote database outside a transaction: one request
+    /// of our own (libsql's `query` costs two: describe, then execute),
+    /// which also brings the declared column types. Inside a transaction
+    /// (the stream's baton is libsql's) and on a replica (reads are
+    /// local): through libsql.
     pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        if let Some(i) = sql.bytes().position(|b| b == 0) {
+            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
+        }
+        let is_replica = self.shared.replica.lock().is_some();
+        if !is_replica && !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
+            let (args, named) = hrana_params(ps)?;
+            self.shared.stats.statements(1);
+            let mut baton = self.baton.lock();
+            let step = hrana::Step { sql: sql.to_string(), args, named, want_rows: true };
+            let r = runtime()
+                .block_on(self.shared.hrana.execute(&mut baton, step))
+                .map_err(|e| e.with_sql(sql.as_bytes()))?;
+            drop(baton);
+            return Ok(Fetched {
+                names: r.cols.iter().map(|c| c.name.clone().unwrap_or_default()).collect(),
+                decltypes: r.cols.into_iter().map(|c| c.decltype).collect(),
+                rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_hrana).collect()).collect(),
+            });
+        }
         let p = params(ps)?;
         self.with(|c| {
             let shared = &self.shared;
@@ -497,7 +548,7 @@ impl Conn {
                         }
                         all.push(vs);
                     }
-                    Ok(Fetched { names, rows: all })
+                    Ok(Fetched { names, decltypes: vec![None; n as usize], rows: all })
                 })
                 .map_err(|e| e.with_sql(sql.as_bytes()))
         })
@@ -672,9 +723,9 @@ impl Stmt {
             s.header_sent = true;
             out.u8(1);
             out.u32(res.names.len() as u32);
-            for n in &res.names {
+            for (n, d) in res.names.iter().zip(&res.decltypes) {
                 out.bytes(n.as_bytes());
-                out.bytes(b"");
+                out.bytes(d.as_deref().unwrap_or("").as_bytes());
             }
         } else {
             out.u8(0);

@@ -2,7 +2,9 @@
 //! directly in Rust against the libsql crate (local file, WAL,
 //! synchronous=NORMAL). Prints `metric value` lines.
 //!
-//! Usage: native_bench DIR
+//! Usage: native_bench DIR             local workloads
+//!        native_bench remote URL DIR  remote and replica workloads against
+//!                                     sqld (see `remote` below)
 
 use std::time::Instant;
 
@@ -33,9 +35,13 @@ fn blob16(i: i64) -> Vec<u8> {
     (0..16).map(|k| ((i + k) & 0xff) as u8).collect()
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = std::env::args().nth(1).expect("usage: native_bench DIR");
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("remote") {
+        return remote(&args[2], &args[3]).await;
+    }
+    let dir = args.get(1).expect("usage: native_bench DIR");
     let conn = open(&format!("{dir}/native.db")).await;
 
     // 1. point lookups through a prepared statement
@@ -131,4 +137,115 @@ async fn main() {
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!("batch_1000_ms {}", times[times.len() / 2] * 1000.0);
+}
+
+const REMOTE_INSERTS: usize = 200;
+const REMOTE_READS: usize = 1000;
+const REMOTE_BATCHES: usize = 10;
+
+fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+}
+
+fn report(prefix: &str, name: &str, v: Vec<f64>) {
+    println!("{prefix}_{name}_p50_ms {}", pct(v.clone(), 0.5) * 1000.0);
+    println!("{prefix}_{name}_p99_ms {}", pct(v, 0.99) * 1000.0);
+}
+
+/// The workloads of `bench.exe remote`, written with the libsql crate the
+/// way a Rust program would: single-row inserts (autocommit), a 1,000-row
+/// insert (a transaction with a prepared statement: one request per row;
+/// and a text batch with the values inlined: one request), point reads.
+/// Each on a remote connection (`remote_`) and on an embedded replica
+/// (`replica_`).
+async fn remote(url: &str, dir: &str) {
+    let remote = Builder::new_remote(url.to_string(), String::new()).build().await.unwrap();
+    let path = format!("{dir}/native-replica.db");
+    let replica = Builder::new_remote_replica(path, url.to_string(), String::new()).build().await.unwrap();
+    replica.sync().await.unwrap();
+    for (prefix, db) in [("remote", &remote), ("replica", &replica)] {
+        let conn = db.connect().unwrap();
+        let table = format!("nb_{prefix}");
+        conn.execute(&format!("DROP TABLE IF EXISTS {table}"), ()).await.unwrap();
+        conn.execute(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"), ()).await.unwrap();
+        let ins_sql = format!("INSERT INTO {table} VALUES (?, ?, ?)");
+        // single-row inserts
+        let mut lat = Vec::new();
+        let mut id = 0i64;
+        for _ in 0..REMOTE_INSERTS {
+            id += 1;
+            let t = Instant::now();
+            conn.execute(&ins_sql, params![id, id * 3, text20(id)]).await.unwrap();
+            lat.push(t.elapsed().as_secs_f64());
+        }
+        report(prefix, "insert", lat);
+        // 1,000-row inserts: a transaction and a prepared statement
+        let mut times = Vec::new();
+        for _ in 0..REMOTE_BATCHES {
+            let t = Instant::now();
+            let tx = conn.transaction().await.unwrap();
+            {
+                let ins = tx.prepare(&ins_sql).await.unwrap();
+                for _ in 0..BATCH_ROWS {
+                    id += 1;
+                    ins.execute(params![id, id * 3, text20(id)]).await.unwrap();
+                    ins.reset();
+                }
+            }
+            tx.commit().await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_batch_tx_ms {}", pct(times, 0.5) * 1000.0);
+        // and a text batch, values inlined
+        let mut times = Vec::new();
+        for _ in 0..REMOTE_BATCHES {
+            let mut sql = String::new();
+            for _ in 0..BATCH_ROWS {
+                id += 1;
+                sql.push_str(&format!("INSERT INTO {table} VALUES ({id}, {}, '{}');", id * 3, text20(id)));
+            }
+            let t = Instant::now();
+            conn.execute_transactional_batch(&sql).await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_batch_text_ms {}", pct(times, 0.5) * 1000.0);
+        if prefix == "replica" {
+            let mut rounds = 0;
+            while db.sync().await.unwrap().frames_synced() > 0 {
+                rounds += 1;
+            }
+            eprintln!("replica caught up in {rounds} sync rounds");
+        }
+        // point reads
+        let sel_sql = format!("SELECT b FROM {table} WHERE id = ?");
+        let sel_once = conn.prepare(&sel_sql).await.unwrap();
+        let mut lat = Vec::new();
+        for i in 0..REMOTE_READS as i64 {
+            let key = (i * 7919) % id + 1;
+            let t = Instant::now();
+            // On a libsql 0.10 replica, a statement prepared once and reset
+            // returns no row the second time: there it is prepared each time
+            // (a local prepare, from SQLite's cache of the schema).
+            let fresh;
+            let sel = if prefix == "replica" {
+                fresh = conn.prepare(&sel_sql).await.unwrap();
+                &fresh
+            } else {
+                &sel_once
+            };
+            let mut rows = sel.query(params![key]).await.unwrap();
+            let Some(row) = rows.next().await.unwrap() else {
+                let mut r = conn.query(&format!("SELECT count(*), max(id) FROM {table}"), ()).await.unwrap();
+                let r = r.next().await.unwrap().unwrap();
+                panic!("no row for id {key} of {id}: the table has {:?} rows, max id {:?}", r.get_value(0), r.get_value(1));
+            };
+            assert!(matches!(row.get_value(0).unwrap(), Value::Text(_)));
+            drop(row);
+            drop(rows);
+            sel.reset();
+            lat.push(t.elapsed().as_secs_f64());
+        }
+        report(prefix, "read", lat);
+    }
 }
