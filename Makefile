@@ -18,7 +18,7 @@ build: deps
 	$(DUNE) build
 
 demo: build
-	$(DUNE) exec -- ./bin/demo.exe demo.db
+	$(DUNE) exec -- ./bin/demo.exe
 
 test: deps
 	$(DUNE) build @runtest --force

@@ -19,6 +19,25 @@ let test_examples () =
    | Some r -> Alcotest.(check string) "moved" "5.0" (Value.to_string (Row.get r 0))
    | None -> Alcotest.fail "no user 2");
   Readme_blocks.report conn;
+  ignore (ok (Conn.execute conn "CREATE TABLE IF NOT EXISTS outbox (email TEXT)"));
+  Alcotest.(check int64) "insert_with_retry" 1L (ok (Readme_blocks.insert_with_retry conn "a@x"));
+  Readme_blocks.show_stats db;
+  (* migrate_step in a directory with an old workflow file *)
+  let here = Sys.getcwd () in
+  let d = Filename.temp_file "turso-readme" "" in
+  Sys.remove d;
+  Sys.mkdir d 0o700;
+  Sys.chdir d;
+  close_out (open_out "diff.sql");
+  Unix.putenv "TURSO_DATABASE_URL" "";
+  Readme_blocks.migrate_step ();
+  Alcotest.(check string) "legacy detected" "legacy" (Compat.detect_workflow_mode ());
+  Sys.remove "diff.sql";
+  Unix.putenv "TURSO_DATABASE_URL" (Filename.concat d "m.db");
+  Readme_blocks.migrate_step ();
+  Alcotest.(check bool) "migrate_step created the database" true (Sys.file_exists "m.db");
+  Unix.putenv "TURSO_DATABASE_URL" "";
+  Sys.chdir here;
   ignore (ok (Conn.batch conn
     "CREATE TABLE email_schedules (id INTEGER PRIMARY KEY, email TEXT, send_at REAL, attempts INTEGER,
        payload TEXT, sent INTEGER, recipient TEXT);

@@ -1,0 +1,440 @@
+(* turso-ocaml: a command-line tool for any database the library opens.
+
+   Which database: --db PATH (a local file), or --url URL [--auth-token T]
+   [--replica PATH | --no-replica], or else the environment and .env file
+   (TURSO_DATABASE_URL, TURSO_AUTH_TOKEN, TURSO_REPLICA_PATH), as
+   Turso.Db.of_env reads them.
+
+   Exit codes: 0 success; 1 an error (one line on stderr, "turso-ocaml:
+   ..."); 2 doctor found a problem; 124 a bad command line (cmdliner). *)
+
+open Turso
+open Cmdliner
+
+let now = Unix.gettimeofday
+
+exception Failed of string
+exception Exit_with of int
+
+let fail fmt = Printf.ksprintf (fun s -> raise (Failed s)) fmt
+let ok = function Ok x -> x | Error e -> raise (Failed (Error.to_string e))
+
+(* ------------------------------------------------------------ options *)
+
+type target = { db : string option; url : string option; token : string option; replica : string option;
+                no_replica : bool; env_file : string; timeout : float }
+
+let target =
+  let db = Arg.(value & opt (some string) None & info [ "db" ] ~docv:"PATH" ~doc:"A local database file (or :memory:).") in
+  let url =
+    Arg.(value & opt (some string) None & info [ "url" ] ~docv:"URL"
+           ~doc:"A remote database: libsql://, https:// or http://. Default: \\$TURSO_DATABASE_URL.")
+  in
+  let token =
+    Arg.(value & opt (some string) None & info [ "auth-token" ] ~docv:"TOKEN"
+           ~doc:"The auth token for --url. Default: \\$TURSO_AUTH_TOKEN. Never printed.")
+  in
+  let replica =
+    Arg.(value & opt (some string) None & info [ "replica" ] ~docv:"PATH"
+           ~doc:"With --url: the embedded replica's file (default: turso-replica.db).")
+  in
+  let no_replica = Arg.(value & flag & info [ "no-replica" ] ~doc:"With --url: use the remote database directly.") in
+  let env_file =
+    Arg.(value & opt string ".env" & info [ "env-file" ] ~docv:"FILE" ~doc:"Read variables from this file too.")
+  in
+  let timeout =
+    Arg.(value & opt float 10. & info [ "timeout" ] ~docv:"SECONDS" ~doc:"Bound on every network request.")
+  in
+  let make db url token replica no_replica env_file timeout = { db; url; token; replica; no_replica; env_file; timeout } in
+  Term.(const make $ db $ url $ token $ replica $ no_replica $ env_file $ timeout)
+
+let config t =
+  match (t.db, t.url) with
+  | Some p, _ -> Ok (Config.Local p)
+  | None, Some url ->
+    let auth_token =
+      match t.token with
+      | Some k -> k
+      | None -> (
+        match Config.of_env ~env_file:t.env_file () with
+        | Ok (Config.Remote { auth_token; _ } | Config.Replica { auth_token; _ }) -> auth_token
+        | _ -> Option.value (Sys.getenv_opt "TURSO_AUTH_TOKEN") ~default:"")
+    in
+    if t.no_replica then Ok (Config.Remote { url; auth_token })
+    else Ok (Config.Replica { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token })
+  | None, None -> Config.of_env ~env_file:t.env_file ()
+
+let with_conn t f =
+  let db = ok (Db.open_config ~timeout:t.timeout (ok (config t))) in
+  let conn = ok (Conn.connect db) in
+  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db) (fun () -> f db conn)
+
+(* ------------------------------------------------------------ printing *)
+
+let cell = function
+  | Value.Null -> "NULL"
+  | Value.Text s -> s
+  | v -> Value.to_string v
+
+(* UTF-8 aware width, for alignment. *)
+let width s =
+  let n = ref 0 in
+  String.iter (fun c -> if Char.code c land 0xc0 <> 0x80 then incr n) s;
+  !n
+
+let print_table columns rows =
+  let rows = List.map (fun r -> Array.map cell (Row.values r)) rows in
+  let w = Array.map width columns in
+  List.iter (Array.iteri (fun i c -> w.(i) <- max w.(i) (width c))) rows;
+  let line cells =
+    print_string
+      (String.concat " | " (Array.to_list (Array.mapi (fun i c -> c ^ String.make (w.(i) - width c) ' ') cells)));
+    print_newline ()
+  in
+  line columns;
+  print_endline (String.concat "-+-" (Array.to_list (Array.map (fun n -> String.make n '-') w)));
+  List.iter line rows;
+  Printf.printf "(%d row%s)\n" (List.length rows) (if List.length rows = 1 then "" else "s")
+
+let json_string s =
+  let b = Buffer.create (String.length s + 2) in
+  Buffer.add_char b '"';
+  String.iter
+    (fun c ->
+      match c with
+      | '"' -> Buffer.add_string b "\\\""
+      | '\\' -> Buffer.add_string b "\\\\"
+      | '\n' -> Buffer.add_string b "\\n"
+      | '\r' -> Buffer.add_string b "\\r"
+      | '\t' -> Buffer.add_string b "\\t"
+      | c when Char.code c < 0x20 -> Buffer.add_string b (Printf.sprintf "\\u%04x" (Char.code c))
+      | c -> Buffer.add_char b c)
+    s;
+  Buffer.add_char b '"';
+  Buffer.contents b
+
+let json_value = function
+  | Value.Null -> "null"
+  | Value.Integer i -> Int64.to_string i
+  | Value.Real f when Float.is_integer f && Float.abs f < 1e15 -> Printf.sprintf "%.1f" f
+  | Value.Real f when Float.is_finite f -> Printf.sprintf "%.17g" f
+  | Value.Real f -> json_string (Value.to_string (Value.Real f))
+  | Value.Text s -> json_string s
+  | Value.Blob b ->
+    (* {"base64": ...} would need a decoder on the other side; hex is plain *)
+    json_string (String.concat "" (List.init (String.length b) (fun i -> Printf.sprintf "%02x" (Char.code b.[i]))))
+
+let print_json columns rows =
+  print_string "[";
+  List.iteri
+    (fun i r ->
+      if i > 0 then print_string ",";
+      print_string "\n  {";
+      Array.iteri
+        (fun k v -> Printf.printf "%s%s: %s" (if k > 0 then ", " else "") (json_string columns.(k)) (json_value v))
+        (Row.values r);
+      print_string "}")
+    rows;
+  print_string (if rows = [] then "]\n" else "\n]\n")
+
+let csv_field s =
+  if String.exists (fun c -> c = ',' || c = '"' || c = '\n' || c = '\r') s then
+    "\"" ^ String.concat "\"\"" (String.split_on_char '"' s) ^ "\""
+  else s
+
+let print_csv columns rows =
+  let line cells = print_string (String.concat "," (List.map csv_field cells) ^ "\r\n") in
+  line (Array.to_list columns);
+  List.iter
+    (fun r -> line (List.map (function Value.Null -> "" | v -> cell v) (Array.to_list (Row.values r))))
+    rows
+
+(* ------------------------------------------------------------ commands *)
+
+(* -p VALUE: NULL, an integer, a float, or else text. *)
+let param_of_string s =
+  if s = "NULL" || s = "null" then Value.Null
+  else
+    match Int64.of_string_opt s with
+    | Some i -> Value.Integer i
+    | None -> ( match float_of_string_opt s with Some f when String.trim s = s -> Value.Real f | _ -> Value.Text s)
+
+let params_arg =
+  Arg.(value & opt_all string [] & info [ "p"; "param" ] ~docv:"VALUE"
+         ~doc:"A positional parameter (repeat for several): NULL, an integer, a float, or else text.")
+
+let sql_arg = Arg.(required & pos 0 (some string) None & info [] ~docv:"SQL" ~doc:"One SQL statement.")
+
+let params_of = function [] -> None | l -> Some (`Positional (List.map param_of_string l))
+
+type format = Table | Json | Csv
+
+let run_query t sql params format =
+  with_conn t (fun _ conn ->
+      let rs = ok (Conn.query ?params:(params_of params) conn sql) in
+      let columns = Rows.columns rs in
+      let rows = ok (Rows.to_list rs) in
+      match format with Table -> print_table columns rows | Json -> print_json columns rows | Csv -> print_csv columns rows)
+
+let query_cmd =
+  let format =
+    Arg.(value & vflag Table [ (Json, info [ "json" ] ~doc:"Print a JSON array of objects."); (Csv, info [ "csv" ] ~doc:"Print CSV (RFC 4180).") ])
+  in
+  Cmd.v (Cmd.info "query" ~doc:"Run a query and print its rows.")
+    Term.(const run_query $ target $ sql_arg $ params_arg $ format)
+
+let exec_cmd =
+  let run t sql params =
+    with_conn t (fun _ conn ->
+        let n = ok (Conn.execute ?params:(params_of params) conn sql) in
+        Printf.printf "%Ld row%s changed\n" n (if n = 1L then "" else "s"))
+  in
+  Cmd.v (Cmd.info "exec" ~doc:"Run a statement and print the rows it changed.") Term.(const run $ target $ sql_arg $ params_arg)
+
+(* Splits on ';' outside quotes and comments. *)
+let split_statements text =
+  let out = ref [] and cur = Buffer.create 64 in
+  let n = String.length text in
+  let rec go i quote =
+    if i >= n then ()
+    else
+      let c = text.[i] in
+      match quote with
+      | Some q ->
+        Buffer.add_char cur c;
+        go (i + 1) (if c = q then None else quote)
+      | None when c = '\'' || c = '"' || c = '`' -> Buffer.add_char cur c; go (i + 1) (Some c)
+      | None when c = '[' -> Buffer.add_char cur c; go (i + 1) (Some ']')
+      | None when c = '-' && i + 1 < n && text.[i + 1] = '-' ->
+        let j = try String.index_from text i '\n' with Not_found -> n in
+        go j None
+      | None when c = ';' ->
+        out := Buffer.contents cur :: !out;
+        Buffer.clear cur;
+        go (i + 1) None
+      | None -> Buffer.add_char cur c; go (i + 1) None
+  in
+  go 0 None;
+  if String.trim (Buffer.contents cur) <> "" then out := Buffer.contents cur :: !out;
+  List.rev !out
+
+(* The interactive prompt: statements end with ';' and may span lines.
+   Errors are shown and the prompt goes on. *)
+let shell t =
+  with_conn t (fun _ conn ->
+      let tty = Unix.isatty Unix.stdin in
+      if tty then print_endline "turso-ocaml shell: end statements with ';', .quit to leave, .tables to list tables";
+      let prompt p = if tty then (print_string p; flush stdout) in
+      let run_one sql =
+        match Conn.query conn sql with
+        | Error e -> Printf.printf "error: %s\n%!" (Error.to_string e)
+        | Ok rs -> (
+          let columns = Rows.columns rs in
+          match Rows.to_list rs with
+          | Error e -> Printf.printf "error: %s\n%!" (Error.to_string e)
+          | Ok rows when Array.length columns > 0 -> print_table columns rows; flush stdout
+          | Ok _ ->
+            let n = match Conn.changes conn with Ok n -> n | Error _ -> 0L in
+            Printf.printf "ok (%Ld row%s changed)\n%!" n (if n = 1L then "" else "s"))
+      in
+      let buf = Buffer.create 256 in
+      let rec loop () =
+        prompt (if Buffer.length buf = 0 then "turso> " else "   ...> ");
+        match input_line stdin with
+        | exception End_of_file -> if Buffer.length buf > 0 then run_one (Buffer.contents buf)
+        | line -> (
+          let trimmed = String.trim line in
+          match trimmed with
+          | (".quit" | ".exit") when Buffer.length buf = 0 -> ()
+          | ".tables" when Buffer.length buf = 0 ->
+            run_one "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+            loop ()
+          | _ ->
+            Buffer.add_string buf line;
+            Buffer.add_char buf '\n';
+            let text = String.trim (Buffer.contents buf) in
+            if text <> "" && text.[String.length text - 1] = ';' then begin
+              Buffer.clear buf;
+              (* one statement at a time: "a; b;" on one line runs both *)
+              List.iter
+                (fun s -> if String.trim s <> "" then run_one s)
+                (split_statements text)
+            end
+            else if text = "" then Buffer.clear buf;
+            loop ())
+      in
+      loop ())
+
+let shell_cmd = Cmd.v (Cmd.info "shell" ~doc:"An interactive SQL prompt.") Term.(const shell $ target)
+
+let sync_cmd =
+  let run t =
+    with_conn t (fun db _ ->
+        let t0 = now () in
+        let i = ok (Db.sync db) in
+        Printf.printf "synced in %.1f ms: %d frames applied, now at frame %s\n" ((now () -. t0) *. 1000.) i.Db.frames_synced
+          (match i.Db.frame_no with Some f -> Int64.to_string f | None -> "none"))
+  in
+  Cmd.v (Cmd.info "sync" ~doc:"Sync an embedded replica with its primary and say what it did.") Term.(const run $ target)
+
+let stats_cmd =
+  let run t = with_conn t (fun db _ -> Format.printf "%a@." Stats.pp (ok (Db.stats db))) in
+  Cmd.v (Cmd.info "stats" ~doc:"Print the database's statistics (mode, statements, syncs, frames).") Term.(const run $ target)
+
+(* ------------------------------------------------------------ doctor *)
+
+let doctor t =
+  let problems = ref 0 in
+  let say status fmt = Printf.ksprintf (fun s -> Printf.printf "[%s] %s\n%!" status s) fmt in
+  let bad fmt = incr problems; say "problem" fmt in
+  let dir = Filename.current_dir_name in
+  (* configuration *)
+  let config = config t in
+  (match config with
+   | Ok c -> say "ok" "configuration: %s" (Config.to_string c)
+   | Error e -> bad "configuration: %s" e.Error.message);
+  (match config with
+   | Ok (Config.Remote { auth_token = ""; _ } | Config.Replica { auth_token = ""; _ }) ->
+     say "note" "no auth token: fine for a local sqld, Turso needs TURSO_AUTH_TOKEN"
+   | _ -> ());
+  (* workflow *)
+  let legacy = Compat.find_legacy_files ~dir () in
+  let mode =
+    match config with
+    | Ok (Config.Replica _) -> "ffi"
+    | _ -> Compat.detect_workflow_mode ~dir ~env_file:t.env_file ()
+  in
+  (match mode with
+   | "ffi" -> say "ok" "workflow: ffi (an embedded replica, synced by the library)"
+   | "legacy" ->
+     bad "workflow: legacy: the old copy/diff/apply files are here (%s); see \"Migrating from the copy/diff/apply workflow\" in the README"
+       (String.concat ", " legacy)
+   | m -> say "note" "workflow: %s (no replica configured, no old workflow files)" m);
+  if mode = "ffi" && legacy <> [] then
+    say "note" "old workflow files are still here (%s): delete them once nothing uses them" (String.concat ", " legacy);
+  (* server *)
+  (match config with
+   | Ok (Config.Remote { url; auth_token } | Config.Replica { url; auth_token; _ }) -> (
+     let t0 = now () in
+     let r =
+       Result.bind (Db.open_remote ~timeout:(Float.min t.timeout 5.) ~url ~auth_token ()) (fun db ->
+           Fun.protect ~finally:(fun () -> Db.close db) (fun () ->
+               Result.bind (Conn.connect db) (fun c ->
+                   Fun.protect ~finally:(fun () -> Conn.close c) (fun () -> Conn.query_one c "SELECT 1"))))
+     in
+     match r with
+     | Ok _ -> say "ok" "server: %s answers (%.0f ms)" url ((now () -. t0) *. 1000.)
+     | Error e when e.kind = `Auth -> bad "server: %s refuses the auth token (%s)" url e.message
+     | Error e -> bad "server: %s cannot be reached: %s" url (Error.to_string e))
+   | _ -> ());
+  (* files *)
+  let check_file what path =
+    if not (Sys.file_exists path) then say "note" "%s: %s does not exist yet (it is created on first use)" what path
+    else
+      match Db.open_local ~mode:`Read_only path with
+      | Error e -> bad "%s: %s cannot be opened: %s" what path (Error.to_string e)
+      | Ok db ->
+        let r = Result.bind (Conn.connect db) (fun c -> Conn.query_one c "PRAGMA quick_check") in
+        Db.close db;
+        (match r with
+         | Ok (Some row) when Row.get row 0 = Value.Text "ok" -> say "ok" "%s: %s is healthy (quick_check)" what path
+         | Ok (Some row) -> bad "%s: %s is damaged: %s" what path (cell (Row.get row 0))
+         | Ok None -> bad "%s: %s: no answer from quick_check" what path
+         | Error e -> bad "%s: %s cannot be read: %s" what path (Error.to_string e))
+  in
+  (match config with
+   | Ok (Config.Replica { path; _ }) -> check_file "replica file" path
+   | Ok (Config.Local path) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
+     check_file "database file" path
+   | _ -> ());
+  if !problems = 0 then print_endline "all good"
+  else begin
+    Printf.printf "%d problem%s found\n" !problems (if !problems = 1 then "" else "s");
+    raise (Exit_with 2)
+  end
+
+let doctor_cmd =
+  Cmd.v
+    (Cmd.info "doctor" ~doc:"Check the setup: configuration, server, replica file, workflow mode."
+       ~exits:(Cmd.Exit.info 2 ~doc:"a problem was found" :: Cmd.Exit.defaults))
+    Term.(const doctor $ target)
+
+(* ------------------------------------------------------------ bench *)
+
+let bench t inserts reads =
+  with_conn t (fun db conn ->
+      let pct l p = let a = Array.of_list l in Array.sort compare a; a.(min (Array.length a - 1) (int_of_float (float (Array.length a) *. p))) in
+      let progress what i n = if Unix.isatty Unix.stderr then Printf.eprintf "\r%s %d/%d%!" what i n in
+      let done_ () = if Unix.isatty Unix.stderr then Printf.eprintf "\r\027[K%!" in
+      let table = "turso_ocaml_bench" in
+      ignore (ok (Conn.execute conn ("DROP TABLE IF EXISTS " ^ table)));
+      ignore (ok (Conn.execute conn (Printf.sprintf "CREATE TABLE %s (id INTEGER PRIMARY KEY, email TEXT, send_at REAL)" table)));
+      Fun.protect ~finally:(fun () -> ignore (Conn.execute conn ("DROP TABLE IF EXISTS " ^ table))) (fun () ->
+          let ins = ok (Conn.prepare conn (Printf.sprintf "INSERT INTO %s VALUES (?, ?, ?)" table)) in
+          let id = ref 0 in
+          let row () = incr id; Value.[ int !id; text (Printf.sprintf "user%d@example.com" !id); float (now ()) ] in
+          let single =
+            List.init inserts (fun i ->
+                progress "single-row inserts" (i + 1) inserts;
+                let p = row () in
+                let t0 = now () in
+                ignore (ok (Stmt.execute ins ~params:(`Positional p)));
+                now () -. t0)
+          in
+          done_ ();
+          let batches =
+            List.init 3 (fun i ->
+                progress "1,000-row batches" (i + 1) 3;
+                let sets = List.init 1000 (fun _ -> row ()) in
+                let t0 = now () in
+                ignore (ok (Stmt.execute_many ins sets));
+                now () -. t0)
+          in
+          done_ ();
+          let sel = ok (Conn.prepare conn (Printf.sprintf "SELECT email FROM %s WHERE id = ?" table)) in
+          let lat =
+            List.init reads (fun i ->
+                progress "point reads" (i + 1) reads;
+                let key = (i * 7919) mod !id + 1 in
+                let t0 = now () in
+                ignore (ok (Stmt.query_one sel ~params:(`Positional [ Value.int key ])));
+                now () -. t0)
+          in
+          done_ ();
+          let ms x = x *. 1000. in
+          let st = ok (Db.stats db) in
+          Printf.printf "turso-ocaml bench on %s (%s)\n\n" (Stats.mode_to_string st.Stats.mode)
+            (match config t with Ok c -> Config.to_string c | Error _ -> "?");
+          Printf.printf "| operation | this setup | old copy/diff/apply workflow |\n|---|---:|---:|\n";
+          Printf.printf "| single-row insert, median (%d runs) | %.2f ms | 2-5 s |\n" inserts (ms (pct single 0.5));
+          Printf.printf "| single-row insert, p99 | %.2f ms | |\n" (ms (pct single 0.99));
+          Printf.printf "| 1,000-row batch insert, median (3 runs) | %.1f ms | 10-30 s |\n" (ms (pct batches 0.5));
+          Printf.printf "| point read, median (%d runs) | %.3f ms | |\n" reads (ms (pct lat 0.5));
+          Printf.printf "| point read, p99 | %.3f ms | |\n" (ms (pct lat 0.99))))
+
+let bench_cmd =
+  let inserts = Arg.(value & opt int 100 & info [ "inserts" ] ~docv:"N" ~doc:"Single-row inserts to time.") in
+  let reads = Arg.(value & opt int 500 & info [ "reads" ] ~docv:"N" ~doc:"Point reads to time.") in
+  Cmd.v
+    (Cmd.info "bench"
+       ~doc:"Time single-row inserts, 1,000-row batches and point reads on the configured database, next to the old workflow's figures. Uses (and drops) a table named turso_ocaml_bench.")
+    Term.(const bench $ target $ inserts $ reads)
+
+(* ------------------------------------------------------------ main *)
+
+let () =
+  let info =
+    Cmd.info "turso-ocaml" ~version:"0.1.0"
+      ~doc:"Query, sync and check libSQL and Turso databases (a local file, remote, or an embedded replica)."
+  in
+  let cmd =
+    Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; stats_cmd; doctor_cmd; bench_cmd ]
+  in
+  (* errors are one line and exit 1; doctor's problems exit 2 *)
+  let wrap () =
+    match Cmd.eval_value ~catch:false cmd with
+    | Ok (`Ok ()) | Ok `Version | Ok `Help -> 0
+    | Error (`Parse | `Term) -> Cmd.Exit.cli_error
+    | Error `Exn -> Cmd.Exit.internal_error
+  in
+  exit (try wrap () with Failed msg -> prerr_endline ("turso-ocaml: " ^ msg); 1 | Exit_with n -> n)

@@ -1,0 +1,175 @@
+(* turso-ocaml, run as a process: output and exit codes. Also the
+   email-scheduler example, run to its end. *)
+
+let exe = Filename.concat (Sys.getcwd ()) Sys.argv.(1)
+let example = Filename.concat (Sys.getcwd ()) Sys.argv.(2)
+
+let tmp_dir () =
+  let d = Filename.temp_file "turso-cli" "" in
+  Sys.remove d;
+  Unix.mkdir d 0o700;
+  d
+
+let read_all ic =
+  let b = Buffer.create 4096 in
+  (try
+     while true do
+       Buffer.add_channel b ic 1
+     done
+   with End_of_file -> ());
+  Buffer.contents b
+
+(* Runs [prog args] in [dir] with a clean environment (no TURSO_ variables), stdin
+   from [input]; returns (exit code, stdout, stderr). *)
+let run ?(input = "") ?(env = []) ~dir prog args =
+  let env = Array.of_list (("PATH=" ^ Option.value (Sys.getenv_opt "PATH") ~default:"/usr/bin:/bin") :: env) in
+  let inp = Filename.concat dir ".stdin" in
+  let oc = open_out_bin inp in
+  output_string oc input;
+  close_out oc;
+  let out = Filename.concat dir ".stdout" and err = Filename.concat dir ".stderr" in
+  let fd f flags = Unix.openfile f flags 0o600 in
+  let i = fd inp [ Unix.O_RDONLY ] and o = fd out [ Unix.O_WRONLY; Unix.O_CREAT; Unix.O_TRUNC ]
+  and e = fd err [ Unix.O_WRONLY; Unix.O_CREAT; Unix.O_TRUNC ] in
+  let here = Sys.getcwd () in
+  Sys.chdir dir;
+  let pid = Unix.create_process_env prog (Array.of_list (prog :: args)) env i o e in
+  Sys.chdir here;
+  List.iter Unix.close [ i; o; e ];
+  let code = match snd (Unix.waitpid [] pid) with Unix.WEXITED c -> c | _ -> -1 in
+  let slurp f = let ic = open_in_bin f in let s = read_all ic in close_in ic; s in
+  (code, slurp out, slurp err)
+
+let contains s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false
+let check_contains what s sub = Alcotest.(check bool) (Printf.sprintf "%s: %S in %S" what sub s) true (contains s sub)
+let check_code what expected (code, out, err) =
+  Alcotest.(check int) (Printf.sprintf "%s: exit code (stdout %S, stderr %S)" what out err) expected code
+
+let test_query_exec () =
+  let dir = tmp_dir () in
+  let cli args = run ~dir exe args in
+  check_code "create" 0 (cli [ "exec"; "--db"; "t.db"; "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)" ]);
+  let (_, out, _) as r = cli [ "exec"; "--db"; "t.db"; "INSERT INTO t (name, score) VALUES (?, ?), ('bö, \"q\"', NULL)"; "-p"; "ada"; "-p"; "9.5" ] in
+  check_code "insert" 0 r;
+  Alcotest.(check string) "rows changed" "2 rows changed\n" out;
+  let (_, out, _) as r = cli [ "query"; "--db"; "t.db"; "SELECT id, name, score FROM t ORDER BY id" ] in
+  check_code "query" 0 r;
+  Alcotest.(check string) "table"
+    "id | name    | score\n---+---------+------\n1  | ada     | 9.5  \n2  | bö, \"q\" | NULL \n(2 rows)\n" out;
+  let _, out, _ = cli [ "query"; "--db"; "t.db"; "--json"; "SELECT id, name, score FROM t ORDER BY id" ] in
+  Alcotest.(check string) "json"
+    "[\n  {\"id\": 1, \"name\": \"ada\", \"score\": 9.5},\n  {\"id\": 2, \"name\": \"bö, \\\"q\\\"\", \"score\": null}\n]\n" out;
+  let _, out, _ = cli [ "query"; "--db"; "t.db"; "--csv"; "SELECT id, name, score FROM t ORDER BY id" ] in
+  Alcotest.(check string) "csv" "id,name,score\r\n1,ada,9.5\r\n2,\"bö, \"\"q\"\"\",\r\n" out;
+  let (_, out, err) as r = cli [ "query"; "--db"; "t.db"; "SELEC 1" ] in
+  check_code "bad SQL" 1 r;
+  Alcotest.(check string) "nothing on stdout" "" out;
+  check_contains "one-line error" err "turso-ocaml: sql error: near \"SELEC\": syntax error";
+  Alcotest.(check int) "one line" 1 (List.length (String.split_on_char '\n' (String.trim err)));
+  check_code "no SQL" 124 (cli [ "query"; "--db"; "t.db" ]);
+  check_code "unknown command" 124 (cli [ "frobnicate" ]);
+  List.iter
+    (fun c ->
+      let (_, out, _) as r = cli [ c; "--help=plain" ] in
+      check_code (c ^ " --help") 0 r;
+      check_contains (c ^ " --help") out "OPTIONS")
+    [ "query"; "exec"; "shell"; "sync"; "stats"; "doctor"; "bench" ];
+  let (_, _, err) as r = cli [ "sync"; "--db"; "t.db" ] in
+  check_code "sync on a local file" 1 r;
+  check_contains "sync error" err "sync is for embedded replicas";
+  let (_, out, _) as r = cli [ "stats"; "--db"; "t.db" ] in
+  check_code "stats" 0 r;
+  check_contains "stats" out "mode                file"
+
+let test_missing_config () =
+  let dir = tmp_dir () in
+  let (_, out, err) as r = run ~dir exe [ "query"; "SELECT 1" ] in
+  check_code "no configuration" 1 r;
+  Alcotest.(check string) "no output" "" out;
+  check_contains "names the variable" err "TURSO_DATABASE_URL is not set";
+  (* from a .env file instead *)
+  let oc = open_out (Filename.concat dir ".env") in
+  output_string oc "TURSO_DATABASE_URL=from-env.db\n";
+  close_out oc;
+  let (_, out, _) as r = run ~dir exe [ "query"; "SELECT 40 + 2 AS answer" ] in
+  check_code "from .env" 0 r;
+  check_contains "answer" out "42";
+  Alcotest.(check bool) "the .env database" true (Sys.file_exists (Filename.concat dir "from-env.db"))
+
+let test_shell () =
+  let dir = tmp_dir () in
+  let input = "CREATE TABLE s (x);\nINSERT INTO s VALUES\n  (1), (2);\nbad sql;\nSELECT sum(x) AS total FROM s; SELECT 'a;b' AS t;\n.tables\n.quit\nSELECT 'not reached';\n" in
+  let (_, out, _) as r = run ~dir ~input exe [ "shell"; "--db"; "s.db" ] in
+  check_code "shell" 0 r;
+  check_contains "multi-line insert" out "ok (2 rows changed)";
+  check_contains "error shown, the shell goes on" out "error: sql error: near \"bad\": syntax error";
+  check_contains "after the error" out "total\n-----\n3    \n(1 row)";
+  check_contains "a ';' inside quotes" out "a;b";
+  check_contains ".tables" out "name\n----\ns   ";
+  Alcotest.(check bool) ".quit stops" false (contains out "not reached")
+
+let test_doctor () =
+  let dir = tmp_dir () in
+  let cli args = run ~dir exe args in
+  let (_, out, _) as r = cli [ "doctor"; "--db"; "d.db" ] in
+  check_code "fresh local" 0 r;
+  check_contains "configuration" out "[ok] configuration: local file d.db";
+  check_contains "uninitialized" out "workflow: uninitialized";
+  check_contains "all good" out "all good";
+  ignore (cli [ "exec"; "--db"; "d.db"; "CREATE TABLE x (y)" ]);
+  let _, out, _ = cli [ "doctor"; "--db"; "d.db" ] in
+  check_contains "file checked" out "[ok] database file: d.db is healthy";
+  (* a damaged file *)
+  let oc = open_out_bin (Filename.concat dir "bad.db") in
+  output_string oc (String.make 4096 'x');
+  close_out oc;
+  let (_, out, _) as r = cli [ "doctor"; "--db"; "bad.db" ] in
+  check_code "damaged file" 2 r;
+  check_contains "damaged" out "[problem] database file: bad.db";
+  (* the old workflow's files *)
+  List.iter (fun f -> close_out (open_out (Filename.concat dir f))) [ "working_copy.db"; "diff.sql" ];
+  let (_, out, _) as r = cli [ "doctor" ] in
+  check_code "legacy" 2 r;
+  check_contains "legacy" out "workflow: legacy: the old copy/diff/apply files are here (working_copy.db, diff.sql)";
+  check_contains "pointer to the README" out "Migrating from the copy/diff/apply workflow";
+  check_contains "no configuration" out "[problem] configuration: TURSO_DATABASE_URL is not set";
+  (* a remote configuration: the token is never printed, only its length;
+     nothing listens on the port *)
+  let token = "sekret-token-123456" in
+  let (_, out, err) as r =
+    run ~dir ~env:[ "TURSO_DATABASE_URL=http://127.0.0.1:9"; "TURSO_AUTH_TOKEN=" ^ token ] exe [ "doctor"; "--timeout"; "2" ]
+  in
+  check_code "server down" 2 r;
+  check_contains "token length" out (Printf.sprintf "auth token set (%d characters)" (String.length token));
+  check_contains "server" out "[problem] server: http://127.0.0.1:9 cannot be reached";
+  Alcotest.(check bool) "the token is not printed" false (contains (out ^ err) token)
+
+let test_bench_local () =
+  let dir = tmp_dir () in
+  let (_, out, _) as r = run ~dir exe [ "bench"; "--db"; "b.db"; "--inserts"; "20"; "--reads"; "50" ] in
+  check_code "bench" 0 r;
+  List.iter (check_contains "bench" out)
+    [ "single-row insert, median (20 runs)"; "1,000-row batch insert"; "10-30 s"; "2-5 s"; "point read, median (50 runs)" ];
+  let _, out, _ = run ~dir exe [ "query"; "--db"; "b.db"; ".tables" ] in
+  ignore out;
+  let _, out, _ = run ~dir exe [ "query"; "--db"; "b.db"; "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_ocaml_bench'" ] in
+  check_contains "its table is dropped" out "0"
+
+let test_example () =
+  let dir = tmp_dir () in
+  let (_, out, _) as r = run ~dir example [ "--lwt"; "--count"; "3000"; "es.db" ] in
+  check_code "example" 0 r;
+  check_contains "blocking" out "blocking: scheduled 3000 emails in one transaction";
+  check_contains "due" out "blocking: 1500 due";
+  check_contains "marked" out "marked 1500 sent";
+  check_contains "pending" out "1500 still pending";
+  check_contains "lwt" out "lwt: scheduled 3000 emails";
+  check_contains "lwt marked" out "lwt: 1500 due, marked 1500 sent"
+
+let () =
+  let tc n f = Alcotest.test_case n `Quick f in
+  Alcotest.run ~argv:[| Sys.argv.(0) |] "turso-ocaml"
+    [ ( "cli",
+        [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
+          tc "shell" test_shell; tc "doctor" test_doctor; tc "bench" test_bench_local ] );
+      ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
