@@ -36,6 +36,14 @@ external conn_execute : conn -> string -> string -> string = "turso_conn_execute
 external conn_execute_async : conn -> string -> string -> int -> unit = "turso_conn_execute_async"
 external conn_batch : conn -> string -> bool -> string = "turso_conn_batch"
 external conn_batch_async : conn -> string -> bool -> int -> unit = "turso_conn_batch_async"
+external conn_batch_list : conn -> string -> string = "turso_conn_batch_list"
+(** A batch of statements with parameters; the request and reply layouts
+    are in [rust/src/wire.rs] ([batch_request]) and [rust/src/local.rs]
+    ([encode_result]). *)
+
+external conn_batch_list_async : conn -> string -> int -> unit = "turso_conn_batch_list_async"
+external conn_run : conn -> string -> string -> string = "turso_conn_run"
+external conn_run_async : conn -> string -> string -> int -> unit = "turso_conn_run_async"
 external conn_last_insert_rowid : conn -> string = "turso_conn_last_insert_rowid"
 external conn_last_insert_rowid_async : conn -> int -> unit = "turso_conn_last_insert_rowid_async"
 external conn_changes : conn -> string = "turso_conn_changes"

@@ -72,7 +72,7 @@ module Error = struct
     | `Sql -> "sql" | `Constraint -> "constraint" | `Busy -> "busy" | `Auth -> "auth"
     | `Network -> "network" | `Timeout -> "timeout" | `Sync -> "sync"
     | `Closed -> "closed" | `Decode -> "decode" | `Config -> "config"
-    | `Misuse -> "misuse" | `Internal -> "internal"
+    | `Misuse -> "misuse" | `Internal -> "internal" | `Transaction_closed -> "transaction closed"
 
   let primary_names =
     [ 0, "OK"; 1, "ERROR"; 2, "INTERNAL"; 3, "PERM"; 4, "ABORT"; 5, "BUSY";
@@ -430,6 +430,54 @@ module Stats = struct
       (to_list s)
 end
 
+module Result_set = struct
+  type t = {
+    columns : string array;
+    decltypes : string option array;
+    rows : Row.t list;
+    rows_affected : int64;
+    last_insert_rowid : int64 option;
+  }
+
+  let of_wire (r : Wire.result) =
+    {
+      columns = r.r_names;
+      decltypes = r.r_decltypes;
+      rows = List.map (fun values -> { Row.names = r.r_names; values }) r.r_rows;
+      rows_affected = r.r_changes;
+      last_insert_rowid = r.r_rowid;
+    }
+end
+
+(* Whether a statement only reads: what a batch in `Read mode accepts, the
+   same in every mode (sqld does not enforce read-only transactions). *)
+let is_read_statement sql =
+  let n = String.length sql in
+  let words = ref [] in
+  let i = ref 0 in
+  let quote = ref None in
+  while !i < n do
+    let c = sql.[!i] in
+    (match !quote with
+     | Some q -> if c = q then quote := None
+     | None ->
+       if c = '\'' || c = '"' || c = '`' then quote := Some c
+       else if c = '[' then quote := Some ']'
+       else if c = '-' && !i + 1 < n && sql.[!i + 1] = '-' then
+         (while !i < n && sql.[!i] <> '\n' do incr i done)
+       else if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c = '_' then begin
+         let start = !i in
+         while !i + 1 < n && (match sql.[!i + 1] with 'A' .. 'Z' | 'a' .. 'z' | '0' .. '9' | '_' -> true | _ -> false) do incr i done;
+         words := String.uppercase_ascii (String.sub sql start (!i - start + 1)) :: !words
+       end);
+    incr i
+  done;
+  let words = List.rev !words in
+  match words with
+  | ("SELECT" | "VALUES" | "WITH") :: _ ->
+    not (List.exists (fun w -> List.mem w [ "INSERT"; "UPDATE"; "DELETE"; "REPLACE" ]) words)
+  | _ -> false
+
 (* .env files: KEY=VALUE lines; blank lines and # comments; an optional
    export prefix; values bare (a space then # starts a comment), in single
    quotes (as is) or in double quotes (with backslash escapes for newline,
@@ -645,6 +693,23 @@ module type S = sig
     val is_autocommit : t -> (bool, Error.t) result io
     val set_busy_timeout : t -> float -> (unit, Error.t) result io
     val close : t -> unit io
+    val run : ?params:params -> t -> string -> (Result_set.t, Error.t) result io
+    type batch_mode = [ `Write | `Read | `Deferred ]
+    val batch_list :
+      ?mode:batch_mode -> t -> (string * params) list -> (Result_set.t list, Error.t) result io
+  end
+  module Tx : sig
+    type t
+    val begin_ : ?behavior:Conn.behavior -> Conn.t -> (t, Error.t) result io
+    val execute : ?params:params -> t -> string -> (int64, Error.t) result io
+    val query : ?params:params -> t -> string -> (Row.t list, Error.t) result io
+    val run : ?params:params -> t -> string -> (Result_set.t, Error.t) result io
+    val batch : t -> (string * params) list -> (Result_set.t list, Error.t) result io
+    val script : t -> string -> (unit, Error.t) result io
+    val commit : t -> (unit, Error.t) result io
+    val rollback : t -> (unit, Error.t) result io
+    val close : t -> unit io
+    val is_open : t -> bool
   end
   val retry :
     ?attempts:int -> ?base_delay:float -> ?max_delay:float ->
@@ -954,6 +1019,33 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
             | Ok () -> leave (); Io.return (Ok v)
             | Error e -> rollback () >|= fun () -> Error e))
 
+    let run ?params c sql =
+      let p = encode_params params in
+      Io.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
+      if Wire.is_ok r then Ok (Result_set.of_wire (Wire.decode_run r)) else err_of_reply r
+
+    type batch_mode = [ `Write | `Read | `Deferred ]
+
+    let batch_list ?(mode = `Deferred) c stmts =
+      let not_read =
+        if mode <> `Read then None
+        else
+          List.find_map
+            (fun (i, (sql, _)) -> if is_read_statement sql then None else Some (i, sql))
+            (List.mapi (fun i s -> (i, s)) stmts)
+      in
+      match not_read with
+      | Some (i, sql) ->
+        Io.return
+          (Error
+             (Error.make ~sql `Misuse
+                (Printf.sprintf "statement %d: a batch in `Read mode runs only SELECT, VALUES or WITH ... SELECT statements" i)))
+      | None ->
+        let m = match mode with `Deferred -> 0 | `Write -> 1 | `Read -> 2 in
+        let req = Wire.encode_batch m (List.map (fun (sql, p) -> (sql, Some p)) stmts) in
+        Io.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
+        if Wire.is_ok r then Ok (List.map Result_set.of_wire (Wire.decode_batch r)) else err_of_reply r
+
     let execute_transaction c stmts =
       with_transaction ~behavior:`Immediate c (fun c ->
           let rec go = function
@@ -964,6 +1056,75 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
           go stmts)
 
     let close c = Io.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
+  end
+
+  module Tx = struct
+    type state = Open | Committed | Rolled_back | Closed | Ended_by_statement
+
+    type t = { conn : Conn.t; mutable state : state }
+
+    let closed_error t =
+      let how =
+        match t.state with
+        | Committed -> "it was committed"
+        | Rolled_back -> "it was rolled back"
+        | Closed -> "it was closed"
+        | Ended_by_statement -> "a statement ended it (ROLLBACK, or a conflict clause that rolls back)"
+        | Open -> "?"
+      in
+      Error.make `Transaction_closed ("the transaction is over: " ^ how)
+
+    let is_open t = t.state = Open
+
+    let begin_ ?(behavior = `Deferred) conn =
+      Conn.is_autocommit conn >>= function
+      | Error e -> Io.return (Error e)
+      | Ok false ->
+        Io.return
+          (Error (Error.make `Misuse "a transaction is already open on this connection (use Conn.with_transaction to nest)"))
+      | Ok true ->
+        let sql =
+          match behavior with `Deferred -> "BEGIN DEFERRED" | `Immediate -> "BEGIN IMMEDIATE" | `Exclusive -> "BEGIN EXCLUSIVE"
+        in
+        Conn.execute conn sql >|= Result.map (fun _ -> { conn; state = Open })
+
+    (* Runs [f] if the transaction is open; afterwards, a connection back in
+       autocommit mode means a statement ended the transaction. *)
+    let guard t f =
+      if t.state <> Open then Io.return (Error (closed_error t))
+      else
+        f () >>= fun r ->
+        Conn.is_autocommit t.conn >|= fun a ->
+        (match a with Ok true -> t.state <- Ended_by_statement | _ -> ());
+        r
+
+    let execute ?params t sql = guard t (fun () -> Conn.execute ?params t.conn sql)
+    let query ?params t sql = guard t (fun () -> Conn.query_list ?params t.conn sql)
+    let run ?params t sql = guard t (fun () -> Conn.run ?params t.conn sql)
+    let batch t stmts = guard t (fun () -> Conn.batch_list t.conn stmts)
+    let script t sql = guard t (fun () -> Conn.script t.conn sql)
+
+    let finish t sql final =
+      if t.state <> Open then Io.return (Error (closed_error t))
+      else
+        Conn.execute t.conn sql >>= function
+        | Ok _ -> t.state <- final; Io.return (Ok ())
+        | Error e ->
+          (* a failed COMMIT: roll back, so the connection is usable *)
+          Conn.is_autocommit t.conn >>= fun a ->
+          (match a with
+           | Ok false -> Conn.execute t.conn "ROLLBACK" >|= ignore
+           | _ -> Io.return ())
+          >|= fun () ->
+          t.state <- Rolled_back;
+          Error e
+
+    let commit t = finish t "COMMIT" Committed
+    let rollback t = finish t "ROLLBACK" Rolled_back
+
+    let close t =
+      if t.state <> Open then Io.return ()
+      else rollback t >|= fun _ -> t.state <- Closed
   end
 
   (* Jitter from a state of our own: the application's Random is left alone. *)

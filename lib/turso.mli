@@ -88,7 +88,9 @@ module Error : sig
       - [`Misuse]: the call itself is wrong (parameter count or name,
         several statements where one is expected, a NUL byte in SQL,
         invalid UTF-8 in [Text], NaN).
-      - [`Internal]: a bug in this library (a caught Rust panic). *)
+      - [`Internal]: a bug in this library (a caught Rust panic).
+      - [`Transaction_closed]: a {!S.Tx.t} was used after its commit,
+        rollback or close, or after a statement ended it. *)
 
   type t = Wire.error = {
     kind : kind;
@@ -274,6 +276,20 @@ module Encode : sig
 end
 
 (** {1 Databases, connections, statements} *)
+
+module Result_set : sig
+  (** A statement's whole result, as {!S.Conn.run} and
+      {!S.Conn.batch_list} return it (the shape of the official clients'
+      results). *)
+
+  type t = {
+    columns : string array;
+    decltypes : string option array;  (** declared types; [None] for an expression *)
+    rows : Row.t list;
+    rows_affected : int64;  (** rows the statement changed (0 for a query) *)
+    last_insert_rowid : int64 option;  (** [None] when the statement inserted nothing *)
+  }
+end
 
 module Config : sig
   (** Which database to open: what {!S.Db.of_env} reads from the
@@ -571,6 +587,73 @@ module type S = sig
     val close : t -> unit io
     (** Closes the connection and all its statements. Idempotent; any later
         use is a [`Closed] error. *)
+
+    val run : ?params:params -> t -> string -> (Result_set.t, Error.t) result io
+    (** Runs one statement and returns its whole result: rows, column names
+        and declared types, rows changed, inserted rowid. *)
+
+    type batch_mode = [ `Write | `Read | `Deferred ]
+
+    val batch_list :
+      ?mode:batch_mode -> t -> (string * params) list -> (Result_set.t list, Error.t) result io
+    (** [batch_list conn [ (sql, params); ... ]] runs the statements in
+        order in one transaction and returns each one's result. If one
+        fails, nothing of the batch stays and the error's message starts
+        with ["statement i: "] (from 0). Modes, as the official clients:
+        [`Write] begins [IMMEDIATE], [`Deferred] (the default) [DEFERRED],
+        [`Read] accepts only [SELECT], [VALUES] and [WITH ... SELECT]
+        statements (checked before anything runs, in every mode; a local
+        database also sets [query_only]). Inside an open transaction the
+        batch is a savepoint. BEGIN, COMMIT and ROLLBACK are refused
+        ([`Misuse]).
+
+        On a remote database or a replica, outside a transaction, the whole
+        batch is one HTTP request (then a replica syncs, for
+        read-your-writes; a [`Read] batch on a replica runs locally). Use
+        [`Positional []] for a statement without parameters. *)
+  end
+
+  module Tx : sig
+    (** An interactive transaction as a value. *)
+
+    type t
+
+    val begin_ : ?behavior:Conn.behavior -> Conn.t -> (t, Error.t) result io
+    (** Begins a transaction ([`Deferred] by default). A [`Misuse] error if
+        one is already open on the connection. *)
+
+    val execute : ?params:params -> t -> string -> (int64, Error.t) result io
+    (** {!Conn.execute} inside the transaction. *)
+
+    val query : ?params:params -> t -> string -> (Row.t list, Error.t) result io
+    (** {!Conn.query_list} inside the transaction. *)
+
+    val run : ?params:params -> t -> string -> (Result_set.t, Error.t) result io
+    (** {!Conn.run} inside the transaction. *)
+
+    val batch : t -> (string * params) list -> (Result_set.t list, Error.t) result io
+    (** {!Conn.batch_list} inside the transaction (a savepoint: all of it or
+        none of it, the transaction stays open either way). *)
+
+    val script : t -> string -> (unit, Error.t) result io
+    (** As in {!Conn}. A failed statement does not end the transaction
+        (as in SQLite). A statement that ends it ([ROLLBACK], or
+        [INSERT OR ROLLBACK] that fires) does: after it, every use is a
+        [`Transaction_closed] error. *)
+
+    val commit : t -> (unit, Error.t) result io
+    (** Commits. If the commit fails, the transaction is rolled back (the
+        connection stays usable) and the error returned. *)
+
+    val rollback : t -> (unit, Error.t) result io
+    (** Rolls back. After {!commit} or {!rollback}, any use of the
+        transaction is a [`Transaction_closed] error. *)
+
+    val close : t -> unit io
+    (** Rolls back if still open. Idempotent. *)
+
+    val is_open : t -> bool
+    (** [false] once committed, rolled back, closed or ended by a statement. *)
   end
 
   val retry :

@@ -2,7 +2,7 @@ type value = Null | Integer of int64 | Real of float | Text of string | Blob of 
 
 type error_kind =
   [ `Sql | `Constraint | `Busy | `Auth | `Network | `Timeout | `Sync | `Closed
-  | `Decode | `Config | `Misuse | `Internal ]
+  | `Decode | `Config | `Misuse | `Internal | `Transaction_closed ]
 
 type error = {
   kind : error_kind;
@@ -188,3 +188,61 @@ let iter_completions s f =
     f id (String.sub s (!pos + 12) len);
     pos := !pos + 12 + len
   done
+
+type result = {
+  r_names : string array;
+  r_decltypes : string option array;
+  r_rows : value array list;
+  r_changes : int64;
+  r_rowid : int64 option;
+}
+
+(* One result at [pos] (layout: rust/src/local.rs, encode_result); returns
+   it and the position after it. *)
+let decode_result s pos =
+  let pos = ref pos in
+  let str () =
+    let n = u32 s !pos in
+    let v = String.sub s (!pos + 4) n in
+    pos := !pos + 4 + n;
+    v
+  in
+  let ncols = u32 s !pos in
+  pos := !pos + 4;
+  let names = Array.make ncols "" and decltypes = Array.make ncols None in
+  for i = 0 to ncols - 1 do
+    names.(i) <- str ();
+    decltypes.(i) <- (match str () with "" -> None | d -> Some d)
+  done;
+  let nrows = u32 s !pos in
+  let c = { generation = 0; names; decltypes; chunk = s; pos = !pos + 4; remaining = nrows; done_ = true } in
+  let rows = List.init nrows (fun _ -> decode_row c) in
+  let p = c.pos in
+  let changes = i64 s p in
+  let rowid = if u8 s (p + 8) = 1 then Some (i64 s (p + 9)) else None in
+  ({ r_names = names; r_decltypes = decltypes; r_rows = rows; r_changes = changes; r_rowid = rowid }, p + 17)
+
+let decode_run s = fst (decode_result s 1)
+
+let decode_batch s =
+  let n = u32 s 1 in
+  let pos = ref 5 in
+  List.init n (fun _ ->
+      let r, p = decode_result s !pos in
+      pos := p;
+      r)
+
+let encode_batch mode stmts =
+  let b = Buffer.create 256 in
+  Buffer.add_char b (Char.chr mode);
+  let add_u32 n = Buffer.add_int32_le b (Int32.of_int n) in
+  add_u32 (List.length stmts);
+  List.iter
+    (fun (sql, params) ->
+      add_u32 (String.length sql);
+      Buffer.add_string b sql;
+      let p = encode_params params in
+      add_u32 (String.length p);
+      Buffer.add_string b p)
+    stmts;
+  Buffer.contents b

@@ -4,7 +4,7 @@ type value = Null | Integer of int64 | Real of float | Text of string | Blob of 
 
 type error_kind =
   [ `Sql | `Constraint | `Busy | `Auth | `Network | `Timeout | `Sync | `Closed
-  | `Decode | `Config | `Misuse | `Internal ]
+  | `Decode | `Config | `Misuse | `Internal | `Transaction_closed ]
 
 type error = {
   kind : error_kind;
@@ -52,3 +52,22 @@ val decode_row : cursor -> value array
 
 val iter_completions : string -> (int -> string -> unit) -> unit
 (** Calls [f id reply] for each completion in an [async_take] result. *)
+
+(** A statement's whole result ([conn_run], [conn_batch_list]). *)
+type result = {
+  r_names : string array;
+  r_decltypes : string option array;
+  r_rows : value array list;
+  r_changes : int64;
+  r_rowid : int64 option;
+}
+
+val decode_run : string -> result
+(** An OK [conn_run] reply. *)
+
+val decode_batch : string -> result list
+(** An OK [conn_batch_list] reply. *)
+
+val encode_batch :
+  int -> (string * [ `Positional of value list | `Named of (string * value) list ] option) list -> string
+(** [encode_batch mode stmts]: mode 0 deferred, 1 write, 2 read. *)

@@ -361,6 +361,27 @@ reply_ops! {
         Job::new(&conn.serial(), move || out_reply(on_conn!(&conn, c => c.batch(&sql, atomic))))
     }
 
+    fn turso_conn_batch_list / turso_conn_batch_list_async (conn: DynBox<ConnH>, req: String) {
+        let conn = get(&conn);
+        let req = bytes(&req);
+        Job::new(&conn.serial(), move || {
+            let r = on_conn!(&conn, c => c.batch_list(&req));
+            wire::give_buf(req);
+            out_reply(r)
+        })
+    }
+
+    fn turso_conn_run / turso_conn_run_async (conn: DynBox<ConnH>, sql: String, params: String) {
+        let conn = get(&conn);
+        let (sql, params) = (bytes(&sql), bytes(&params));
+        Job::new(&conn.serial(), move || {
+            let r = on_conn!(&conn, c => c.run(&sql, &params));
+            wire::give_buf(sql);
+            wire::give_buf(params);
+            out_reply(r)
+        })
+    }
+
     fn turso_conn_last_insert_rowid / turso_conn_last_insert_rowid_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
         Job::new(&conn.serial(), move || int_reply(on_conn!(&conn, c => c.last_insert_rowid())))

@@ -110,10 +110,22 @@ impl Client {
                 proto::StreamRequest::Close(proto::CloseStreamReq {}),
             ],
         };
+        let sqls: Vec<String> = match &body.requests[0] {
+            proto::StreamRequest::Batch(b) => {
+                b.batch.steps[1..=n].iter().map(|s| s.stmt.sql.clone().unwrap_or_default()).collect()
+            }
+            _ => Vec::new(),
+        };
         let resp = self.pipeline(&body).await.map_err(|e| (None, e))?;
         let result = match resp.results.into_iter().next() {
             Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => b.result,
-            Some(proto::StreamResult::Error { error }) => return Err((None, self.server_error(error))),
+            Some(proto::StreamResult::Error { error }) => {
+                // sqld parses the whole batch first: a syntax error fails the
+                // request, without the statement's index. Describing each
+                // statement (one more request, only on this path) finds it.
+                let index = if error.code == "SQL_PARSE_ERROR" { self.first_unparsable(&sqls).await } else { None };
+                return Err((index, self.server_error(error)));
+            }
             _ => return Err((None, Error::new(Kind::Network, "unexpected reply from the server to a batch"))),
         };
         // The first statement that failed (BEGIN is step 0).
@@ -157,14 +169,67 @@ impl Client {
         }
     }
 
+    /// Runs a script (statements separated by `;`) in one request: in
+    /// order, stopping at the first error. Replies whether the stream was
+    /// back in autocommit mode at the end (it is closed either way, which
+    /// rolls back a transaction left open).
+    pub async fn sequence(&self, sql: &str) -> Result<bool, Error> {
+        let body = proto::PipelineReqBody {
+            baton: None,
+            requests: vec![
+                proto::StreamRequest::Sequence(proto::SequenceStreamReq {
+                    sql: Some(sql.to_string()),
+                    sql_id: None,
+                    replication_index: None,
+                }),
+                proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}),
+                proto::StreamRequest::Close(proto::CloseStreamReq {}),
+            ],
+        };
+        let resp = self.pipeline(&body).await?;
+        let mut results = resp.results.into_iter();
+        match results.next() {
+            Some(proto::StreamResult::Ok { .. }) => {}
+            Some(proto::StreamResult::Error { error }) => return Err(self.server_error(error)),
+            _ => return Err(Error::new(Kind::Network, "unexpected reply from the server to a script")),
+        }
+        Ok(match results.next() {
+            Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) => a.is_autocommit,
+            _ => true,
+        })
+    }
+
+    async fn first_unparsable(&self, sqls: &[String]) -> Option<usize> {
+        let requests = sqls
+            .iter()
+            .map(|sql| {
+                proto::StreamRequest::Describe(proto::DescribeStreamReq {
+                    sql: Some(sql.clone()),
+                    sql_id: None,
+                    replication_index: None,
+                })
+            })
+            .chain(std::iter::once(proto::StreamRequest::Close(proto::CloseStreamReq {})))
+            .collect();
+        let resp = self.pipeline(&proto::PipelineReqBody { baton: None, requests }).await.ok()?;
+        resp.results.iter().take(sqls.len()).position(|r| {
+            matches!(r, proto::StreamResult::Error { error }
+                if error.code == "SQL_PARSE_ERROR" || error.code == "SQL_INPUT_ERROR")
+        })
+    }
+
     fn server_error(&self, e: proto::Error) -> Error {
-        let code = crate::remote::sqlite_code_by_name(&e.code);
+        let code = if e.code == "SQL_PARSE_ERROR" || e.code == "SQL_INPUT_ERROR" {
+            Some(1)
+        } else {
+            crate::remote::sqlite_code_by_name(&e.code).map(|c| crate::remote::refine_code(c, &e.message))
+        };
         let kind = match code {
             Some(c) => crate::error::kind_of_sqlite_code(c),
             None if e.code.contains("AUTH") => Kind::Auth,
             None => Kind::Sql,
         };
-        Error { kind, code, message: self.scrub(e.message), sql: None }
+        Error { kind, code, message: self.scrub(crate::remote::plain_message(e.message)), sql: None }
     }
 
     async fn pipeline(&self, body: &proto::PipelineReqBody) -> Result<proto::PipelineRespBody, Error> {

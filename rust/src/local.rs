@@ -57,7 +57,22 @@ fn check_no_nul(sql: &[u8]) -> Result<(), Error> {
     }
 }
 
+/// libsql configures SQLite (serialized threading) once per process, the
+/// first time it opens a database, and asserts that the configuration took:
+/// it cannot after SQLite is initialized. So libsql must initialize SQLite
+/// before this module first does, or a replica opened after a local file
+/// would fail. Opening an in-memory libsql database runs that step (and
+/// opens no connection).
+fn libsql_init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        #[allow(deprecated)]
+        let _ = libsql::Database::open_in_memory();
+    });
+}
+
 fn open_raw(path: &str, flags: i64) -> Result<*mut ffi::sqlite3, Error> {
+    libsql_init();
     let cpath = CString::new(path)
         .map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
     let mode = match flags {
@@ -301,6 +316,142 @@ impl Conn {
         Ok(exec_reply(db))
     }
 
+    /// A batch of statements, each with its parameters, in one transaction
+    /// (a savepoint inside an open one): every result, or nothing stays and
+    /// the error names the statement. See [wire::batch_request] for the
+    /// request and [encode_result] for each result. Mode 2 (read) also sets
+    /// `query_only` for the batch's length.
+    pub fn batch_list(&self, req: &[u8]) -> Result<Out, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        let (mode, stmts) = wire::batch_request(req)?;
+        let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
+        let begin = match (was_autocommit, mode) {
+            (false, _) => "SAVEPOINT turso_batch",
+            (true, 1) => "BEGIN IMMEDIATE",
+            _ => "BEGIN DEFERRED",
+        };
+        exec_simple(db, begin)?;
+        if mode == 2 {
+            exec_simple(db, "PRAGMA query_only = ON")?;
+        }
+        let mut out = Out::ok();
+        out.u32(stmts.len() as u32);
+        let r = (|| {
+            for (i, (sql, params)) in stmts.iter().enumerate() {
+                let tag = |mut e: Error| {
+                    e.message = format!("statement {i}: {}", e.message);
+                    e.with_sql(sql)
+                };
+                if ends_transaction(sql) {
+                    return Err(tag(Error::new(
+                        Kind::Misuse,
+                        "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
+                    )));
+                }
+                let stmt = prepare_one(db, sql).map_err(tag)?;
+                self.stats.statements(1);
+                let r = bind(stmt, params, db).and_then(|()| unsafe { encode_result(db, stmt, sql, &mut out) });
+                unsafe { ffi::sqlite3_finalize(stmt) };
+                r.map_err(tag)?;
+            }
+            Ok(())
+        })();
+        if mode == 2 {
+            let _ = exec_simple(db, "PRAGMA query_only = OFF");
+        }
+        match r {
+            Ok(()) => {
+                let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_batch" };
+                if let Err(e) = exec_simple(db, close) {
+                    if was_autocommit {
+                        let _ = exec_simple(db, "ROLLBACK");
+                    }
+                    wire::give_buf(out.buf);
+                    return Err(e);
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                if was_autocommit {
+                    let _ = exec_simple(db, "ROLLBACK");
+                } else {
+                    let _ = exec_simple(db, "ROLLBACK TO turso_batch");
+                    let _ = exec_simple(db, "RELEASE turso_batch");
+                }
+                wire::give_buf(out.buf);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `sql` if it only reads (`sqlite3_stmt_readonly`), returning
+    /// column names, declared types and rows; `None` (nothing run) if it
+    /// would write. How a replica's reads bypass libsql's row reading, which
+    /// cuts TEXT at a NUL byte and panics on invalid UTF-8.
+    pub fn read_only_query(
+        &self,
+        sql: &[u8],
+        params: &[u8],
+    ) -> Result<Option<(Vec<String>, Vec<Option<String>>, Vec<Vec<libsql::Value>>)>, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        let stmt = prepare_one(db, sql)?;
+        if unsafe { ffi::sqlite3_stmt_readonly(stmt) } == 0 {
+            unsafe { ffi::sqlite3_finalize(stmt) };
+            return Ok(None);
+        }
+        self.stats.statements(1);
+        let r = (|| unsafe {
+            bind(stmt, params, db)?;
+            let ncols = ffi::sqlite3_column_count(stmt);
+            let text = |p: *const c_char| String::from_utf8_lossy(cstr_bytes(p)).into_owned();
+            let names = (0..ncols).map(|i| text(ffi::sqlite3_column_name(stmt, i))).collect();
+            let decltypes = (0..ncols)
+                .map(|i| {
+                    let p = ffi::sqlite3_column_decltype(stmt, i);
+                    if p.is_null() { None } else { Some(text(p)) }
+                })
+                .collect();
+            let mut rows = Vec::new();
+            loop {
+                match ffi::sqlite3_step(stmt) {
+                    ffi::SQLITE_ROW => {
+                        let mut row = Vec::with_capacity(ncols as usize);
+                        for i in 0..ncols {
+                            row.push(column_value(stmt, i)?);
+                        }
+                        rows.push(row);
+                    }
+                    ffi::SQLITE_DONE => break,
+                    rc => return Err(sqlite_error(db, rc)),
+                }
+            }
+            Ok(Some((names, decltypes, rows)))
+        })();
+        unsafe { ffi::sqlite3_finalize(stmt) };
+        r.map_err(|e| e.with_sql(sql))
+    }
+
+    /// Runs one statement and replies its whole result (see
+    /// [encode_result]), after the OK byte.
+    pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        let stmt = prepare_one(db, sql)?;
+        self.stats.statements(1);
+        let mut out = Out::ok();
+        let r = bind(stmt, params, db).and_then(|()| unsafe { encode_result(db, stmt, sql, &mut out) });
+        unsafe { ffi::sqlite3_finalize(stmt) };
+        match r {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                wire::give_buf(out.buf);
+                Err(e.with_sql(sql))
+            }
+        }
+    }
+
     /// Finalizes every statement of the connection, then closes it.
     /// Idempotent.
     pub fn close(&self) {
@@ -424,7 +575,7 @@ fn step_to_done(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt) -> Result<(
 
 /// The first keyword(s) of a statement, to refuse transaction control
 /// inside an atomic batch (it would end the batch's own transaction).
-fn ends_transaction(sql: &[u8]) -> bool {
+pub(crate) fn ends_transaction(sql: &[u8]) -> bool {
     let words = leading_words(sql, 3);
     let w = |i: usize| words.get(i).map(|s| s.as_str()).unwrap_or("");
     match w(0) {
@@ -434,7 +585,7 @@ fn ends_transaction(sql: &[u8]) -> bool {
     }
 }
 
-fn leading_words(sql: &[u8], n: usize) -> Vec<String> {
+pub(crate) fn leading_words(sql: &[u8], n: usize) -> Vec<String> {
     let mut words = Vec::new();
     let mut i = 0;
     while i < sql.len() && words.len() < n {
@@ -999,4 +1150,70 @@ unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -
         _ => out.u8(wire::TAG_NULL),
     }
     Ok(())
+}
+
+/// Steps a bound statement to its end and appends its result: u32 column
+/// count, (name, declared type) per column, u32 row count, the values, i64
+/// rows changed, u8 has-rowid, i64 last insert rowid. The rowid is there
+/// when the statement inserted (as sqld reports it): the connection's last
+/// insert rowid moved, or an INSERT/REPLACE changed rows.
+unsafe fn encode_result(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt, sql: &[u8], out: &mut Out) -> Result<(), Error> {
+    let ncols = ffi::sqlite3_column_count(stmt);
+    out.u32(ncols as u32);
+    for i in 0..ncols {
+        out.bytes(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+        out.bytes(cstr_bytes(ffi::sqlite3_column_decltype(stmt, i)));
+    }
+    let count_at = out.buf.len();
+    out.u32(0);
+    let rowid_before = ffi::sqlite3_last_insert_rowid(db);
+    let total_before = ffi::sqlite3_total_changes64(db);
+    let mut n = 0u32;
+    loop {
+        match ffi::sqlite3_step(stmt) {
+            ffi::SQLITE_ROW => {
+                for i in 0..ncols {
+                    encode_column(stmt, i, out)?;
+                }
+                n += 1;
+            }
+            ffi::SQLITE_DONE => break,
+            rc => return Err(sqlite_error(db, rc)),
+        }
+    }
+    out.patch_u32(count_at, n);
+    let changed = ffi::sqlite3_total_changes64(db) != total_before;
+    let changes = if changed && ffi::sqlite3_stmt_readonly(stmt) == 0 { ffi::sqlite3_changes64(db) } else { 0 };
+    out.i64(changes);
+    let rowid = ffi::sqlite3_last_insert_rowid(db);
+    let first = leading_words(sql, 1);
+    let inserted = rowid != rowid_before
+        || (changes > 0 && matches!(first.first().map(String::as_str), Some("INSERT" | "REPLACE")));
+    out.u8(inserted as u8);
+    out.i64(rowid);
+    Ok(())
+}
+
+/// A column as a libsql value; TEXT must be UTF-8 (a `Decode` error
+/// otherwise) and keeps any NUL bytes.
+unsafe fn column_value(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Result<libsql::Value, Error> {
+    Ok(match ffi::sqlite3_column_type(stmt, i) {
+        ffi::SQLITE_INTEGER => libsql::Value::Integer(ffi::sqlite3_column_int64(stmt, i)),
+        ffi::SQLITE_FLOAT => libsql::Value::Real(ffi::sqlite3_column_double(stmt, i)),
+        ffi::SQLITE_TEXT => {
+            let p = ffi::sqlite3_column_text(stmt, i);
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            libsql::Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
+                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                Error::new(Kind::Decode, format!("column {i} ({name}) holds TEXT that is not valid UTF-8; read it as a BLOB (CAST(... AS BLOB))"))
+            })?)
+        }
+        ffi::SQLITE_BLOB => {
+            let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            libsql::Value::Blob(if p.is_null() { Vec::new() } else { std::slice::from_raw_parts(p, n).to_vec() })
+        }
+        _ => libsql::Value::Null,
+    })
 }

@@ -45,8 +45,13 @@ fn convert(e: libsql::Error, token: &str) -> Error {
         other => {
             let msg = other.to_string();
             if let Some(code) = code_in(&msg) {
+                let code = refine_code(code, &msg);
                 let kind = crate::error::kind_of_sqlite_code(code);
-                return Error { kind, code: Some(code), message: scrub(msg, token), sql: None };
+                return Error { kind, code: Some(code), message: scrub(plain_message(msg), token), sql: None };
+            }
+            if msg.contains("constraint failed") {
+                let code = refine_code(19, &msg);
+                return Error { kind: Kind::Constraint, code: Some(code), message: scrub(plain_message(msg), token), sql: None };
             }
             let kind = if msg.contains("SQLITE_CONSTRAINT") {
                 Kind::Constraint
@@ -62,7 +67,8 @@ fn convert(e: libsql::Error, token: &str) -> Error {
             (kind, None, msg)
         }
     };
-    Error { kind, code, message: scrub(msg, token), sql: None }
+    let code = code.map(|c| refine_code(c, &msg));
+    Error { kind, code, message: scrub(plain_message(msg), token), sql: None }
 }
 
 /// The SQLite result code named in a server error (`code: "SQLITE_..."`).
@@ -72,10 +78,40 @@ fn code_in(msg: &str) -> Option<i32> {
     sqlite_code_by_name(name)
 }
 
+/// SQLite's own message, as a local database gives it: without the
+/// wrapping of libsql's Hrana errors (`Hrana: \`stream error: \`Error {
+/// message: "SQLite error: ...", code: "..." }\`\``).
+pub fn plain_message(msg: String) -> String {
+    let inner = match (msg.find("message: \""), msg.rfind("\", code: \"")) {
+        (Some(a), Some(b)) if a + 10 <= b => msg[a + 10..b].replace("\\\"", "\""),
+        _ => msg,
+    };
+    match inner.find("SQLite error: ") {
+        Some(i) => inner[i + 14..].trim_end_matches('`').to_string(),
+        None => inner,
+    }
+}
+
+/// A server often reports only the primary code of a constraint error
+/// (`SQLITE_CONSTRAINT`); SQLite's message says which constraint it was.
+/// (A PRIMARY KEY conflict on a rowid table reads as UNIQUE.)
+pub fn refine_code(code: i32, msg: &str) -> i32 {
+    if code != 19 {
+        return code;
+    }
+    const BY_MESSAGE: &[(&str, i32)] = &[
+        ("UNIQUE constraint failed", 2067),
+        ("NOT NULL constraint failed", 1299),
+        ("CHECK constraint failed", 275),
+        ("FOREIGN KEY constraint failed", 787),
+    ];
+    BY_MESSAGE.iter().find(|(m, _)| msg.contains(m)).map(|(_, c)| *c).unwrap_or(code)
+}
+
 /// `SQLITE_CONSTRAINT_UNIQUE` → 2067, for the codes a server reports.
 pub fn sqlite_code_by_name(name: &str) -> Option<i32> {
     const CODES: &[(&str, i32)] = &[
-        ("SQLITE_ERROR", 1), ("SQLITE_INTERNAL", 2), ("SQLITE_PERM", 3), ("SQLITE_ABORT", 4),
+        ("SQLITE_ERROR", 1), ("SQLITE_UNKNOWN", 1), ("SQLITE_INTERNAL", 2), ("SQLITE_PERM", 3), ("SQLITE_ABORT", 4),
         ("SQLITE_BUSY", 5), ("SQLITE_LOCKED", 6), ("SQLITE_NOMEM", 7), ("SQLITE_READONLY", 8),
         ("SQLITE_INTERRUPT", 9), ("SQLITE_IOERR", 10), ("SQLITE_CORRUPT", 11), ("SQLITE_FULL", 13),
         ("SQLITE_CANTOPEN", 14), ("SQLITE_SCHEMA", 17), ("SQLITE_TOOBIG", 18),
@@ -93,6 +129,8 @@ struct Shared {
     /// The replica's database, to catch up after such a batch.
     replica: Mutex<Option<std::sync::Weak<libsql::Database>>>,
     read_your_writes: bool,
+    /// A replica's file, read directly (see [Conn::query]).
+    replica_path: Option<String>,
     token: String,
     timeout: Duration,
     stats: Stats,
@@ -146,6 +184,7 @@ impl Db {
             hrana: hrana::Client::new(&url, token, timeout)?,
             replica: Mutex::new(None),
             read_your_writes: false,
+            replica_path: None,
             token: token.to_string(),
             timeout,
             stats: Stats::new(Mode::Remote),
@@ -169,6 +208,7 @@ impl Db {
             hrana: hrana::Client::new(&url, token, timeout)?,
             replica: Mutex::new(None),
             read_your_writes: ryw,
+            replica_path: Some(path.to_string()),
             token: token.to_string(),
             timeout,
             stats: Stats::new(Mode::Replica),
@@ -228,6 +268,7 @@ impl Db {
         Ok(Arc::new(Conn {
             conn: Mutex::new(Some(conn)),
             baton: Mutex::new(None),
+            reader: Mutex::new(None),
             shared: self.shared.clone(),
             serial: Serial::new(),
         }))
@@ -322,6 +363,8 @@ pub struct Conn {
     conn: Mutex<Option<libsql::Connection>>,
     /// The server stream of our own queries (see [Conn::query]).
     baton: Mutex<Option<String>>,
+    /// On a replica: a read-only connection of our own to its file.
+    reader: Mutex<Option<(Arc<crate::local::Db>, Arc<crate::local::Conn>)>>,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -333,6 +376,12 @@ fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<libsql::Value, Error>
         Param::Real(f) => {
             if f.is_nan() {
                 return Err(Error::new(Kind::Misuse, format!("{}: NaN cannot be stored", what())));
+            }
+            if f.is_infinite() {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    format!("{}: infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)", what()),
+                ));
             }
             libsql::Value::Real(f)
         }
@@ -470,6 +519,33 @@ fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
     }
 }
 
+/// Appends one statement's result in the layout of `local::encode_result`.
+fn encode_result(out: &mut Out, f: &Fetched, changes: i64, rowid: Option<i64>) {
+    out.u32(f.names.len() as u32);
+    for (n, d) in f.names.iter().zip(&f.decltypes) {
+        out.bytes(n.as_bytes());
+        out.bytes(d.as_deref().unwrap_or("").as_bytes());
+    }
+    out.u32(f.rows.len() as u32);
+    for row in &f.rows {
+        for v in row {
+            encode_value(v, out);
+        }
+    }
+    out.i64(changes);
+    out.u8(rowid.is_some() as u8);
+    out.i64(rowid.unwrap_or(0));
+}
+
+fn fetched_of_hrana(r: libsql_hrana::proto::StmtResult) -> (Fetched, i64, Option<i64>) {
+    let f = Fetched {
+        names: r.cols.iter().map(|c| c.name.clone().unwrap_or_default()).collect(),
+        decltypes: r.cols.into_iter().map(|c| c.decltype).collect(),
+        rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_hrana).collect()).collect(),
+    };
+    (f, r.affected_row_count as i64, r.last_insert_rowid)
+}
+
 /// Whether a statement begins or ends a transaction (those go through
 /// libsql, which tracks the transaction's stream).
 fn controls_transaction(sql: &str) -> bool {
@@ -531,6 +607,23 @@ impl Conn {
                 rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_hrana).collect()).collect(),
             });
         }
+        if let Some(path) = &self.shared.replica_path {
+            if !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
+                // the same value rules as the other remote paths (infinity)
+                drop(params(ps)?);
+                let mut g = self.reader.lock();
+                if g.is_none() {
+                    let db = Arc::new(crate::local::Db::open(path, 2)?);
+                    let conn = db.connect(5000)?;
+                    *g = Some((db, conn));
+                }
+                let (_, reader) = g.as_ref().unwrap();
+                if let Some((names, decltypes, rows)) = reader.read_only_query(sql.as_bytes(), ps)? {
+                    self.shared.stats.statements(1);
+                    return Ok(Fetched { names, decltypes, rows });
+                }
+            }
+        }
         let p = params(ps)?;
         self.with(|c| {
             let shared = &self.shared;
@@ -554,15 +647,168 @@ impl Conn {
         })
     }
 
+    /// One statement through libsql (inside a transaction, or on a
+    /// replica), with its changes and inserted rowid.
+    fn run_via_libsql(&self, sql: &[u8], params: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
+        let (total_before, rowid_before) = self.with(|c| Ok((c.total_changes(), c.last_insert_rowid())))?;
+        let f = self.query(sql, params)?;
+        self.with(|c| {
+            let changed = c.total_changes() != total_before;
+            let changes = if changed { c.changes() as i64 } else { 0 };
+            let rowid = c.last_insert_rowid();
+            let first = crate::local::leading_words(sql, 1);
+            let inserted = rowid != rowid_before
+                || (changes > 0 && matches!(first.first().map(String::as_str), Some("INSERT" | "REPLACE")));
+            Ok((f, changes, if inserted { Some(rowid) } else { None }))
+        })
+    }
+
+    /// One statement and its whole result (see `local::Conn::run`).
+    pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
+        let is_replica = self.shared.replica.lock().is_some();
+        let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        if let Some(i) = sql.iter().position(|b| *b == 0) {
+            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
+        }
+        let (f, changes, rowid) = if !is_replica && !controls_transaction(text) && self.with(|c| Ok(c.is_autocommit()))? {
+            let (args, named) = hrana_params(params)?;
+            self.shared.stats.statements(1);
+            let mut baton = self.baton.lock();
+            let step = hrana::Step { sql: text.to_string(), args, named, want_rows: true };
+            let r = runtime()
+                .block_on(self.shared.hrana.execute(&mut baton, step))
+                .map_err(|e| e.with_sql(sql))?;
+            fetched_of_hrana(r)
+        } else {
+            self.run_via_libsql(sql, params)?
+        };
+        let mut out = Out::ok();
+        encode_result(&mut out, &f, changes, rowid);
+        Ok(out)
+    }
+
+    /// A batch of statements with parameters (see `local::Conn::batch_list`).
+    /// Outside a transaction: one request, then a replica catches up. A read
+    /// batch on a replica runs locally. Inside a transaction: statement by
+    /// statement, under a savepoint.
+    pub fn batch_list(&self, req: &[u8]) -> Result<Out, Error> {
+        let (mode, stmts) = wire::batch_request(req)?;
+        let is_replica = self.shared.replica.lock().is_some();
+        let in_tx = !self.with(|c| Ok(c.is_autocommit()))?;
+        let mut out = Out::ok();
+        out.u32(stmts.len() as u32);
+        let tag = |i: usize, sql: &[u8], mut e: Error| {
+            e.message = format!("statement {i}: {}", e.message);
+            e.with_sql(sql)
+        };
+        for (i, (sql, _)) in stmts.iter().enumerate() {
+            if crate::local::ends_transaction(sql) {
+                return Err(tag(i, sql, Error::new(
+                    Kind::Misuse,
+                    "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
+                )));
+            }
+        }
+        if !in_tx && !(is_replica && mode == 2) {
+            let mut steps = Vec::with_capacity(stmts.len());
+            for (i, (sql, params)) in stmts.iter().enumerate() {
+                let text = std::str::from_utf8(sql)
+                    .map_err(|_| tag(i, sql, Error::new(Kind::Misuse, "SQL is not valid UTF-8")))?;
+                if let Some(k) = sql.iter().position(|b| *b == 0) {
+                    return Err(tag(i, sql, Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {k}"))));
+                }
+                let (args, named) = hrana_params(params).map_err(|e| tag(i, sql, e))?;
+                steps.push(hrana::Step { sql: text.to_string(), args, named, want_rows: true });
+            }
+            self.shared.stats.statements(stmts.len() as u64);
+            let begin = match mode {
+                1 => hrana::Begin::Immediate,
+                _ => hrana::Begin::Deferred,
+            };
+            let results = runtime().block_on(self.shared.hrana.batch(begin, steps)).map_err(|(k, e)| match k {
+                Some(k) => tag(k, stmts[k].0, e),
+                None => e,
+            })?;
+            for r in results {
+                let (f, changes, rowid) = fetched_of_hrana(r);
+                encode_result(&mut out, &f, changes, rowid);
+            }
+            if mode != 2 {
+                self.shared.catch_up()?;
+            }
+            return Ok(out);
+        }
+        let savepoint = in_tx && !(is_replica && mode == 2);
+        if savepoint {
+            self.execute(b"SAVEPOINT turso_batch", b"")?;
+        }
+        let r = (|| {
+            for (i, (sql, params)) in stmts.iter().enumerate() {
+                let (f, changes, rowid) = self.run_via_libsql(sql, params).map_err(|e| tag(i, sql, e))?;
+                encode_result(&mut out, &f, changes, rowid);
+            }
+            Ok::<(), Error>(())
+        })();
+        if savepoint {
+            match &r {
+                Ok(()) => {
+                    self.execute(b"RELEASE turso_batch", b"")?;
+                }
+                Err(_) => {
+                    let _ = self.execute(b"ROLLBACK TO turso_batch", b"");
+                    let _ = self.execute(b"RELEASE turso_batch", b"");
+                }
+            }
+        }
+        r?;
+        Ok(out)
+    }
+
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        let was_autocommit = self.with(|c| Ok(c.is_autocommit()))?;
+        // A script on a replica: libsql's replica goes on after a failed
+        // statement; a Hrana sequence stops at it, as SQLite does.
+        if !atomic && was_autocommit && self.shared.replica_path.is_some() {
+            self.shared.stats.statements(1);
+            let r = runtime().block_on(self.shared.hrana.sequence(sql));
+            let _ = self.shared.catch_up();
+            let autocommit = r.map_err(|e| e.with_sql(sql.as_bytes()))?;
+            if !autocommit {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    "a script on a replica cannot leave a transaction open (it was rolled back): \
+                     end it in the script, or use Tx",
+                )
+                .with_sql(sql.as_bytes()));
+            }
+            let mut o = Out::ok();
+            o.i64(0);
+            o.i64(self.with(|c| Ok(c.last_insert_rowid()))?);
+            return Ok(o);
+        }
         self.with(|c| {
-            let mut rows = if atomic {
+            let r = if atomic {
                 self.shared.block_on("batch", c.execute_transactional_batch(sql))
             } else {
                 self.shared.block_on("script", c.execute_batch(sql))
-            }
-            .map_err(|e| e.with_sql(sql.as_bytes()))?;
+            };
+            let mut rows = match r {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // a script that opened a transaction and failed: roll it
+                    // back rather than leave it open (as on a local file)
+                    if !atomic && was_autocommit && !c.is_autocommit() {
+                        let _ = self.shared.block_on("rollback", c.execute("ROLLBACK", ()));
+                    }
+                    // what ran before the error is on the primary: a
+                    // replica catches up, for read-your-writes
+                    if !atomic {
+                        let _ = self.shared.catch_up();
+                    }
+                    return Err(e.with_sql(sql.as_bytes()));
+                }
+            };
             let mut ran = 0;
             while rows.next_stmt_row().is_some() {
                 ran += 1;
@@ -589,6 +835,7 @@ impl Conn {
 
     pub fn close(&self) {
         self.conn.lock().take();
+        self.reader.lock().take();
     }
 
     pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {

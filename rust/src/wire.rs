@@ -169,3 +169,19 @@ pub fn reply(r: Result<Out, Error>) -> Vec<u8> {
         Err(e) => error_reply(&e),
     }
 }
+
+/// A batch request: u8 mode (0 deferred, 1 write, 2 read), u32 count, then
+/// per statement its SQL and its parameters (as [Reader::value] encodes
+/// them, possibly empty), both length-prefixed.
+pub fn batch_request(buf: &[u8]) -> Result<(u8, Vec<(&[u8], &[u8])>), Error> {
+    let mut r = Reader::new(buf);
+    let mode = r.u8()?;
+    let n = r.u32()? as usize;
+    let mut v = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let sql = r.bytes()?;
+        let params = r.bytes()?;
+        v.push((sql, params));
+    }
+    Ok((mode, v))
+}

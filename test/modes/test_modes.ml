@@ -1,0 +1,315 @@
+(* Semantics that users of the official libSQL clients rely on, checked
+   the same way on every mode: a local file, a remote database and an
+   embedded replica. Each case gets a connection and a fresh table name;
+   the remote and replica groups run when SQLD_BIN names sqld's binary
+   (test/support/sqld.ml starts it), and are reported as not run
+   otherwise. *)
+
+open Turso
+
+let ok = function Ok x -> x | Error e -> Alcotest.failf "unexpected error: %s" (Error.to_string e)
+
+let err ?kind r =
+  match r with
+  | Ok _ -> Alcotest.fail "expected an error"
+  | Error (e : Error.t) ->
+    Option.iter
+      (fun k -> Alcotest.(check string) ("kind of " ^ Error.to_string e) (Error.kind_to_string k) (Error.kind_to_string e.kind))
+      kind;
+    e
+
+let contains s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false
+let starts_with ~prefix s = String.length s >= String.length prefix && String.sub s 0 (String.length prefix) = prefix
+
+type mode = Local | Remote | Replica
+
+type env = { mode : mode; conn : Conn.t; table : string }
+
+let counter = ref 0
+
+(* A fresh table per case: [cols] after the table name. *)
+let table env cols =
+  incr counter;
+  let name = Printf.sprintf "%s_%d" env.table !counter in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "CREATE TABLE %s (%s)" name cols)));
+  name
+
+let values (r : Result_set.t) = List.map (fun row -> List.map Value.to_string (Array.to_list (Row.values row))) r.rows
+let count env t = match ok (Conn.query_one env.conn ("SELECT count(*) FROM " ^ t)) with Some r -> Value.to_string (Row.get r 0) | None -> "?"
+
+(* ---------------------------------------------------------------- batches *)
+
+let batch_results env =
+  let t = table env "id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL" in
+  let rs =
+    ok
+      (Conn.batch_list env.conn
+         [ (Printf.sprintf "INSERT INTO %s (name, score) VALUES (?, ?)" t, `Positional Value.[ text "ada"; float 1.5 ]);
+           (Printf.sprintf "INSERT INTO %s (name, score) VALUES (:n, :s)" t, `Named Value.[ ("n", text "bob"); ("s", float 2.) ]);
+           (Printf.sprintf "UPDATE %s SET score = score * 2" t, `Positional []);
+           (Printf.sprintf "SELECT id, name, score, score + 1 AS plus FROM %s ORDER BY id" t, `Positional []) ])
+  in
+  match rs with
+  | [ i1; i2; u; s ] ->
+    Alcotest.(check int64) "insert 1: rows changed" 1L i1.rows_affected;
+    Alcotest.(check (option int64)) "insert 1: rowid" (Some 1L) i1.last_insert_rowid;
+    Alcotest.(check (option int64)) "insert 2: rowid" (Some 2L) i2.last_insert_rowid;
+    Alcotest.(check int64) "update: rows changed" 2L u.rows_affected;
+    Alcotest.(check (option int64)) "update: no rowid" None u.last_insert_rowid;
+    Alcotest.(check (array string)) "select: columns" [| "id"; "name"; "score"; "plus" |] s.columns;
+    Alcotest.(check (array (option string))) "select: declared types"
+      [| Some "INTEGER"; Some "TEXT"; Some "REAL"; None |] s.decltypes;
+    Alcotest.(check (list (list string))) "select: rows" [ [ "1"; "'ada'"; "3.0"; "4.0" ]; [ "2"; "'bob'"; "4.0"; "5.0" ] ] (values s);
+    Alcotest.(check int64) "select: nothing changed" 0L s.rows_affected;
+    Alcotest.(check (option int64)) "select: no rowid" None s.last_insert_rowid
+  | l -> Alcotest.failf "expected 4 results, got %d" (List.length l)
+
+let batch_atomic env =
+  let t = table env "name TEXT NOT NULL UNIQUE" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES ('a')" t)));
+  let e =
+    err ~kind:`Constraint
+      (Conn.batch_list env.conn
+         [ (Printf.sprintf "INSERT INTO %s VALUES ('b')" t, `Positional []);
+           (Printf.sprintf "INSERT INTO %s VALUES ('c')" t, `Positional []);
+           (Printf.sprintf "INSERT INTO %s VALUES ('a')" t, `Positional []);
+           (Printf.sprintf "INSERT INTO %s VALUES ('d')" t, `Positional []) ])
+  in
+  Alcotest.(check bool) ("names the statement: " ^ e.message) true (starts_with ~prefix:"statement 2: " e.message);
+  Alcotest.(check string) "nothing of the batch stays" "1" (count env t);
+  Alcotest.(check bool) "autocommit after" true (ok (Conn.is_autocommit env.conn));
+  let e = err ~kind:`Misuse (Conn.batch_list env.conn [ ("BEGIN", `Positional []); ("SELECT 1", `Positional []) ]) in
+  Alcotest.(check bool) "BEGIN refused" true (starts_with ~prefix:"statement 0: " e.message);
+  let e = err (Conn.batch_list env.conn [ ("SELECT 1", `Positional []); ("SELEC 2", `Positional []) ]) in
+  Alcotest.(check bool) ("a syntax error names its statement: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  Alcotest.(check (list int)) "empty batch" [] (List.map (fun _ -> 0) (ok (Conn.batch_list env.conn [])))
+
+let batch_modes env =
+  let t = table env "x" in
+  let ins = (Printf.sprintf "INSERT INTO %s VALUES (1)" t, `Positional []) in
+  ignore (ok (Conn.batch_list ~mode:`Write env.conn [ ins ]));
+  ignore (ok (Conn.batch_list ~mode:`Deferred env.conn [ ins ]));
+  let e = err ~kind:`Misuse (Conn.batch_list ~mode:`Read env.conn [ (Printf.sprintf "SELECT count(*) FROM %s" t, `Positional []); ins ]) in
+  Alcotest.(check bool) ("read mode refuses a write: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  Alcotest.(check string) "nothing ran" "2" (count env t);
+  match ok (Conn.batch_list ~mode:`Read env.conn [ (Printf.sprintf "SELECT count(*) FROM %s" t, `Positional []); ("WITH a(x) AS (VALUES (5)) SELECT x FROM a", `Positional []) ]) with
+  | [ a; b ] ->
+    Alcotest.(check (list (list string))) "read batch" [ [ "2" ] ] (values a);
+    Alcotest.(check (list (list string))) "WITH" [ [ "5" ] ] (values b)
+  | _ -> Alcotest.fail "two results"
+
+let script_semantics env =
+  let t = table env "x UNIQUE" in
+  let e = err (Conn.script env.conn (Printf.sprintf "INSERT INTO %s VALUES (1); INSERT INTO %s VALUES (1); INSERT INTO %s VALUES (2)" t t t)) in
+  ignore e;
+  Alcotest.(check string) "stops at the first error, what ran stays" "1" (count env t);
+  ignore (err (Conn.script env.conn (Printf.sprintf "BEGIN; INSERT INTO %s VALUES (3); INSERT INTO %s VALUES (1); COMMIT" t t)));
+  Alcotest.(check bool) "its own transaction is not left open" true (ok (Conn.is_autocommit env.conn));
+  Alcotest.(check string) "and was rolled back" "1" (count env t)
+
+(* ---------------------------------------------------------- transactions *)
+
+let tx_basics env =
+  let t = table env "id INTEGER PRIMARY KEY, v TEXT UNIQUE" in
+  let tx = ok (Tx.begin_ ~behavior:`Immediate env.conn) in
+  Alcotest.(check int64) "execute" 1L (ok (Tx.execute tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('a')" t)));
+  let r = ok (Tx.run tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('b') RETURNING id, v" t)) in
+  Alcotest.(check (list (list string))) "RETURNING rows" [ [ "2"; "'b'" ] ] (values r);
+  ignore (ok (Tx.batch tx [ (Printf.sprintf "INSERT INTO %s (v) VALUES (?)" t, `Positional [ Value.text "c" ]) ]));
+  ignore (ok (Tx.script tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('d')" t)));
+  (* a failed statement does not end the transaction *)
+  ignore (err ~kind:`Constraint (Tx.execute tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('a')" t)));
+  Alcotest.(check bool) "still open" true (Tx.is_open tx);
+  Alcotest.(check int) "query inside" 4 (List.length (ok (Tx.query tx (Printf.sprintf "SELECT * FROM %s" t))));
+  ok (Tx.commit tx);
+  Alcotest.(check string) "committed" "4" (count env t);
+  List.iter
+    (fun (what, r) -> ignore (err ~kind:`Transaction_closed r |> fun e -> Alcotest.(check bool) what true (contains e.message "committed")))
+    [ ("execute after commit", Result.map ignore (Tx.execute tx "SELECT 1")); ("commit again", Tx.commit tx); ("rollback after commit", Tx.rollback tx) ];
+  Tx.close tx;
+  (* rollback, empty commit and rollback, close *)
+  let tx = ok (Tx.begin_ env.conn) in
+  ignore (ok (Tx.execute tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('x')" t)));
+  ok (Tx.rollback tx);
+  Alcotest.(check string) "rolled back" "4" (count env t);
+  ignore (err ~kind:`Transaction_closed (Tx.query tx "SELECT 1"));
+  ok (Tx.commit (ok (Tx.begin_ env.conn)));
+  ok (Tx.rollback (ok (Tx.begin_ env.conn)));
+  let tx = ok (Tx.begin_ env.conn) in
+  ignore (ok (Tx.execute tx (Printf.sprintf "INSERT INTO %s (v) VALUES ('y')" t)));
+  ignore (err ~kind:`Misuse (Tx.begin_ env.conn));
+  Tx.close tx;
+  Tx.close tx;
+  Alcotest.(check string) "close rolls back" "4" (count env t);
+  Alcotest.(check bool) "closed" false (Tx.is_open tx);
+  ignore (err ~kind:`Transaction_closed (Tx.execute tx "SELECT 1"));
+  Alcotest.(check bool) "connection back in autocommit" true (ok (Conn.is_autocommit env.conn))
+
+let tx_ended_by_statement env =
+  let t = table env "v TEXT UNIQUE" in
+  let tx = ok (Tx.begin_ env.conn) in
+  ignore (ok (Tx.execute tx (Printf.sprintf "INSERT INTO %s VALUES ('a')" t)));
+  ignore (ok (Tx.execute tx "ROLLBACK"));
+  Alcotest.(check bool) "a ROLLBACK statement ends it" false (Tx.is_open tx);
+  let e = err ~kind:`Transaction_closed (Tx.execute tx "SELECT 1") in
+  Alcotest.(check bool) "says why" true (contains e.message "a statement ended it");
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES ('a')" t)));
+  let tx = ok (Tx.begin_ env.conn) in
+  ignore (ok (Tx.execute tx (Printf.sprintf "INSERT INTO %s VALUES ('b')" t)));
+  ignore (err ~kind:`Constraint (Tx.execute tx (Printf.sprintf "INSERT OR ROLLBACK INTO %s VALUES ('a')" t)));
+  Alcotest.(check bool) "INSERT OR ROLLBACK that fires ends it" false (Tx.is_open tx);
+  ignore (err ~kind:`Transaction_closed (Tx.commit tx));
+  Alcotest.(check string) "b was rolled back" "1" (count env t)
+
+let with_transaction_semantics env =
+  let t = table env "x" in
+  ok (Conn.with_transaction env.conn (fun c -> Result.map ignore (Conn.execute c (Printf.sprintf "INSERT INTO %s VALUES (1)" t))));
+  ignore (Conn.with_transaction env.conn (fun c -> ignore (Conn.execute c (Printf.sprintf "INSERT INTO %s VALUES (2)" t)); Error (Error.make `Misuse "no")));
+  (try ignore (Conn.with_transaction env.conn (fun c -> ignore (Conn.execute c (Printf.sprintf "INSERT INTO %s VALUES (3)" t)); failwith "boom"))
+   with Failure _ -> ());
+  Alcotest.(check string) "commit on Ok, rollback on Error and exception" "1" (count env t);
+  Alcotest.(check bool) "autocommit" true (ok (Conn.is_autocommit env.conn))
+
+(* --------------------------------------------------------------- results *)
+
+let results env =
+  let t = table env "id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, b BLOB, d DECIMAL(3), u" in
+  let r = ok (Conn.run env.conn (Printf.sprintf "INSERT INTO %s (i, s) VALUES (7, 'x') RETURNING id, i * 2 AS twice" t)) in
+  Alcotest.(check (list (list string))) "RETURNING" [ [ "1"; "14" ] ] (values r);
+  Alcotest.(check (array string)) "RETURNING columns" [| "id"; "twice" |] r.columns;
+  Alcotest.(check int64) "RETURNING rows changed" 1L r.rows_affected;
+  Alcotest.(check (option int64)) "RETURNING rowid" (Some 1L) r.last_insert_rowid;
+  let r = ok (Conn.run env.conn (Printf.sprintf "SELECT id, i, r, s, b, d, u, 1 + 1 FROM %s" t)) in
+  Alcotest.(check (array (option string))) "declared types"
+    [| Some "INTEGER"; Some "INTEGER"; Some "REAL"; Some "TEXT"; Some "BLOB"; Some "DECIMAL(3)"; None; None |] r.decltypes;
+  Alcotest.(check (option int64)) "query: no rowid" None r.last_insert_rowid;
+  let r = ok (Conn.run env.conn (Printf.sprintf "DELETE FROM %s WHERE id = 99" t)) in
+  Alcotest.(check int64) "nothing deleted" 0L r.rows_affected;
+  Alcotest.(check (option int64)) "nothing inserted" None r.last_insert_rowid;
+  let rows = ok (Conn.query env.conn (Printf.sprintf "SELECT s, b FROM %s" t)) in
+  Alcotest.(check (array (option string))) "Rows.decltypes too" [| Some "TEXT"; Some "BLOB" |] (Rows.decltypes rows);
+  Rows.close rows
+
+(* ------------------------------------------------------------ parameters *)
+
+let parameters env =
+  let one sql params = match ok (Conn.run env.conn sql ~params) with { rows = [ r ]; _ } -> List.map Value.to_string (Array.to_list (Row.values r)) | _ -> [] in
+  let check what expected sql params = Alcotest.(check (list string)) what expected (one sql params) in
+  check "?" [ "1"; "'a'" ] "SELECT ?, ?" (`Positional Value.[ int 1; text "a" ]);
+  check "?NNN with a hole" [ "'b'"; "'a'"; "'b'" ] "SELECT ?2, ?1, ?2" (`Positional Value.[ text "a"; text "b" ]);
+  check "?NNN mixed with ?" [ "1"; "3"; "4" ] "SELECT ?, ?3, ?" (`Positional Value.[ int 1; int 2; int 3; int 4 ]);
+  check ":name, several times" [ "5"; "5" ] "SELECT :a, :a" (`Named [ ("a", Value.int 5) ]);
+  check "@name" [ "6" ] "SELECT @b" (`Named [ ("@b", Value.int 6) ]);
+  check "$name" [ "7" ] "SELECT $c" (`Named [ ("$c", Value.int 7) ]);
+  check "name given with its prefix" [ "8" ] "SELECT :d" (`Named [ (":d", Value.int 8) ]);
+  check "mixed prefixes" [ "1"; "2"; "3" ] "SELECT :x, @y, $z" (`Named Value.[ ("x", int 1); ("@y", int 2); ("$z", int 3) ])
+
+(* ---------------------------------------------------------------- values *)
+
+let all_bytes = String.init 256 Char.chr
+let control = String.init 31 (fun i -> Char.chr (i + 1)) ^ "\127"
+let unicode = "héllo wörld ✓ 中文 𝄞 👩‍💻 e\204\129"
+
+let roundtrip_values =
+  Value.
+    [ ("int64 max", Integer Int64.max_int); ("int64 min", Integer Int64.min_int); ("zero", Integer 0L);
+      ("largest double", Real Float.max_float); ("smallest subnormal", Real 4.9e-324);
+      ("smallest normal", Real Float.min_float); ("negative zero", Real (-0.)); ("pi", Real Float.pi);
+      ("control characters", Text control); ("any UTF-8", Text unicode); ("NUL inside text", Text "a\000b");
+      ("empty text", Text ""); ("every byte", Blob all_bytes); ("empty blob", Blob ""); ("NULL", Null) ]
+
+let values_roundtrip env =
+  let t = table env "k TEXT, v" in
+  List.iter
+    (fun (what, v) ->
+      (match ok (Conn.query_one env.conn "SELECT ?" ~params:(`Positional [ v ])) with
+       | Some r -> Alcotest.(check bool) (what ^ ": SELECT ?") true (Value.equal v (Row.get r 0))
+       | None -> Alcotest.fail "no row");
+      ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (?, ?)" t) ~params:(`Positional [ Value.text what; v ]))))
+    roundtrip_values;
+  List.iter
+    (fun (what, v) ->
+      match ok (Conn.query_one env.conn (Printf.sprintf "SELECT v FROM %s WHERE k = ?" t) ~params:(`Positional [ Value.text what ])) with
+      | Some r ->
+        let got = Row.get r 0 in
+        Alcotest.(check bool) (Printf.sprintf "%s: stored and read back (%s)" what (Value.to_string got)) true (Value.equal v got)
+      | None -> Alcotest.fail ("not stored: " ^ what))
+    roundtrip_values
+
+let floats env =
+  let e = err ~kind:`Misuse (Conn.execute env.conn "SELECT ?" ~params:(`Positional [ Value.Real Float.nan ])) in
+  Alcotest.(check bool) "NaN: a clear error" true (contains e.message "NaN");
+  let inf = Conn.query_one env.conn "SELECT ?" ~params:(`Positional [ Value.Real Float.infinity ]) in
+  match env.mode with
+  | Local -> (
+    match ok inf with
+    | Some r -> Alcotest.(check bool) "a local file stores infinity" true (Value.equal (Row.get r 0) (Value.Real Float.infinity))
+    | None -> Alcotest.fail "no row")
+  | Remote | Replica ->
+    let e = err ~kind:`Misuse inf in
+    Alcotest.(check bool) ("infinity refused remotely: " ^ e.message) true (contains e.message "infinity")
+
+(* ----------------------------------------------------------------- errors *)
+
+let error_codes env =
+  let t = table env "u UNIQUE, n NOT NULL, c CHECK (c > 0)" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1, 1, 1)" t)));
+  List.iter
+    (fun (what, sql, name) ->
+      let e = err ~kind:`Constraint (Conn.execute env.conn (Printf.sprintf sql t)) in
+      Alcotest.(check (option string)) what (Some name) (Option.map Error.code_name e.code);
+      Alcotest.(check bool) (what ^ ": named in to_string") true (contains (Error.to_string e) name);
+      (* the same through a batch *)
+      let e = err ~kind:`Constraint (Conn.batch_list env.conn [ (Printf.sprintf sql t, `Positional []) ]) in
+      Alcotest.(check (option string)) (what ^ " in a batch") (Some name) (Option.map Error.code_name e.code))
+    [ ("UNIQUE", "INSERT INTO %s VALUES (1, 1, 1)", "SQLITE_CONSTRAINT_UNIQUE");
+      ("NOT NULL", "INSERT INTO %s VALUES (2, NULL, 1)", "SQLITE_CONSTRAINT_NOTNULL");
+      ("CHECK", "INSERT INTO %s VALUES (3, 1, -1)", "SQLITE_CONSTRAINT_CHECK") ];
+  let e = err (Conn.execute env.conn "SELECT * FROM no_such_table_anywhere") in
+  Alcotest.(check (option string)) "no such table" (Some "SQLITE_ERROR") (Option.map Error.code_name e.code)
+
+(* ------------------------------------------------------------------ run *)
+
+let cases =
+  [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
+    ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
+    ("transaction value", tx_basics); ("transaction ended by a statement", tx_ended_by_statement);
+    ("with_transaction", with_transaction_semantics); ("results: columns, declared types, rowid, RETURNING", results);
+    ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
+    ("floats: NaN and infinity", floats); ("error codes by name", error_codes) ]
+
+let token = "modes-token-5b2e"
+
+let local_env f () =
+  let path = Filename.temp_file "turso-modes" ".db" in
+  let db = ok (Db.open_local path) in
+  let conn = ok (Conn.connect db) in
+  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db; Sys.remove path) (fun () -> f { mode = Local; conn; table = "t_local" })
+
+let remote_env url f () =
+  let db = ok (Db.open_remote ~url ~auth_token:token ()) in
+  let conn = ok (Conn.connect db) in
+  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db) (fun () -> f { mode = Remote; conn; table = "t_remote" })
+
+let replica_env url f () =
+  let path = Filename.temp_file "turso-modes-replica" ".db" in
+  Sys.remove path;
+  let db = ok (Db.open_replica ~path ~url ~auth_token:token ()) in
+  let conn = ok (Conn.connect db) in
+  Fun.protect
+    ~finally:(fun () ->
+      Conn.close conn;
+      Db.close db;
+      List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ])
+    (fun () -> f { mode = Replica; conn; table = "t_replica" })
+
+let () =
+  let group name env = (name, List.map (fun (n, f) -> Alcotest.test_case n `Quick (env f)) cases) in
+  let url = Lazy.force Sqld.server in
+  let groups = group "local" local_env :: (match url with None -> [] | Some u -> [ group "remote" (remote_env u); group "replica" (replica_env u) ]) in
+  (match url with
+   | None -> Printf.printf "%s (remote and replica: %d cases each not run)\n%!" Sqld.skipped (List.length cases)
+   | Some _ -> ());
+  Printf.printf "cases per mode: %s\n%!"
+    (String.concat ", " (List.map (fun (n, l) -> Printf.sprintf "%s %d" n (List.length l)) groups));
+  Alcotest.run ~argv:[| Sys.argv.(0) |] "turso modes" groups
