@@ -557,7 +557,25 @@ module Config = struct
   let starts_with ~prefix s =
     String.length s >= String.length prefix && String.sub s 0 (String.length prefix) = prefix
 
-  let is_remote_url url = List.exists (fun prefix -> starts_with ~prefix url) [ "libsql://"; "https://"; "http://" ]
+  (* The scheme of "scheme://...", if the text has one. *)
+  let scheme url =
+    match String.index_opt url ':' with
+    | Some i
+      when i > 0 && String.length url >= i + 3 && String.sub url i 3 = "://"
+           && String.for_all (function 'a' .. 'z' | 'A' .. 'Z' | '0' .. '9' | '+' | '-' | '.' -> true | _ -> false) (String.sub url 0 i) ->
+      Some (String.lowercase_ascii (String.sub url 0 i))
+    | _ -> None
+
+  let is_remote_url url = match scheme url with Some ("libsql" | "https" | "http" | "wss" | "ws") -> true | _ -> false
+
+  (* A URL for people: the query's authToken is not shown. *)
+  let redact_url url =
+    match String.index_opt url '?' with
+    | None -> url
+    | Some q ->
+      let params = String.split_on_char '&' (String.sub url (q + 1) (String.length url - q - 1)) in
+      let params = List.map (fun kv -> if starts_with ~prefix:"authToken=" kv then "authToken=<redacted>" else kv) params in
+      String.sub url 0 q ^ "?" ^ String.concat "&" params
 
   type env = { file : (string * string) list; env_file : string }
 
@@ -581,7 +599,15 @@ module Config = struct
            (Printf.sprintf
               "TURSO_DATABASE_URL is not set (in the environment or in %s): set it to a libsql://, https://, http:// or file: URL"
               e.env_file))
-    | Some url when not (is_remote_url url) -> Ok (Local url)
+    | Some url when not (is_remote_url url) -> (
+      match scheme url with
+      | None | Some "file" -> Ok (Local url)
+      | Some other ->
+        Error
+          (Error.make `Config
+             (Printf.sprintf
+                "TURSO_DATABASE_URL: unsupported URL scheme %S (use libsql://, https://, http://, wss://, ws://, a file: URI or a path)"
+                other)))
     | Some url ->
       let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
       if no_replica e then Ok (Remote { url; auth_token })
@@ -593,9 +619,9 @@ module Config = struct
 
   let to_string = function
     | Local path -> Printf.sprintf "local file %s" path
-    | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" url (token_note auth_token)
+    | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" (redact_url url) (token_note auth_token)
     | Replica { path; url; auth_token } ->
-      Printf.sprintf "embedded replica %s of %s, auth token %s" path url (token_note auth_token)
+      Printf.sprintf "embedded replica %s of %s, auth token %s" path (redact_url url) (token_note auth_token)
 
   let pp ppf t = Format.pp_print_string ppf (to_string t)
 end

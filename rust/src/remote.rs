@@ -154,19 +154,70 @@ impl Shared {
     }
 }
 
-/// `libsql://host` is HTTPS; `https://` and `http://` are kept.
-fn http_url(url: &str) -> Result<String, Error> {
-    let url = match url.strip_prefix("libsql://") {
-        Some(rest) => format!("https://{rest}"),
-        None => url.to_string(),
+/// The HTTP URL of a database URL, and the token the URL carries:
+/// - `libsql://host` is HTTPS, or HTTP with `?tls=0` (which needs a port:
+///   there is no default port for plain HTTP to a Turso host);
+/// - `https://`, `http://` are kept; `wss://`, `ws://` mean the same host
+///   over HTTPS and HTTP (this library speaks Hrana over HTTP);
+/// - query parameters: `tls=0|1` (libsql:// only) and `authToken`; any
+///   other is a `Config` error that names it.
+/// Errors never quote the URL's query (it may hold the token).
+pub fn http_url(url: &str) -> Result<(String, Option<String>), Error> {
+    let config = |m: String| Error::new(Kind::Config, m);
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        config("a remote database URL starts with libsql://, https://, http://, wss:// or ws://".into())
+    })?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (base, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
     };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(Error::new(
-            Kind::Config,
-            "a remote database URL starts with libsql://, https:// or http://",
-        ));
+    let base = base.split('#').next().unwrap_or("");
+    if base.is_empty() || base.starts_with('/') {
+        return Err(config(format!("the {scheme}:// URL has no host")));
     }
-    Ok(url)
+    let mut tls: Option<bool> = None;
+    let mut token = None;
+    for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "tls" => {
+                tls = Some(match v {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(config(format!("unsupported value {v:?} for the URL parameter tls (0 or 1)"))),
+                })
+            }
+            "authToken" => token = Some(v.to_string()),
+            _ => {
+                return Err(config(format!(
+                    "unknown URL parameter {k:?} (supported: tls, authToken)"
+                )))
+            }
+        }
+    }
+    let host_port = base.split('/').next().unwrap_or("");
+    let has_port = host_port.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let http = match scheme.as_str() {
+        "libsql" => match tls {
+            Some(false) if !has_port => {
+                return Err(config("a libsql:// URL with tls=0 needs a port (for example libsql://localhost:8080?tls=0)".into()))
+            }
+            Some(false) => "http",
+            _ => "https",
+        },
+        "https" | "wss" | "http" | "ws" if tls.is_some() => {
+            return Err(config(format!("the URL parameter tls is for libsql:// URLs; {scheme}:// already says it")))
+        }
+        "https" | "wss" => "https",
+        "http" | "ws" => "http",
+        other => {
+            return Err(config(format!(
+                "unsupported URL scheme {other:?}: use libsql://, https://, http://, wss:// or ws:// (or a file path for a local database)"
+            )))
+        }
+    };
+    Ok((format!("{http}://{}", base.trim_end_matches('/')), token))
 }
 
 pub struct Db {
@@ -178,7 +229,8 @@ pub struct Db {
 
 impl Db {
     pub fn open(url: &str, token: &str, timeout_ms: i64) -> Result<Db, Error> {
-        let url = http_url(url)?;
+        let (url, url_token) = http_url(url)?;
+        let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
             hrana: hrana::Client::new(&url, token, timeout)?,
@@ -202,7 +254,8 @@ impl Db {
     pub fn open_replica(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
         let mut r = Reader::new(opts);
         let (sync_ms, timeout_ms, ryw) = (r.i64()?, r.i64()?, r.u8()? != 0);
-        let url = http_url(url)?;
+        let (url, url_token) = http_url(url)?;
+        let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
             hrana: hrana::Client::new(&url, token, timeout)?,

@@ -474,6 +474,73 @@ let test_server_silent () =
   cleanup_replica path;
   Unix.close s
 
+(* URL forms: what is refused, before any connection, and why. *)
+let test_url_forms () =
+  let bad url what =
+    let e = err ~kind:`Config (Db.open_remote ~url ~auth_token:token ()) in
+    Alcotest.(check bool) (Printf.sprintf "%s: %s" url e.message) true (contains e.message what);
+    let path = replica_path () in
+    let e = err ~kind:`Config (Db.open_replica ~path ~url ~auth_token:token ()) in
+    Alcotest.(check bool) (url ^ " (replica)") true (contains e.message what);
+    Alcotest.(check bool) "no replica file made" false (Sys.file_exists path)
+  in
+  bad "ftp://example.com" "unsupported URL scheme \"ftp\"";
+  bad "libsql://db.example.io?tls=0" "needs a port";
+  bad "libsql://db.example.io?tls=2" "tls";
+  bad "libsql://db.example.io?foo=1" "unknown URL parameter \"foo\"";
+  bad "https://db.example.io?tls=1" "the URL parameter tls is for libsql://";
+  bad "libsql://" "no host";
+  bad "db.example.io" "starts with libsql://";
+  (* a token in the URL never shows *)
+  let secret = "url-token-0a9b8c7d" in
+  let e = err ~kind:`Config (Db.open_remote ~url:("libsql://x.io?authToken=" ^ secret ^ "&bogus=1") ~auth_token:"" ()) in
+  Alcotest.(check bool) "the URL's token is not in the error" false (contains (Error.to_string e) secret);
+  Alcotest.(check bool) "Config.to_string hides it" false
+    (contains (Config.to_string (Config.Remote { url = "libsql://x.io?authToken=" ^ secret; auth_token = "" })) secret);
+  (* accepted forms, against a port where nothing listens: a network error,
+     not a configuration one *)
+  let port = free_port () in
+  List.iter
+    (fun url ->
+      let r =
+        match Db.open_remote ~timeout:2. ~url ~auth_token:token () with
+        | Error e -> Error e
+        | Ok db -> Result.bind (Conn.connect db) (fun c -> Result.map ignore (Conn.execute c "SELECT 1"))
+      in
+      let e = err r in
+      Alcotest.(check bool) (Printf.sprintf "%s is accepted: %s" url (Error.to_string e)) true (Error.is_transient e))
+    [ Printf.sprintf "libsql://127.0.0.1:%d?tls=0" port; Printf.sprintf "ws://127.0.0.1:%d" port;
+      Printf.sprintf "http://127.0.0.1:%d/" port ];
+  (* Config.of_env: an unknown scheme is a configuration error, not a file *)
+  Unix.putenv "TURSO_DATABASE_URL" "ftp://example.com/db";
+  let e = err ~kind:`Config (Db.of_env ~env_file:"/nonexistent/.env" ()) in
+  Unix.putenv "TURSO_DATABASE_URL" "";
+  Alcotest.(check bool) ("of_env: " ^ e.message) true (contains e.message "unsupported URL scheme \"ftp\"")
+
+(* libsql configures SQLite once per process, and only if it is first: a
+   replica opened after a local database must still work (here: fail only
+   because nothing listens). *)
+let test_local_then_replica () =
+  let db = ok (Db.open_local ":memory:") in
+  let c = ok (Conn.connect db) in
+  ignore (ok (Conn.execute c "CREATE TABLE t (x)"));
+  let path = replica_path () in
+  (match Lazy.force server with
+   | Some url ->
+     (* the whole path: open, connect, write through, read locally *)
+     let r = ok (Db.open_replica ~path ~url ~auth_token:token ()) in
+     let rc = ok (Conn.connect r) in
+     ignore (ok (Conn.execute rc "CREATE TABLE IF NOT EXISTS after_local (x)"));
+     Alcotest.(check bool) "a replica works after a local database" true (ok (Conn.query_one rc "SELECT count(*) FROM after_local") <> None);
+     Conn.close rc;
+     Db.close r
+   | None ->
+     let e = err (Db.open_replica ~timeout:2. ~path ~url:(Printf.sprintf "http://127.0.0.1:%d" (free_port ())) ~auth_token:token ()) in
+     Alcotest.(check bool) ("not a panic: " ^ Error.to_string e) true (e.kind <> `Internal));
+  cleanup_replica path;
+  Conn.close c;
+  Db.close db
+
 let test_bad_url () =
   let e = err ~kind:`Config (Db.open_remote ~url:"ftp://example.com" ~auth_token:token ()) in
   Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token)
@@ -496,5 +563,7 @@ let () =
      run, and said so, rather than counted as passed. *)
   if sqld_bin = None then Printf.printf "%s (%d cases not run)\n%!" skipped (List.length sqld);
   Alcotest.run "turso remote"
-    (("no server", [ tc "server down" test_server_down; tc "server silent" test_server_silent; tc "bad URL" test_bad_url ])
+    (("no server", (* first: it needs a process where SQLite is not initialized yet *)
+       [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;
+         tc "server silent" test_server_silent; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))
