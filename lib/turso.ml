@@ -1095,7 +1095,8 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
         | Committed -> "it was committed"
         | Rolled_back -> "it was rolled back"
         | Closed -> "it was closed"
-        | Ended_by_statement -> "a statement ended it (ROLLBACK, or a conflict clause that rolls back)"
+        | Ended_by_statement ->
+          "a statement ended it (ROLLBACK, or a conflict clause that rolls back), or the server did (an expired stream)"
         | Open -> "?"
       in
       Error.make `Transaction_closed ("the transaction is over: " ^ how)

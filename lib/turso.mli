@@ -90,7 +90,9 @@ module Error : sig
         invalid UTF-8 in [Text], NaN).
       - [`Internal]: a bug in this library (a caught Rust panic).
       - [`Transaction_closed]: a {!S.Tx.t} was used after its commit,
-        rollback or close, or after a statement ended it. *)
+        rollback or close, or after a statement ended it; or the server
+        ended a transaction left idle too long (sqld: about 10 s), which
+        also rolled it back (the connection stays usable). *)
 
   type t = Wire.error = {
     kind : kind;

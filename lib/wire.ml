@@ -94,7 +94,7 @@ let int64_at = i64
 let kind_of_int = function
   | 0 -> `Sql | 1 -> `Constraint | 2 -> `Busy | 3 -> `Auth | 4 -> `Network
   | 5 -> `Timeout | 6 -> `Sync | 7 -> `Closed | 8 -> `Decode | 9 -> `Config
-  | 10 -> `Misuse | _ -> `Internal
+  | 10 -> `Misuse | 12 -> `Transaction_closed | _ -> `Internal
 
 let decode_error s =
   (* status, kind, has_code, code (i64), message, has_sql, sql *)

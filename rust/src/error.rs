@@ -17,6 +17,7 @@ pub enum Kind {
     Config = 9,
     Misuse = 10,
     Internal = 11,
+    TransactionClosed = 12,
 }
 
 #[derive(Debug, Clone)]

@@ -319,6 +319,7 @@ impl Db {
         let db = self.live()?;
         let conn = db.connect().map_err(|e| convert(e, &self.shared.token))?;
         Ok(Arc::new(Conn {
+            db: db.clone(),
             conn: Mutex::new(Some(conn)),
             baton: Mutex::new(None),
             reader: Mutex::new(None),
@@ -413,6 +414,8 @@ fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, eve
 }
 
 pub struct Conn {
+    /// To replace the connection when the server has dropped its stream.
+    db: Arc<libsql::Database>,
     conn: Mutex<Option<libsql::Connection>>,
     /// The server stream of our own queries (see [Conn::query]).
     baton: Mutex<Option<String>>,
@@ -612,6 +615,34 @@ fn controls_transaction(sql: &str) -> bool {
 }
 
 impl Conn {
+    /// sqld drops a stream idle for about 10 s, and with it an open
+    /// transaction; libsql keeps using the dead stream, so every later call
+    /// would fail. Then: a fresh connection, and an error that says what
+    /// happened.
+    fn recover(&self, e: Error) -> Error {
+        if !e.message.contains("STREAM_EXPIRED") {
+            return e;
+        }
+        match self.db.connect() {
+            Ok(fresh) => {
+                let mut g = self.conn.lock();
+                if g.is_some() {
+                    *g = Some(fresh);
+                }
+            }
+            Err(_) => return e,
+        }
+        *self.baton.lock() = None;
+        Error {
+            kind: Kind::TransactionClosed,
+            code: None,
+            message: "the server ended this connection's transaction: it was idle too long (sqld expires \
+                      an idle stream after about 10 s); it was rolled back, and the connection is usable again"
+                .to_string(),
+            sql: e.sql,
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&libsql::Connection) -> Result<T, Error>) -> Result<T, Error> {
         let g = self.conn.lock();
         let c = g.as_ref().ok_or_else(|| Error::closed("connection"))?;
@@ -619,6 +650,10 @@ impl Conn {
     }
 
     pub fn execute(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+        self.execute_inner(sql, ps).map_err(|e| self.recover(e))
+    }
+
+    fn execute_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
         if let Some(i) = sql.bytes().position(|b| b == 0) {
             return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
@@ -640,6 +675,10 @@ impl Conn {
     /// (the stream's baton is libsql's) and on a replica (reads are
     /// local): through libsql.
     pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
+        self.query_inner(sql, ps).map_err(|e| self.recover(e))
+    }
+
+    fn query_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
         if let Some(i) = sql.bytes().position(|b| b == 0) {
             return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
@@ -818,6 +857,10 @@ impl Conn {
     }
 
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
+        self.batch_inner(sql, atomic).map_err(|e| self.recover(e))
+    }
+
+    fn batch_inner(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
         let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
         let was_autocommit = self.with(|c| Ok(c.is_autocommit()))?;
         // A script on a replica: libsql's replica goes on after a failed

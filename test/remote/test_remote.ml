@@ -418,6 +418,13 @@ let test_execute_many_one_request =
       Alcotest.(check bool) ("names the set: " ^ e.message) true (contains e.message "parameter set 1");
       Alcotest.(check string) "nothing of it stays" "1000" (count c "em");
       ignore (err ~kind:`Misuse (Stmt.execute_many ins [ Value.[ int 6000; float infinity ] ]));
+      let before = requests () in
+      let stmts = List.init 1000 (fun i -> ("INSERT INTO em (id, v) VALUES (?, ?)", `Positional Value.[ int (10_000 + i); text "b" ])) in
+      Alcotest.(check int) "batch_list: 1,000 results" 1000 (List.length (ok (Conn.batch_list pc stmts)));
+      Alcotest.(check int) "batch_list: in one HTTP request" 1 (requests () - before);
+      let before = requests () in
+      ignore (ok (Conn.query_list pc "SELECT count(*) FROM em"));
+      Alcotest.(check int) "a query: one request" 1 (requests () - before);
       Conn.close pc;
       Db.close db)
 
@@ -428,6 +435,20 @@ let test_replica_execute_many =
       ignore (ok (Stmt.execute_many ins (List.init 100 (fun i -> [ Value.int i ]))));
       Alcotest.(check string) "read-your-writes after execute_many" "100" (count replica "rem");
       Alcotest.(check string) "on the primary" "100" (count primary "rem"))
+
+(* sqld drops a stream idle for about 10 s, and its transaction with it. *)
+let test_idle_transaction =
+  with_remote (fun c ->
+      fresh_table c "idle" "x";
+      let tx = ok (Tx.begin_ c) in
+      ignore (ok (Tx.execute tx "INSERT INTO idle VALUES (1)"));
+      Unix.sleepf 12.;
+      let e = err ~kind:`Transaction_closed (Tx.execute tx "INSERT INTO idle VALUES (2)") in
+      Alcotest.(check bool) ("says why: " ^ e.message) true (contains e.message "idle too long");
+      Alcotest.(check bool) "the transaction is over" false (Tx.is_open tx);
+      ignore (err ~kind:`Transaction_closed (Tx.commit tx));
+      Alcotest.(check int64) "the connection is usable" 1L (ok (Conn.execute c "INSERT INTO idle VALUES (3)"));
+      Alcotest.(check string) "the expired transaction was rolled back" "1" (count c "idle"))
 
 (* No server needed: nothing listens on the port. *)
 let test_server_down () =
@@ -557,7 +578,8 @@ let () =
       tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
       tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth;
       tc "execute_many: 1,000 sets in one request" test_execute_many_one_request;
-      tc "replica: execute_many, read-your-writes" test_replica_execute_many ]
+      tc "replica: execute_many, read-your-writes" test_replica_execute_many;
+      tc "an idle transaction expired by the server" test_idle_transaction ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
