@@ -414,17 +414,26 @@ module type S = sig
     val open_remote :
       ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
     (** [open_remote ~url ~auth_token ()] opens a remote database (sqld or
-        Turso) over HTTP: [libsql://host] (HTTPS), [https://...] or
-        [http://...]. Every request waits at most [timeout] seconds (default
-        [10.]) and fails with [`Timeout] after that; a server that cannot be
-        reached is a [`Network] error. The token never appears in an error.
+        Turso) over HTTP (Hrana). URL forms: [libsql://host] (HTTPS;
+        [libsql://host:port?tls=0] for plain HTTP, which needs a port),
+        [https://...], [http://...], and [wss://], [ws://] (the same host
+        over HTTPS, HTTP). Query parameters: [tls] (libsql:// only) and
+        [authToken] (used when [auth_token] is [""]); anything else, or
+        another scheme, is a [`Config] error that names it. Every request
+        waits at most [timeout] seconds (default [10.]) and fails with
+        [`Timeout] after that; a server that cannot be reached is a
+        [`Network] error. The token never appears in an error.
 
-        Remote connections differ from local ones in a few ways (being
-        worked on): results are fetched whole, then handed out in chunks;
-        a bare parameter name means [:name]; parameters are not checked
-        against the statement before it is sent (the server decides);
-        declared column types are not known ([None]);
-        {!Stmt.parameter_count} is a [`Misuse] error. *)
+        Round trips: a query outside a transaction is one request (on a
+        server stream the connection keeps); {!Conn.batch_list} and
+        {!Stmt.execute_many} outside a transaction are one request
+        whatever their size. Remote connections differ from local ones in
+        a few ways: results are fetched whole, then handed out in chunks;
+        a bare parameter name means [:name]; parameters are checked by the
+        server, not before sending; declared column types are known for
+        queries outside a transaction ([None] inside one);
+        {!Stmt.parameter_count} is a [`Misuse] error; infinities cannot be
+        sent (the protocol is JSON): a [`Misuse] error. *)
 
     val open_replica :
       ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> path:string ->
@@ -435,7 +444,11 @@ module type S = sig
         [read_your_writes] (the default) a write is visible to the writer's
         next read at once. [sync_interval] (seconds) syncs in the background
         that often; otherwise call {!sync}. Opening makes a first sync;
-        [timeout] as in {!open_remote}. *)
+        [timeout] as in {!open_remote}. Reads run on the local file through
+        a read-only connection of this library (values exactly as stored,
+        declared types known); writes, and everything inside a
+        transaction, go to the primary. Infinities are refused as on a
+        remote database. *)
 
     type sync_info = {
       frame_no : int64 option;  (** the primary's frame the replica has reached *)

@@ -19,6 +19,15 @@ let test_examples () =
    | Some r -> Alcotest.(check string) "moved" "5.0" (Value.to_string (Row.get r 0))
    | None -> Alcotest.fail "no user 2");
   Readme_blocks.report conn;
+  (match ok (Readme_blocks.add_user conn "dee") with
+   | Some id, [ r ] ->
+     Alcotest.(check string) "add_user: count" "4" (Value.to_string (Row.get r 0));
+     ok (Readme_blocks.rename conn ~id ~name:"dora");
+     (match ok (Conn.query_one conn "SELECT name FROM users WHERE id = ?" ~params:(`Positional [ Value.int64 id ])) with
+      | Some r -> Alcotest.(check string) "rename" "'dora'" (Value.to_string (Row.get r 0))
+      | None -> Alcotest.fail "renamed user missing");
+     ignore (ok (Conn.execute conn "DELETE FROM users WHERE id = ?" ~params:(`Positional [ Value.int64 id ])))
+   | _ -> Alcotest.fail "add_user: unexpected results");
   ignore (ok (Conn.execute conn "CREATE TABLE IF NOT EXISTS outbox (email TEXT)"));
   Alcotest.(check int64) "insert_with_retry" 1L (ok (Readme_blocks.insert_with_retry conn "a@x"));
   Readme_blocks.show_stats db;
