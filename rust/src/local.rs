@@ -325,60 +325,41 @@ impl Conn {
         let l = self.live()?;
         let db = l.st.db;
         let (mode, stmts) = wire::batch_request(req)?;
-        let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
-        let begin = match (was_autocommit, mode) {
-            (false, _) => "SAVEPOINT turso_batch",
-            (true, 1) => "BEGIN IMMEDIATE",
-            _ => "BEGIN DEFERRED",
-        };
-        exec_simple(db, begin)?;
-        if mode == 2 {
-            exec_simple(db, "PRAGMA query_only = ON")?;
-        }
+        let begin = if mode == 1 { "BEGIN IMMEDIATE" } else { "BEGIN DEFERRED" };
         let mut out = Out::ok();
         out.u32(stmts.len() as u32);
-        let r = (|| {
-            for (i, (sql, params)) in stmts.iter().enumerate() {
-                let tag = |mut e: Error| {
-                    e.message = format!("statement {i}: {}", e.message);
-                    e.with_sql(sql)
-                };
-                if ends_transaction(sql) {
-                    return Err(tag(Error::new(
-                        Kind::Misuse,
-                        "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
-                    )));
-                }
-                let stmt = prepare_one(db, sql).map_err(tag)?;
-                self.stats.statements(1);
-                let r = bind(stmt, params, db).and_then(|()| unsafe { encode_result(db, stmt, sql, &mut out) });
-                unsafe { ffi::sqlite3_finalize(stmt) };
-                r.map_err(tag)?;
+        let r = atomically(db, begin, "turso_batch", || {
+            if mode == 2 {
+                exec_simple(db, "PRAGMA query_only = ON")?;
             }
-            Ok(())
-        })();
-        if mode == 2 {
-            let _ = exec_simple(db, "PRAGMA query_only = OFF");
-        }
-        match r {
-            Ok(()) => {
-                let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_batch" };
-                if let Err(e) = exec_simple(db, close) {
-                    if was_autocommit {
-                        let _ = exec_simple(db, "ROLLBACK");
+            let r = (|| {
+                for (i, (sql, params)) in stmts.iter().enumerate() {
+                    let tag = |mut e: Error| {
+                        e.message = format!("statement {i}: {}", e.message);
+                        e.with_sql(sql)
+                    };
+                    if ends_transaction(sql) {
+                        return Err(tag(Error::new(
+                            Kind::Misuse,
+                            "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
+                        )));
                     }
-                    wire::give_buf(out.buf);
-                    return Err(e);
+                    let stmt = prepare_one(db, sql).map_err(tag)?;
+                    self.stats.statements(1);
+                    let r = bind(stmt, params, db).and_then(|()| unsafe { encode_result(db, stmt, sql, &mut out) });
+                    unsafe { ffi::sqlite3_finalize(stmt) };
+                    r.map_err(tag)?;
                 }
-                Ok(out)
+                Ok(())
+            })();
+            if mode == 2 {
+                let _ = exec_simple(db, "PRAGMA query_only = OFF");
             }
+            r
+        });
+        match r {
+            Ok(()) => Ok(out),
             Err(e) => {
-                if was_autocommit {
-                    let _ = exec_simple(db, "ROLLBACK");
-                } else {
-                    let _ = exec_simple(db, "ROLLBACK TO turso_batch");
-                    let _ = exec_simple(db, "RELEASE turso_batch");
-                }
                 wire::give_buf(out.buf);
                 Err(e)
             }
@@ -489,6 +470,44 @@ fn exec_reply(db: *mut ffi::sqlite3) -> Out {
         o.i64(ffi::sqlite3_last_insert_rowid(db));
     }
     o
+}
+
+/// Runs `f` all or nothing: in a transaction begun with `begin` when the
+/// connection is in autocommit mode, else in the savepoint `name`;
+/// committed (released) when `f` succeeds, rolled back when it fails.
+fn atomically<T>(
+    db: *mut ffi::sqlite3,
+    begin: &str,
+    name: &str,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
+    if was_autocommit {
+        exec_simple(db, begin)?;
+    } else {
+        exec_simple(db, &format!("SAVEPOINT {name}"))?;
+    }
+    match f() {
+        Ok(v) => {
+            let close = if was_autocommit { "COMMIT".to_string() } else { format!("RELEASE {name}") };
+            if let Err(e) = exec_simple(db, &close) {
+                if was_autocommit {
+                    let _ = exec_simple(db, "ROLLBACK");
+                }
+                return Err(e);
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            if was_autocommit {
+                let _ = exec_simple(db, "ROLLBACK");
+            } else {
+                let _ = exec_simple(db, &format!("ROLLBACK TO {name}"));
+                let _ = exec_simple(db, &format!("RELEASE {name}"));
+            }
+            Err(e)
+        }
+    }
 }
 
 fn exec_simple(db: *mut ffi::sqlite3, sql: &str) -> Result<(), Error> {
@@ -968,56 +987,38 @@ impl Stmt {
         wire::give_buf(std::mem::replace(&mut s.params, sets));
         // SAFETY: the bindings point into s.params, kept until the next begin.
         let buf: &[u8] = unsafe { std::slice::from_raw_parts(s.params.as_ptr(), s.params.len()) };
-        let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
-        exec_simple(db, if was_autocommit { "BEGIN" } else { "SAVEPOINT turso_many" })?;
         let mut total: i64 = 0;
-        let r: Result<(), Error> = (|| {
-            let take = |at: usize| -> Result<usize, Error> {
-                buf.get(at..at + 4)
-                    .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
-                    .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))
-            };
-            let n = take(0)?;
-            let mut pos = 4;
-            for k in 0..n {
-                let len = take(pos)?;
-                let set = buf
-                    .get(pos + 4..pos + 4 + len)
-                    .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))?;
-                pos += 4 + len;
-                let tag = |mut e: Error| {
-                    e.message = format!("parameter set {k}: {}", e.message);
-                    e
+        atomically(db, "BEGIN", "turso_many", || {
+            let r: Result<(), Error> = (|| {
+                let take = |at: usize| -> Result<usize, Error> {
+                    buf.get(at..at + 4)
+                        .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
+                        .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))
                 };
-                unsafe { ffi::sqlite3_reset(raw) };
-                self.conn.stats.statements(1);
-                bind(raw, set, db).map_err(tag)?;
-                step_to_done(db, raw).map_err(tag)?;
-                total += unsafe { ffi::sqlite3_changes64(db) };
-            }
-            Ok(())
-        })();
-        unsafe { ffi::sqlite3_reset(raw) };
-        match r {
-            Ok(()) => {
-                let close = if was_autocommit { "COMMIT" } else { "RELEASE turso_many" };
-                if let Err(e) = exec_simple(db, close) {
-                    if was_autocommit {
-                        let _ = exec_simple(db, "ROLLBACK");
-                    }
-                    return Err(e);
+                let n = take(0)?;
+                let mut pos = 4;
+                for k in 0..n {
+                    let len = take(pos)?;
+                    let set = buf
+                        .get(pos + 4..pos + 4 + len)
+                        .ok_or_else(|| Error::new(Kind::Internal, "malformed parameter sets"))?;
+                    pos += 4 + len;
+                    let tag = |mut e: Error| {
+                        e.message = format!("parameter set {k}: {}", e.message);
+                        e
+                    };
+                    unsafe { ffi::sqlite3_reset(raw) };
+                    self.conn.stats.statements(1);
+                    bind(raw, set, db).map_err(tag)?;
+                    step_to_done(db, raw).map_err(tag)?;
+                    total += unsafe { ffi::sqlite3_changes64(db) };
                 }
-            }
-            Err(e) => {
-                if was_autocommit {
-                    let _ = exec_simple(db, "ROLLBACK");
-                } else {
-                    let _ = exec_simple(db, "ROLLBACK TO turso_many");
-                    let _ = exec_simple(db, "RELEASE turso_many");
-                }
-                return Err(e.with_sql(&self.sql_of(raw)));
-            }
-        }
+                Ok(())
+            })();
+            unsafe { ffi::sqlite3_reset(raw) };
+            r
+        })
+        .map_err(|e| if e.message.starts_with("parameter set") { e.with_sql(&self.sql_of(raw)) } else { e })?;
         let mut o = Out::ok();
         o.i64(total);
         o.i64(unsafe { ffi::sqlite3_last_insert_rowid(db) });

@@ -483,56 +483,25 @@ fn params(buf: &[u8]) -> Result<libsql::params::Params, Error> {
     }
 }
 
-fn hrana_value(p: Param, what: &dyn Fn() -> String) -> Result<libsql_hrana::proto::Value, Error> {
+fn hrana_value(v: libsql::Value) -> libsql_hrana::proto::Value {
     use libsql_hrana::proto::Value as V;
-    Ok(match to_value(p, what)? {
+    match v {
         libsql::Value::Null => V::Null,
         libsql::Value::Integer(i) => V::Integer { value: i },
-        libsql::Value::Real(f) => {
-            if !f.is_finite() {
-                return Err(Error::new(
-                    Kind::Misuse,
-                    format!("{}: infinity cannot be sent to a remote database (its protocol, JSON, has no infinity)", what()),
-                ));
-            }
-            V::Float { value: f }
-        }
+        libsql::Value::Real(f) => V::Float { value: f },
         libsql::Value::Text(t) => V::Text { value: t.into() },
         libsql::Value::Blob(b) => V::Blob { value: b.into() },
-    })
+    }
 }
 
-/// Parameters for a Hrana statement: positional and named (a bare name
-/// gets the `:` prefix).
+/// Parameters for a Hrana statement: those of [params] (same checks, same
+/// `:` for a bare name), as the protocol's values.
 fn hrana_params(buf: &[u8]) -> Result<(Vec<libsql_hrana::proto::Value>, Vec<(String, libsql_hrana::proto::Value)>), Error> {
-    let mut args = Vec::new();
-    let mut named = Vec::new();
-    if buf.is_empty() {
-        return Ok((args, named));
-    }
-    let mut r = Reader::new(buf);
-    let kind = r.u8()?;
-    let n = r.u32()? as usize;
-    match kind {
-        wire::PARAMS_POSITIONAL => {
-            for i in 1..=n {
-                args.push(hrana_value(r.value()?, &|| format!("parameter {i}"))?);
-            }
-        }
-        wire::PARAMS_NAMED => {
-            for _ in 0..n {
-                let name = String::from_utf8_lossy(r.bytes()?).into_owned();
-                let value = hrana_value(r.value()?, &|| format!("parameter {name:?}"))?;
-                let name = match name.chars().next() {
-                    Some(':' | '@' | '$' | '?') => name,
-                    _ => format!(":{name}"),
-                };
-                named.push((name, value));
-            }
-        }
-        _ => {}
-    }
-    Ok((args, named))
+    Ok(match params(buf)? {
+        libsql::params::Params::Positional(v) => (v.into_iter().map(hrana_value).collect(), Vec::new()),
+        libsql::params::Params::Named(v) => (Vec::new(), v.into_iter().map(|(n, x)| (n, hrana_value(x))).collect()),
+        libsql::params::Params::None => (Vec::new(), Vec::new()),
+    })
 }
 
 fn encode_value(v: &libsql::Value, out: &mut Out) {
