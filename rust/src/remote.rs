@@ -571,6 +571,15 @@ fn fetched_of_hrana(r: libsql_hrana::proto::StmtResult) -> (Fetched, i64, Option
     (f, r.affected_row_count as i64, r.last_insert_rowid)
 }
 
+/// SQL as text: valid UTF-8 and without NUL bytes (which would cut it).
+fn sql_text(sql: &[u8]) -> Result<&str, Error> {
+    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+    match sql.iter().position(|b| *b == 0) {
+        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
+        None => Ok(text),
+    }
+}
+
 /// Whether a statement begins or ends a transaction (those go through
 /// libsql, which tracks the transaction's stream).
 fn controls_transaction(sql: &str) -> bool {
@@ -623,10 +632,7 @@ impl Conn {
     }
 
     fn execute_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
-        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-        if let Some(i) = sql.bytes().position(|b| b == 0) {
-            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
-        }
+        let sql = sql_text(sql)?;
         let p = params(ps)?;
         self.with(|c| {
             self.shared.stats.statements(1);
@@ -648,25 +654,10 @@ impl Conn {
     }
 
     fn query_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
-        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-        if let Some(i) = sql.bytes().position(|b| b == 0) {
-            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
-        }
+        let sql = sql_text(sql)?;
         let is_replica = self.shared.replica.lock().is_some();
         if !is_replica && !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
-            let (args, named) = hrana_params(ps)?;
-            self.shared.stats.statements(1);
-            let mut baton = self.baton.lock();
-            let step = hrana::Step { sql: sql.to_string(), args, named, want_rows: true };
-            let r = runtime()
-                .block_on(self.shared.hrana.execute(&mut baton, step))
-                .map_err(|e| e.with_sql(sql.as_bytes()))?;
-            drop(baton);
-            return Ok(Fetched {
-                names: r.cols.iter().map(|c| c.name.clone().unwrap_or_default()).collect(),
-                decltypes: r.cols.into_iter().map(|c| c.decltype).collect(),
-                rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_hrana).collect()).collect(),
-            });
+            return self.own_query(sql, ps).map(|(f, _, _)| f);
         }
         if let Some(path) = &self.shared.replica_path {
             if !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
@@ -708,6 +699,19 @@ impl Conn {
         })
     }
 
+    /// One statement in one request on this connection's own server
+    /// stream (see [hrana::Client::execute]).
+    fn own_query(&self, sql: &str, ps: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
+        let (args, named) = hrana_params(ps)?;
+        self.shared.stats.statements(1);
+        let mut baton = self.baton.lock();
+        let step = hrana::Step { sql: sql.to_string(), args, named, want_rows: true };
+        let r = runtime()
+            .block_on(self.shared.hrana.execute(&mut baton, step))
+            .map_err(|e| e.with_sql(sql.as_bytes()))?;
+        Ok(fetched_of_hrana(r))
+    }
+
     /// One statement through libsql (inside a transaction, or on a
     /// replica), with its changes and inserted rowid.
     fn run_via_libsql(&self, sql: &[u8], params: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
@@ -727,19 +731,9 @@ impl Conn {
     /// One statement and its whole result (see `local::Conn::run`).
     pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
         let is_replica = self.shared.replica.lock().is_some();
-        let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-        if let Some(i) = sql.iter().position(|b| *b == 0) {
-            return Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}")));
-        }
+        let text = sql_text(sql)?;
         let (f, changes, rowid) = if !is_replica && !controls_transaction(text) && self.with(|c| Ok(c.is_autocommit()))? {
-            let (args, named) = hrana_params(params)?;
-            self.shared.stats.statements(1);
-            let mut baton = self.baton.lock();
-            let step = hrana::Step { sql: text.to_string(), args, named, want_rows: true };
-            let r = runtime()
-                .block_on(self.shared.hrana.execute(&mut baton, step))
-                .map_err(|e| e.with_sql(sql))?;
-            fetched_of_hrana(r)
+            self.own_query(text, params)?
         } else {
             self.run_via_libsql(sql, params)?
         };
@@ -773,11 +767,7 @@ impl Conn {
         if !in_tx && !(is_replica && mode == 2) {
             let mut steps = Vec::with_capacity(stmts.len());
             for (i, (sql, params)) in stmts.iter().enumerate() {
-                let text = std::str::from_utf8(sql)
-                    .map_err(|_| tag(i, sql, Error::new(Kind::Misuse, "SQL is not valid UTF-8")))?;
-                if let Some(k) = sql.iter().position(|b| *b == 0) {
-                    return Err(tag(i, sql, Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {k}"))));
-                }
+                let text = sql_text(sql).map_err(|e| tag(i, sql, e))?;
                 let (args, named) = hrana_params(params).map_err(|e| tag(i, sql, e))?;
                 steps.push(hrana::Step { sql: text.to_string(), args, named, want_rows: true });
             }

@@ -300,7 +300,7 @@ let replica_env url f () =
     ~finally:(fun () ->
       Conn.close conn;
       Db.close db;
-      List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ])
+      Sqld.cleanup_replica path)
     (fun () -> f { mode = Replica; conn; table = "t_replica" })
 
 let () =

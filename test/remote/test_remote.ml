@@ -116,7 +116,7 @@ let lwt_concurrency ~replica () =
        Alcotest.(check int) "nothing left pending" 0 (Turso_lwt.Private.pending ());
        let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
        Turso_lwt.Db.close db);
-    List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
+    cleanup_replica path
 
 let replica_path () =
   let f = Filename.temp_file "turso-replica" ".db" in
@@ -138,7 +138,7 @@ let with_replica ?sync_interval f =
         ~finally:(fun () ->
           Conn.close c;
           Db.close db;
-          List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ])
+          cleanup_replica path)
         (fun () -> f primary db c))
 
 let test_replica_sync =
@@ -220,8 +220,6 @@ let test_periodic_stats =
       let st = ok (Db.stats db) in
       Alcotest.(check bool) (Printf.sprintf "periodic syncs counted (%d)" st.Stats.syncs) true (st.Stats.syncs >= 3))
 
-let cleanup_replica path =
-  List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
 
 (* A server of its own, killed while in use and started again on the same
    port and data: errors while it is down (within the timeout), the

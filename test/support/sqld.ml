@@ -63,3 +63,7 @@ let url_of s = Printf.sprintf "http://127.0.0.1:%d" s.port
 let server = lazy (Option.map (fun bin -> url_of (start_sqld bin)) sqld_bin)
 
 let skipped = "SKIPPED: the remote tests need sqld; set SQLD_BIN to its binary"
+
+(* Removes an embedded replica's file and the files libsql keeps next to it. *)
+let cleanup_replica path =
+  List.iter (fun s -> try Sys.remove (path ^ s) with Sys_error _ -> ()) [ ""; "-wal"; "-shm"; "-info"; "-client_wal_index" ]
