@@ -675,8 +675,8 @@ module type S = sig
     val open_remote :
       ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
     val open_replica :
-      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> path:string ->
-      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
+      path:string -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
     type sync_info = { frame_no : int64 option; frames_synced : int }
     val sync : t -> (sync_info, Error.t) result io
     val stats : t -> (Stats.t, Error.t) result io
@@ -850,13 +850,14 @@ module Make (Io : IO) : S with type 'a io = 'a Io.t = struct
         (Ffi.db_open_remote_async url auth_token ms)
         Ffi.take_db
 
-    let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ~path ~url
-        ~auth_token () =
+    let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
+        ~path ~url ~auth_token () =
       let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
-      let b = Bytes.create 17 in
+      let b = Bytes.create 25 in
       Bytes.set_int64_le b 0 (ms sync_interval);
       Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
       Bytes.set b 16 (if read_your_writes then '\001' else '\000');
+      Bytes.set_int64_le b 17 (Int64.max 1L (ms sync_timeout));
       let opts = Bytes.unsafe_to_string b in
       call_handle
         (fun () -> Ffi.db_open_replica path url auth_token opts)

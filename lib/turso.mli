@@ -436,15 +436,18 @@ module type S = sig
         sent (the protocol is JSON): a [`Misuse] error. *)
 
     val open_replica :
-      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> path:string ->
-      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
+      path:string -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
     (** [open_replica ~path ~url ~auth_token ()] opens an embedded replica:
         the local file [path] answers reads at local speed and follows the
         primary at [url]; writes go to the primary. With
         [read_your_writes] (the default) a write is visible to the writer's
         next read at once. [sync_interval] (seconds) syncs in the background
         that often; otherwise call {!sync}. Opening makes a first sync;
-        [timeout] as in {!open_remote}. Reads run on the local file through
+        [timeout] as in {!open_remote} bounds each request, and
+        [sync_timeout] (default [120.] s) a whole sync, which may take many
+        requests when the replica is far behind (a [`Timeout] error after
+        it; the next sync goes on from where it stopped). Reads run on the local file through
         a read-only connection of this library (values exactly as stored,
         declared types known); writes, and everything inside a
         transaction, go to the primary. Infinities are refused as on a

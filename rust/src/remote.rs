@@ -124,6 +124,8 @@ pub fn sqlite_code_by_name(name: &str) -> Option<i32> {
 }
 
 struct Shared {
+    /// The bound on a whole sync (many requests when far behind).
+    sync_timeout: Duration,
     /// Batches with parameters in one request.
     hrana: Arc<hrana::Client>,
     /// The replica's database, to catch up after such a batch.
@@ -233,6 +235,7 @@ impl Db {
         let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
+            sync_timeout: timeout,
             hrana: hrana::Client::new(&url, token, timeout)?,
             replica: Mutex::new(None),
             read_your_writes: false,
@@ -250,14 +253,16 @@ impl Db {
 
     /// An embedded replica: a local file at `path` that reads locally and
     /// syncs from the primary at `url`. Options (wire bytes): i64 sync
-    /// interval in ms (0: none), i64 timeout in ms, u8 read-your-writes.
+    /// interval in ms (0: none), i64 timeout in ms, u8 read-your-writes,
+    /// i64 sync timeout in ms.
     pub fn open_replica(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
         let mut r = Reader::new(opts);
-        let (sync_ms, timeout_ms, ryw) = (r.i64()?, r.i64()?, r.u8()? != 0);
+        let (sync_ms, timeout_ms, ryw, sync_timeout_ms) = (r.i64()?, r.i64()?, r.u8()? != 0, r.i64()?);
         let (url, url_token) = http_url(url)?;
         let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
         let shared = Arc::new(Shared {
+            sync_timeout: Duration::from_millis(sync_timeout_ms.max(1) as u64),
             hrana: hrana::Client::new(&url, token, timeout)?,
             replica: Mutex::new(None),
             read_your_writes: ryw,
@@ -352,7 +357,7 @@ impl Shared {
 async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
     let started = std::time::SystemTime::now();
     let t0 = std::time::Instant::now();
-    let r = match tokio::time::timeout(shared.timeout, db.sync()).await {
+    let r = match tokio::time::timeout(shared.sync_timeout, db.sync()).await {
         Ok(Ok(r)) => Ok((r.frame_no(), r.frames_synced() as u64)),
         Ok(Err(e)) => {
             let mut e = convert(e, &shared.token);
@@ -366,7 +371,7 @@ async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64
         }
         Err(_) => Err(Error::new(
             Kind::Timeout,
-            format!("sync: no answer from the server within {:?}", shared.timeout),
+            format!("sync: not done within {:?} (the sync timeout)", shared.sync_timeout),
         )),
     };
     shared.stats.sync_done(started, t0.elapsed(), r.as_ref().map(|x| *x).map_err(|e| e.message.as_str()));
