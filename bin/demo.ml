@@ -32,7 +32,7 @@ let run config =
     due;
   let t0 = now () in
   let* marked = E.mark_sent conn due in
-  Printf.printf "marked %Ld as sent in one transaction: %.2f ms\n" marked ((now () -. t0) *. 1000.);
+  Printf.printf "marked %Ld as sent in one batch: %.2f ms\n" marked ((now () -. t0) *. 1000.);
   let* pending = E.pending conn ~run_id in
   Printf.printf "still pending in this run: %d\n" pending;
   (* errors are values: a duplicate schedule is refused, nothing is lost *)

@@ -20,12 +20,14 @@ let batch_insert_schedules conn (schedules : Schedule.t list) ~run_id =
 let due conn ~run_id ~now ~limit =
   Conn.query_map conn ~f:Schedule.row_of_row ~params:(Schedule.due_params ~run_id ~now ~limit) Schedule.due_sql
 
+(* execute_many is all or nothing by itself (one transaction), and one
+   request on a remote database: no with_transaction around it, which
+   would make it one request per row remotely. *)
 let mark_sent conn (rows : Schedule.row list) =
-  Conn.with_transaction ~behavior:`Immediate conn (fun conn ->
-      let* upd = Conn.prepare conn Schedule.mark_sent_sql in
-      let r = Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Value.int64 r.id ]) rows) in
-      Stmt.close upd;
-      r)
+  let* upd = Conn.prepare conn Schedule.mark_sent_sql in
+  let r = Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Value.int64 r.id ]) rows) in
+  Stmt.close upd;
+  r
 
 let pending conn ~run_id =
   let* row =

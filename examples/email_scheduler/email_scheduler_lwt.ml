@@ -15,7 +15,6 @@ let due conn ~run_id ~now ~limit =
   Conn.query_map conn ~f:Schedule.row_of_row ~params:(Schedule.due_params ~run_id ~now ~limit) Schedule.due_sql
 
 let mark_sent conn (rows : Schedule.row list) =
-  Conn.with_transaction ~behavior:`Immediate conn (fun conn ->
-      let* upd = Conn.prepare conn Schedule.mark_sent_sql in
-      Lwt.bind (Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Turso.Value.int64 r.id ]) rows))
-        (fun r -> Lwt.map (fun () -> r) (Stmt.close upd)))
+  let* upd = Conn.prepare conn Schedule.mark_sent_sql in
+  Lwt.bind (Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Turso.Value.int64 r.id ]) rows))
+    (fun r -> Lwt.map (fun () -> r) (Stmt.close upd))
