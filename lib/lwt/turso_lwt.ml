@@ -3,6 +3,9 @@ module Error = Turso.Error
 module Row = Turso.Row
 module Decode = Turso.Decode
 module Encode = Turso.Encode
+module Stats = Turso.Stats
+module Config = Turso.Config
+module Result_set = Turso.Result_set
 
 type params = Turso.params
 

@@ -499,6 +499,30 @@ fn hrana_value(v: libsql::Value) -> libsql_hrana::proto::Value {
     }
 }
 
+/// Refuses an infinite `Real` parameter, as [params] does, without
+/// converting the others (the replica read path binds them itself).
+fn check_finite(buf: &[u8]) -> Result<(), Error> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(buf);
+    let kind = r.u8()?;
+    for i in 1..=r.u32()? {
+        if kind == wire::PARAMS_NAMED {
+            r.bytes()?;
+        }
+        if let Param::Real(f) = r.value()? {
+            if f.is_infinite() {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    format!("parameter {i}: infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parameters for a Hrana statement: those of [params] (same checks, same
 /// `:` for a bare name), as the protocol's values.
 fn hrana_params(buf: &[u8]) -> Result<(Vec<libsql_hrana::proto::Value>, Vec<(String, libsql_hrana::proto::Value)>), Error> {
@@ -667,7 +691,7 @@ impl Conn {
         if let Some(path) = &self.shared.replica_path {
             if !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
                 // the same value rules as the other remote paths (infinity)
-                drop(params(ps)?);
+                check_finite(ps)?;
                 let mut g = self.reader.lock();
                 if g.is_none() {
                     let db = Arc::new(crate::local::Db::open(path, 2)?);
@@ -702,6 +726,20 @@ impl Conn {
                 })
                 .map_err(|e| e.with_sql(sql.as_bytes()))
         })
+    }
+
+    /// Runs `f` inside the savepoint `name` of the open transaction:
+    /// released when it succeeds, rolled back to when it fails.
+    fn in_savepoint(&self, name: &str, f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+        self.execute(format!("SAVEPOINT {name}").as_bytes(), b"")?;
+        match f() {
+            Ok(()) => self.execute(format!("RELEASE {name}").as_bytes(), b"").map(drop),
+            Err(e) => {
+                let _ = self.execute(format!("ROLLBACK TO {name}").as_bytes(), b"");
+                let _ = self.execute(format!("RELEASE {name}").as_bytes(), b"");
+                Err(e)
+            }
+        }
     }
 
     /// One statement in one request on this connection's own server
@@ -794,29 +832,18 @@ impl Conn {
             }
             return Ok(out);
         }
-        let savepoint = in_tx && !(is_replica && mode == 2);
-        if savepoint {
-            self.execute(b"SAVEPOINT turso_batch", b"")?;
-        }
-        let r = (|| {
+        let mut run_all = || {
             for (i, (sql, params)) in stmts.iter().enumerate() {
                 let (f, changes, rowid) = self.run_via_libsql(sql, params).map_err(|e| tag(i, sql, e))?;
                 encode_result(&mut out, &f, changes, rowid);
             }
-            Ok::<(), Error>(())
-        })();
-        if savepoint {
-            match &r {
-                Ok(()) => {
-                    self.execute(b"RELEASE turso_batch", b"")?;
-                }
-                Err(_) => {
-                    let _ = self.execute(b"ROLLBACK TO turso_batch", b"");
-                    let _ = self.execute(b"RELEASE turso_batch", b"");
-                }
-            }
+            Ok(())
+        };
+        if in_tx && !(is_replica && mode == 2) {
+            self.in_savepoint("turso_batch", run_all)?;
+        } else {
+            run_all()?;
         }
-        r?;
         Ok(out)
     }
 
@@ -986,8 +1013,7 @@ impl Stmt {
         }
         let mut total = 0i64;
         let mut last = 0i64;
-        self.conn.execute(b"SAVEPOINT turso_many", b"")?;
-        let result = (|| {
+        self.conn.in_savepoint("turso_many", || {
             for k in 0..n {
                 let set = r.bytes()?;
                 let o = self.conn.execute(&self.sql, set).map_err(|e| tag(k, e))?;
@@ -995,18 +1021,8 @@ impl Stmt {
                 last = i64::from_le_bytes(o.buf[9..17].try_into().unwrap());
                 wire::give_buf(o.buf);
             }
-            Ok::<(), Error>(())
-        })();
-        match &result {
-            Ok(()) => {
-                self.conn.execute(b"RELEASE turso_many", b"")?;
-            }
-            Err(_) => {
-                let _ = self.conn.execute(b"ROLLBACK TO turso_many", b"");
-                let _ = self.conn.execute(b"RELEASE turso_many", b"");
-            }
-        }
-        result?;
+            Ok(())
+        })?;
         let mut o = Out::ok();
         o.i64(total);
         o.i64(last);

@@ -268,8 +268,8 @@ let test_retry_stats () =
       let* _ = ok (Conn.execute c "CREATE TABLE t (x)") in
       let* () = ok (Conn.batch c "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)") in
       let* st = ok (Db.stats db) in
-      Alcotest.(check int64) "statements" 3L st.Turso.Stats.statements;
-      Alcotest.(check string) "mode" "memory" (Turso.Stats.mode_to_string st.Turso.Stats.mode);
+      Alcotest.(check int64) "statements" 3L st.Stats.statements;
+      Alcotest.(check string) "mode" "memory" (Stats.mode_to_string st.Stats.mode);
       let* () = Conn.close c in
       Db.close db)
 
