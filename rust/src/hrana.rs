@@ -1,12 +1,9 @@
-//! A Hrana (HTTP) pipeline client for what the libsql crate does not offer
-//! over HTTP: a batch of statements *with parameters* in one request.
-//! `execute_many` and `Conn.batch_list` on a remote database or replica
-//! send their statements this way: one round trip, whatever their number.
-//!
-//! The batch runs on a fresh server stream: BEGIN, the statements (each
-//! only if the previous one succeeded), COMMIT, and a ROLLBACK if the
-//! commit did not happen. So it is all or nothing, and it cannot join a
-//! transaction open on a libsql connection (callers check for that).
+//! A Hrana (HTTP) pipeline client. Every statement of a remote database,
+//! and of a replica other than its local reads, goes through it, on the
+//! connection's own server stream (see `remote::Conn`): one request per
+//! call, batches of statements *with parameters* in one request whatever
+//! their number (libsql does not offer that over HTTP), declared column
+//! types in every result, and transactions that span requests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +42,26 @@ fn connector() -> Result<Https, Error> {
         .wrap_connector(http))
 }
 
-/// How a batch begins.
+/// How a batch outside a transaction begins.
 #[derive(Clone, Copy)]
 pub enum Begin {
     Deferred,
     Immediate,
-    ReadOnly,
+}
+
+/// What a batch runs in: a transaction of its own, or a savepoint of the
+/// transaction open on the stream.
+#[derive(Clone, Copy)]
+pub enum Wrap {
+    Begin(Begin),
+    Savepoint,
+}
+
+/// Whether a request failed because the server no longer knows the
+/// stream: sqld expires a stream idle for about 10 s (and the transaction
+/// open on it), and forgets all of them when it restarts.
+pub fn stream_gone(e: &Error) -> bool {
+    e.message.starts_with("status=400") && (e.message.contains("STREAM_EXPIRED") || e.message.contains("baton"))
 }
 
 impl Client {
@@ -73,158 +84,133 @@ impl Client {
         }
     }
 
-    /// Runs `steps` all or nothing in one request. On success, each
-    /// statement's result; on failure, the failing statement's index and
-    /// its error.
-    pub async fn batch(&self, begin: Begin, steps: Vec<Step>) -> Result<Vec<proto::StmtResult>, (Option<usize>, Error)> {
+    /// A batch request running `steps` all or nothing: wrapped in a
+    /// transaction (`Wrap::Begin`) or, inside an open one, in a savepoint.
+    /// Each statement runs only if the one before succeeded; the
+    /// transaction or savepoint is rolled back unless it was committed or
+    /// released. See [Client::batch_outcome] for the reply.
+    pub fn batch_request(wrap: Wrap, steps: Vec<Step>) -> proto::StreamRequest {
         let n = steps.len();
-        let begin_sql = match begin {
-            Begin::Deferred => "BEGIN DEFERRED",
-            Begin::Immediate => "BEGIN IMMEDIATE",
-            Begin::ReadOnly => "BEGIN TRANSACTION READONLY",
+        let open = match wrap {
+            Wrap::Begin(Begin::Deferred) => "BEGIN DEFERRED",
+            Wrap::Begin(Begin::Immediate) => "BEGIN IMMEDIATE",
+            Wrap::Savepoint => "SAVEPOINT turso_batch",
         };
-        let mut batch_steps = Vec::with_capacity(n + 3);
-        batch_steps.push(proto::BatchStep { condition: None, stmt: proto::Stmt::new(begin_sql, false) });
+        let ok = |step: usize| proto::BatchCond::Ok { step: step as u32 };
+        let not_done = || proto::BatchCond::Not { cond: Box::new(ok(n + 1)) };
+        let mut batch_steps = Vec::with_capacity(n + 4);
+        batch_steps.push(proto::BatchStep { condition: None, stmt: proto::Stmt::new(open, false) });
         for (i, s) in steps.into_iter().enumerate() {
             let mut stmt = proto::Stmt::new(s.sql, s.want_rows);
             stmt.args = s.args;
             stmt.named_args =
                 s.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
-            batch_steps.push(proto::BatchStep { condition: Some(proto::BatchCond::Ok { step: i as u32 }), stmt });
+            batch_steps.push(proto::BatchStep { condition: Some(ok(i)), stmt });
         }
-        let commit = (n + 1) as u32;
-        batch_steps.push(proto::BatchStep {
-            condition: Some(proto::BatchCond::Ok { step: n as u32 }),
-            stmt: proto::Stmt::new("COMMIT", false),
-        });
-        batch_steps.push(proto::BatchStep {
-            condition: Some(proto::BatchCond::Not { cond: Box::new(proto::BatchCond::Ok { step: commit }) }),
-            stmt: proto::Stmt::new("ROLLBACK", false),
-        });
-        let body = proto::PipelineReqBody {
-            baton: None,
-            requests: vec![
-                proto::StreamRequest::Batch(proto::BatchStreamReq {
-                    batch: proto::Batch { steps: batch_steps, replication_index: None },
-                }),
-                proto::StreamRequest::Close(proto::CloseStreamReq {}),
-            ],
-        };
-        let sqls: Vec<String> = match &body.requests[0] {
-            proto::StreamRequest::Batch(b) => {
-                b.batch.steps[1..=n].iter().map(|s| s.stmt.sql.clone().unwrap_or_default()).collect()
+        let step = |condition, sql: &str| proto::BatchStep { condition: Some(condition), stmt: proto::Stmt::new(sql, false) };
+        match wrap {
+            Wrap::Begin(_) => {
+                batch_steps.push(step(ok(n), "COMMIT"));
+                batch_steps.push(step(not_done(), "ROLLBACK"));
             }
-            _ => Vec::new(),
-        };
-        let resp = self.pipeline(&body).await.map_err(|e| (None, e))?;
-        let result = match resp.results.into_iter().next() {
-            Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => b.result,
-            Some(proto::StreamResult::Error { error }) => {
+            Wrap::Savepoint => {
+                batch_steps.push(step(ok(n), "RELEASE turso_batch"));
+                batch_steps.push(step(not_done(), "ROLLBACK TO turso_batch"));
+                batch_steps.push(step(not_done(), "RELEASE turso_batch"));
+            }
+        }
+        proto::StreamRequest::Batch(proto::BatchStreamReq {
+            batch: proto::Batch { steps: batch_steps, replication_index: None },
+        })
+    }
+
+    /// A batch request of plain statements, each with its condition.
+    pub fn batch_request_of(steps: Vec<(Option<proto::BatchCond>, &str)>) -> proto::StreamRequest {
+        let steps = steps
+            .into_iter()
+            .map(|(condition, sql)| proto::BatchStep { condition, stmt: proto::Stmt::new(sql, false) })
+            .collect();
+        proto::StreamRequest::Batch(proto::BatchStreamReq { batch: proto::Batch { steps, replication_index: None } })
+    }
+
+    /// The reply to [Client::batch_request] of `sqls`: each statement's
+    /// result, or the failing statement's index (when known) and error.
+    pub async fn batch_outcome(
+        &self,
+        reply: proto::StreamResult,
+        sqls: &[&str],
+    ) -> Result<Vec<proto::StmtResult>, (Option<usize>, Error)> {
+        let n = sqls.len();
+        let result = match reply {
+            proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) } => b.result,
+            proto::StreamResult::Error { error } => {
                 // sqld parses the whole batch first: a syntax error fails the
                 // request, without the statement's index. Describing each
                 // statement (one more request, only on this path) finds it.
-                let index = if error.code == "SQL_PARSE_ERROR" { self.first_unparsable(&sqls).await } else { None };
+                let index = if error.code == "SQL_PARSE_ERROR" { self.first_unparsable(sqls).await } else { None };
                 return Err((index, self.server_error(error)));
             }
             _ => return Err((None, Error::new(Kind::Network, "unexpected reply from the server to a batch"))),
         };
-        // The first statement that failed (BEGIN is step 0).
+        // The first statement that failed (the BEGIN or SAVEPOINT is step 0).
         for (k, e) in result.step_errors.iter().enumerate() {
             if let Some(e) = e {
                 let index = if k == 0 || k > n { None } else { Some(k - 1) };
                 return Err((index, self.server_error(e.clone())));
             }
         }
-        if result.step_results.get(commit as usize).map_or(true, |r| r.is_none()) {
+        if result.step_results.get(n + 1).map_or(true, |r| r.is_none()) {
             return Err((None, Error::new(Kind::Sql, "the batch was not committed")));
         }
         Ok(result.step_results.into_iter().skip(1).take(n).map(|r| r.unwrap_or_default()).collect())
     }
 
-    /// Runs one statement in one request, on the stream `baton` names
-    /// (updated from the reply). Keeping a stream open between requests
-    /// saves the server opening a connection each time (about 1 ms with
-    /// sqld). A stream the server has dropped (it expires idle ones) is
-    /// replaced once, transparently: the statement did not run.
-    pub async fn execute(&self, baton: &mut Option<String>, s: Step) -> Result<proto::StmtResult, Error> {
-        let mut stmt = proto::Stmt::new(s.sql, s.want_rows);
-        stmt.args = s.args;
-        stmt.named_args = s.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
-        let body = |baton: Option<String>, stmt: proto::Stmt| proto::PipelineReqBody {
-            baton,
-            requests: vec![proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt })],
-        };
-        let resp = match self.pipeline(&body(baton.take(), stmt.clone())).await {
-            Err(e) if e.kind == Kind::Sql && e.message.starts_with("status=") => {
-                // an unknown or expired baton: a fresh stream
-                self.pipeline(&body(None, stmt)).await?
-            }
-            r => r?,
-        };
+    /// Sends `requests` in one HTTP request on the stream `baton` names (a
+    /// new stream when `None`), and keeps the baton of the reply. Keeping
+    /// a stream open between requests saves the server opening a
+    /// connection each time (about 1 ms with sqld), and is how a
+    /// transaction spans requests. A stream the server no longer knows
+    /// gives an error for which [stream_gone] holds.
+    pub async fn pipeline_on(
+        &self,
+        baton: &mut Option<String>,
+        requests: &[proto::StreamRequest],
+    ) -> Result<Vec<proto::StreamResult>, Error> {
+        let resp = self.pipeline(baton.as_deref(), requests).await?;
         *baton = resp.baton;
-        match resp.results.into_iter().next() {
-            Some(proto::StreamResult::Ok { response: proto::StreamResponse::Execute(r) }) => Ok(r.result),
-            Some(proto::StreamResult::Error { error }) => Err(self.server_error(error)),
-            _ => Err(Error::new(Kind::Network, "unexpected reply from the server to a statement")),
+        if resp.results.len() != requests.len() {
+            return Err(Error::new(Kind::Network, "unexpected reply from the server: results missing"));
         }
+        Ok(resp.results)
     }
 
-    /// Runs a script (statements separated by `;`) in one request: in
-    /// order, stopping at the first error. Replies whether the stream was
-    /// back in autocommit mode at the end (it is closed either way, which
-    /// rolls back a transaction left open).
-    pub async fn sequence(&self, sql: &str) -> Result<bool, Error> {
-        let body = proto::PipelineReqBody {
-            baton: None,
-            requests: vec![
-                proto::StreamRequest::Sequence(proto::SequenceStreamReq {
-                    sql: Some(sql.to_string()),
-                    sql_id: None,
-                    replication_index: None,
-                }),
-                proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}),
-                proto::StreamRequest::Close(proto::CloseStreamReq {}),
-            ],
-        };
-        let resp = self.pipeline(&body).await?;
-        let mut results = resp.results.into_iter();
-        match results.next() {
-            Some(proto::StreamResult::Ok { .. }) => {}
-            Some(proto::StreamResult::Error { error }) => return Err(self.server_error(error)),
-            _ => return Err(Error::new(Kind::Network, "unexpected reply from the server to a script")),
-        }
-        Ok(match results.next() {
-            Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) => a.is_autocommit,
-            _ => true,
-        })
-    }
-
-    async fn first_unparsable(&self, sqls: &[String]) -> Option<usize> {
-        let requests = sqls
+    async fn first_unparsable(&self, sqls: &[&str]) -> Option<usize> {
+        let requests: Vec<_> = sqls
             .iter()
             .map(|sql| {
                 proto::StreamRequest::Describe(proto::DescribeStreamReq {
-                    sql: Some(sql.clone()),
+                    sql: Some(sql.to_string()),
                     sql_id: None,
                     replication_index: None,
                 })
             })
             .chain(std::iter::once(proto::StreamRequest::Close(proto::CloseStreamReq {})))
             .collect();
-        let resp = self.pipeline(&proto::PipelineReqBody { baton: None, requests }).await.ok()?;
+        let resp = self.pipeline(None, &requests).await.ok()?;
         resp.results.iter().take(sqls.len()).position(|r| {
             matches!(r, proto::StreamResult::Error { error }
                 if error.code == "SQL_PARSE_ERROR" || error.code == "SQL_INPUT_ERROR")
         })
     }
 
-    fn server_error(&self, e: proto::Error) -> Error {
+    pub fn server_error(&self, e: proto::Error) -> Error {
         let code = if e.code == "SQL_PARSE_ERROR" || e.code == "SQL_INPUT_ERROR" {
             Some(1)
         } else {
             crate::remote::sqlite_code_by_name(&e.code).map(|c| crate::remote::refine_code(c, &e.message))
         };
         let kind = match code {
+            _ if e.code == INFINITE_REAL => Kind::Decode,
             Some(c) => crate::error::kind_of_sqlite_code(c),
             None if e.code.contains("AUTH") => Kind::Auth,
             None => Kind::Sql,
@@ -232,8 +218,13 @@ impl Client {
         Error { kind, code, message: self.scrub(crate::remote::plain_message(e.message)), sql: None }
     }
 
-    async fn pipeline(&self, body: &proto::PipelineReqBody) -> Result<proto::PipelineRespBody, Error> {
-        let json = serde_json::to_vec(body).map_err(|e| Error::new(Kind::Internal, format!("encoding a batch: {e}")))?;
+    async fn pipeline(&self, baton: Option<&str>, requests: &[proto::StreamRequest]) -> Result<proto::PipelineRespBody, Error> {
+        let encode = |e: serde_json::Error| Error::new(Kind::Internal, format!("encoding a request: {e}"));
+        let mut json = b"{\"baton\":".to_vec();
+        serde_json::to_writer(&mut json, &baton).map_err(encode)?;
+        json.extend_from_slice(b",\"requests\":");
+        serde_json::to_writer(&mut json, requests).map_err(encode)?;
+        json.push(b'}');
         let mut req = hyper::Request::post(&self.pipeline_url).header("content-type", "application/json");
         if let Some(a) = &self.auth {
             req = req.header("authorization", a);
@@ -261,11 +252,69 @@ impl Client {
                 return Err(Error::new(kind, self.scrub(format!("status={status}, body={text}"))));
             }
             serde_json::from_slice::<proto::PipelineRespBody>(&bytes)
+                .or_else(|e| with_infinities(&bytes).ok_or(e))
                 .map_err(|e| Error::new(Kind::Network, format!("unreadable reply from the server: {e}")))
         };
         match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(Error::new(Kind::Timeout, format!("batch: no answer from the server within {:?}", self.timeout))),
         }
+    }
+}
+
+/// The code of the error a result gets when it holds an infinite REAL.
+pub const INFINITE_REAL: &str = "TURSO_INFINITE_REAL";
+
+/// A reply that does not parse because a result holds a REAL that JSON
+/// cannot carry (serde writes an infinity as `null`, without its sign):
+/// the reply, with each such result turned into an error that says so.
+/// The baton and the other results stay, so the stream goes on. Only
+/// tried when a reply cannot be read.
+fn with_infinities(bytes: &[u8]) -> Option<proto::PipelineRespBody> {
+    let mut body: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let results = match body.get_mut("results")?.take() {
+        serde_json::Value::Array(a) => a,
+        _ => return None,
+    };
+    let mut fixed = Vec::with_capacity(results.len());
+    for r in results {
+        fixed.push(match infinite_in(&r) {
+            None => serde_json::from_value(r).ok()?,
+            Some(column) => proto::StreamResult::Error {
+                error: proto::Error {
+                    message: format!(
+                        "column {column:?} holds an infinite REAL, which the remote protocol (JSON) cannot carry \
+                         (the server sends it as null, without its sign); select it as text (CAST(x AS TEXT)), \
+                         or read it on a replica outside a transaction"
+                    ),
+                    code: INFINITE_REAL.to_string(),
+                },
+            },
+        });
+    }
+    let text = |k: &str| body.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    Some(proto::PipelineRespBody { baton: text("baton"), base_url: text("base_url"), results: fixed })
+}
+
+/// The column of the first `{"type":"float","value":null}` in a result.
+fn infinite_in(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as J;
+    match v {
+        J::Object(o) => {
+            if let (Some(J::Array(cols)), Some(J::Array(rows))) = (o.get("cols"), o.get("rows")) {
+                for row in rows {
+                    let J::Array(vals) = row else { continue };
+                    for (c, x) in vals.iter().enumerate() {
+                        if x.get("type").and_then(J::as_str) == Some("float") && x.get("value").is_some_and(J::is_null) {
+                            let name = cols.get(c).and_then(|c| c.get("name")).and_then(J::as_str);
+                            return Some(name.map_or_else(|| format!("{}", c + 1), str::to_string));
+                        }
+                    }
+                }
+            }
+            o.values().find_map(infinite_in)
+        }
+        J::Array(a) => a.iter().find_map(infinite_in),
+        _ => None,
     }
 }

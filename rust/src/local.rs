@@ -368,7 +368,7 @@ impl Conn {
 
     /// Runs `sql` if it only reads (`sqlite3_stmt_readonly`), returning
     /// column names, declared types and rows; `None` (nothing run) if it
-    /// would write. How a replica's reads bypass libsql's row reading, which
+    /// would write or cannot be prepared here. How a replica's reads bypass libsql's row reading, which
     /// cuts TEXT at a NUL byte and panics on invalid UTF-8.
     pub fn read_only_query(
         &self,
@@ -377,7 +377,9 @@ impl Conn {
     ) -> Result<Option<(Vec<String>, Vec<Option<String>>, Vec<Vec<libsql::Value>>)>, Error> {
         let l = self.live()?;
         let db = l.st.db;
-        let stmt = prepare_one(db, sql)?;
+        // What the replica cannot prepare (a table it has not synced yet,
+        // an error) goes to the primary, which has the last word.
+        let Ok(stmt) = prepare_one(db, sql) else { return Ok(None) };
         if unsafe { ffi::sqlite3_stmt_readonly(stmt) } == 0 {
             unsafe { ffi::sqlite3_finalize(stmt) };
             return Ok(None);

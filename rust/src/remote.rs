@@ -1,6 +1,8 @@
-//! Remote databases (sqld / Turso over HTTP, the Hrana protocol) through the
-//! libsql crate, on the process's tokio runtime. Replies use the same wire
-//! format as local databases, so the OCaml side does not know the mode.
+//! Remote databases and embedded replicas (sqld / Turso over HTTP, the
+//! Hrana protocol), on the process's tokio runtime. Statements go through
+//! our Hrana client ([hrana]); the libsql crate opens and syncs replicas.
+//! Replies use the same wire format as local databases, so the OCaml side
+//! does not know the mode.
 //!
 //! Every network call is bounded by the database's timeout. The auth token
 //! never enters an error: messages are scrubbed of it before they leave.
@@ -13,6 +15,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Kind};
 use crate::hrana;
+use libsql_hrana::proto;
 use crate::executor::{runtime, Serial};
 use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out, Param, Reader};
@@ -321,12 +324,15 @@ impl Db {
     }
 
     pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
-        let db = self.live()?;
-        let conn = db.connect().map_err(|e| convert(e, &self.shared.token))?;
+        drop(self.live()?);
         Ok(Arc::new(Conn {
-            db: db.clone(),
-            conn: Mutex::new(Some(conn)),
-            baton: Mutex::new(None),
+            session: Mutex::new(Session {
+                closed: false,
+                baton: None,
+                autocommit: true,
+                changes: 0,
+                last_insert_rowid: 0,
+            }),
             reader: Mutex::new(None),
             shared: self.shared.clone(),
             serial: Serial::new(),
@@ -339,8 +345,8 @@ impl Db {
 }
 
 impl Shared {
-    /// After a write that bypassed libsql (a [hrana] batch), a replica with
-    /// read-your-writes syncs, so that the writer sees it.
+    /// After a write on the primary, a replica with read-your-writes
+    /// syncs, so that the writer sees it.
     fn catch_up(&self) -> Result<(), Error> {
         if !self.read_your_writes {
             return Ok(());
@@ -418,88 +424,90 @@ fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, eve
     });
 }
 
+/// A connection to a remote database or replica. Its statements run on a
+/// server stream of its own, through our Hrana client ([hrana]): one
+/// request per call (libsql's `query` costs two), declared column types
+/// in every result, batches with parameters in one request, and
+/// transactions that span requests. On a replica outside a transaction, a
+/// read-only statement runs on the replica's file instead, and after a
+/// statement on the primary that leaves the connection in autocommit mode,
+/// a replica with read-your-writes syncs.
 pub struct Conn {
-    /// To replace the connection when the server has dropped its stream.
-    db: Arc<libsql::Database>,
-    conn: Mutex<Option<libsql::Connection>>,
-    /// The server stream of our own queries (see [Conn::query]).
-    baton: Mutex<Option<String>>,
+    session: Mutex<Session>,
     /// On a replica: a read-only connection of our own to its file.
     reader: Mutex<Option<(Arc<crate::local::Db>, Arc<crate::local::Conn>)>>,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
 
-fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<libsql::Value, Error> {
+/// A connection's server stream, and what SQLite says of the connection
+/// as of the last reply.
+struct Session {
+    closed: bool,
+    /// The stream (`None`: the next request opens one).
+    baton: Option<String>,
+    autocommit: bool,
+    changes: i64,
+    last_insert_rowid: i64,
+}
+
+const NO_INFINITY: &str = "infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)";
+
+fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<proto::Value, Error> {
     Ok(match p {
-        Param::Null => libsql::Value::Null,
-        Param::Integer(i) => libsql::Value::Integer(i),
+        Param::Null => proto::Value::Null,
+        Param::Integer(i) => proto::Value::Integer { value: i },
         Param::Real(f) => {
             if f.is_nan() {
                 return Err(Error::new(Kind::Misuse, format!("{}: NaN cannot be stored", what())));
             }
             if f.is_infinite() {
-                return Err(Error::new(
-                    Kind::Misuse,
-                    format!("{}: infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)", what()),
-                ));
+                return Err(Error::new(Kind::Misuse, format!("{}: {NO_INFINITY}", what())));
             }
-            libsql::Value::Real(f)
+            proto::Value::Float { value: f }
         }
-        Param::Text(t) => libsql::Value::Text(
-            String::from_utf8(t.to_vec()).map_err(|_| {
-                Error::new(Kind::Misuse, format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what()))
-            })?,
-        ),
-        Param::Blob(b) => libsql::Value::Blob(b.to_vec()),
+        Param::Text(t) => proto::Value::Text {
+            value: std::str::from_utf8(t)
+                .map_err(|_| Error::new(Kind::Misuse, format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what())))?
+                .into(),
+        },
+        Param::Blob(b) => proto::Value::Blob { value: bytes::Bytes::copy_from_slice(b) },
     })
 }
 
-/// Parameters for the libsql crate. A bare name gets the `:` prefix.
-fn params(buf: &[u8]) -> Result<libsql::params::Params, Error> {
-    if buf.is_empty() {
-        return Ok(libsql::params::Params::None);
+/// A statement for the server, with its parameters (wire bytes) as the
+/// protocol's values. Named ones go under their names in the SQL, and
+/// `?NNN` given by name become named (see [crate::sqlparams]).
+fn step(sql: &str, ps: &[u8], want_rows: bool) -> Result<hrana::Step, Error> {
+    let mut st = hrana::Step { sql: String::new(), args: Vec::new(), named: Vec::new(), want_rows };
+    if ps.is_empty() {
+        st.sql = sql.to_string();
+        return Ok(st);
     }
-    let mut r = Reader::new(buf);
+    let mut r = Reader::new(ps);
     let kind = r.u8()?;
     let n = r.u32()? as usize;
-    match kind {
-        wire::PARAMS_POSITIONAL => {
-            let mut v = Vec::with_capacity(n);
-            for i in 1..=n {
-                v.push(to_value(r.value()?, &|| format!("parameter {i}"))?);
-            }
-            Ok(libsql::params::Params::Positional(v))
+    if kind == wire::PARAMS_NAMED {
+        let mut named = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+            let value = to_value(r.value()?, &|| format!("parameter {name:?}"))?;
+            named.push((name, value));
         }
-        wire::PARAMS_NAMED => {
-            let mut v = Vec::with_capacity(n);
-            for _ in 0..n {
-                let name = String::from_utf8_lossy(r.bytes()?).into_owned();
-                let value = to_value(r.value()?, &|| format!("parameter {name:?}"))?;
-                let name = match name.chars().next() {
-                    Some(':' | '@' | '$' | '?') => name,
-                    _ => format!(":{name}"),
-                };
-                v.push((name, value));
-            }
-            Ok(libsql::params::Params::Named(v))
+        let (sql, named) = crate::sqlparams::bind_names(sql, named)?;
+        st.sql = sql.into_owned();
+        st.named = named;
+    } else {
+        st.sql = sql.to_string();
+        st.args.reserve(n);
+        for i in 1..=n {
+            st.args.push(to_value(r.value()?, &|| format!("parameter {i}"))?);
         }
-        _ => Ok(libsql::params::Params::None),
     }
+    Ok(st)
 }
 
-fn hrana_value(v: libsql::Value) -> libsql_hrana::proto::Value {
-    use libsql_hrana::proto::Value as V;
-    match v {
-        libsql::Value::Null => V::Null,
-        libsql::Value::Integer(i) => V::Integer { value: i },
-        libsql::Value::Real(f) => V::Float { value: f },
-        libsql::Value::Text(t) => V::Text { value: t.into() },
-        libsql::Value::Blob(b) => V::Blob { value: b.into() },
-    }
-}
-
-/// Refuses an infinite `Real` parameter, as [params] does, without
+/// Refuses an infinite `Real` parameter, as [step] does, without
 /// converting the others (the replica read path binds them itself).
 fn check_finite(buf: &[u8]) -> Result<(), Error> {
     if buf.is_empty() {
@@ -513,24 +521,11 @@ fn check_finite(buf: &[u8]) -> Result<(), Error> {
         }
         if let Param::Real(f) = r.value()? {
             if f.is_infinite() {
-                return Err(Error::new(
-                    Kind::Misuse,
-                    format!("parameter {i}: infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)"),
-                ));
+                return Err(Error::new(Kind::Misuse, format!("parameter {i}: {NO_INFINITY}")));
             }
         }
     }
     Ok(())
-}
-
-/// Parameters for a Hrana statement: those of [params] (same checks, same
-/// `:` for a bare name), as the protocol's values.
-fn hrana_params(buf: &[u8]) -> Result<(Vec<libsql_hrana::proto::Value>, Vec<(String, libsql_hrana::proto::Value)>), Error> {
-    Ok(match params(buf)? {
-        libsql::params::Params::Positional(v) => (v.into_iter().map(hrana_value).collect(), Vec::new()),
-        libsql::params::Params::Named(v) => (Vec::new(), v.into_iter().map(|(n, x)| (n, hrana_value(x))).collect()),
-        libsql::params::Params::None => (Vec::new(), Vec::new()),
-    })
 }
 
 fn encode_value(v: &libsql::Value, out: &mut Out) {
@@ -609,8 +604,9 @@ fn sql_text(sql: &[u8]) -> Result<&str, Error> {
     }
 }
 
-/// Whether a statement begins or ends a transaction (those go through
-/// libsql, which tracks the transaction's stream).
+/// Whether a statement begins or ends a transaction: on a replica those go
+/// to the primary (SQLite calls them read-only, but the transaction is the
+/// primary's).
 fn controls_transaction(sql: &str) -> bool {
     let word: String = sql
         .trim_start_matches(|c: char| c.is_whitespace() || c == ';')
@@ -621,307 +617,368 @@ fn controls_transaction(sql: &str) -> bool {
     matches!(word.as_str(), "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
 }
 
+fn stmt_result(r: proto::StreamResult) -> Result<proto::StmtResult, proto::Error> {
+    match r {
+        proto::StreamResult::Ok { response: proto::StreamResponse::Execute(r) } => Ok(r.result),
+        proto::StreamResult::Error { error } => Err(error),
+        _ => Err(proto::Error { message: "unexpected reply from the server to a statement".into(), code: String::new() }),
+    }
+}
+
+fn execute_req(s: hrana::Step) -> proto::StreamRequest {
+    let mut stmt = proto::Stmt::new(s.sql, s.want_rows);
+    stmt.args = s.args;
+    stmt.named_args = s.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
+    proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt })
+}
+
+fn sequence_req(sql: String) -> proto::StreamRequest {
+    proto::StreamRequest::Sequence(proto::SequenceStreamReq { sql: Some(sql), sql_id: None, replication_index: None })
+}
+
+/// Asks for what SQLite's `changes()` and `last_insert_rowid()` say after
+/// a script (a Hrana sequence reports neither).
+const CHANGES_SQL: &str = "SELECT changes(), last_insert_rowid()";
+
 impl Conn {
-    /// sqld drops a stream idle for about 10 s, and with it an open
-    /// transaction; libsql keeps using the dead stream, so every later call
-    /// would fail. Then: a fresh connection, and an error that says what
-    /// happened.
-    fn recover(&self, e: Error) -> Error {
-        if !e.message.contains("STREAM_EXPIRED") {
+    fn live(&self) -> Result<parking_lot::MutexGuard<'_, Session>, Error> {
+        let s = self.session.lock();
+        if s.closed {
+            return Err(Error::closed("connection"));
+        }
+        Ok(s)
+    }
+
+    fn is_replica(&self) -> bool {
+        self.shared.replica_path.is_some()
+    }
+
+    /// Sends `requests` in one HTTP request on this connection's stream,
+    /// with a question for the autocommit state after them, and keeps the
+    /// answer. A stream the server has dropped (sqld expires one idle for
+    /// about 10 s, and forgets all when it restarts) is replaced: outside a
+    /// transaction transparently (nothing ran), inside one with an error
+    /// that says the transaction is gone.
+    fn send(&self, s: &mut Session, mut requests: Vec<proto::StreamRequest>) -> Result<Vec<proto::StreamResult>, Error> {
+        requests.push(proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}));
+        let had_stream = s.baton.is_some();
+        let hrana = &self.shared.hrana;
+        let mut r = runtime().block_on(hrana.pipeline_on(&mut s.baton, &requests));
+        if matches!(&r, Err(e) if had_stream && hrana::stream_gone(e)) {
+            s.baton = None;
+            if !s.autocommit {
+                s.autocommit = true;
+                return Err(Error::new(
+                    Kind::TransactionClosed,
+                    "the server ended this connection's transaction: it was idle too long (sqld expires an \
+                     idle stream after about 10 s) or the server restarted; it was rolled back, and the \
+                     connection is usable again",
+                ));
+            }
+            r = runtime().block_on(hrana.pipeline_on(&mut s.baton, &requests));
+        }
+        let mut results = r?;
+        if let Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) = results.pop() {
+            s.autocommit = a.is_autocommit;
+        }
+        Ok(results)
+    }
+
+    /// The server reports a constraint's primary code only, and SQLite
+    /// words a PRIMARY KEY violation as "UNIQUE constraint failed: t.c":
+    /// the extended code is inferred from the message (UNIQUE), then the
+    /// schema tells whether those columns are the table's primary key.
+    /// One more request, on the same stream, only on this error.
+    fn refine_unique(&self, s: &mut Session, mut e: Error) -> Error {
+        const UNIQUE: i32 = 2067;
+        const PRIMARYKEY: i32 = 1555;
+        if e.code != Some(UNIQUE) {
             return e;
         }
-        match self.db.connect() {
-            Ok(fresh) => {
-                let mut g = self.conn.lock();
-                if g.is_some() {
-                    *g = Some(fresh);
+        let Some(list) = e.message.split("UNIQUE constraint failed: ").nth(1) else { return e };
+        let cols: Vec<(&str, &str)> = list.trim_end().split(", ").filter_map(|c| c.split_once('.')).collect();
+        let Some((table, _)) = cols.first() else { return e };
+        let names = cols.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(",");
+        let probe = "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l WHERE l.origin = 'pk' AND \
+                     (SELECT group_concat(name) FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno)) = ?2) \
+                     OR ((SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 AND EXISTS \
+                     (SELECT 1 FROM pragma_table_info(?1) WHERE pk = 1 AND name = ?2 AND upper(type) = 'INTEGER'))";
+        let text = |t: &str| proto::Value::Text { value: t.to_string().into() };
+        let req = execute_req(hrana::Step {
+            sql: probe.to_string(),
+            args: vec![text(table), text(&names)],
+            named: Vec::new(),
+            want_rows: true,
+        });
+        if let Ok(mut r) = self.send(s, vec![req]) {
+            if let Some(Ok(res)) = r.pop().map(stmt_result) {
+                let is_pk = res.rows.first().and_then(|row| row.values.first()).is_some_and(|v| matches!(v, proto::Value::Integer { value: 1 }));
+                if is_pk {
+                    e.code = Some(PRIMARYKEY);
                 }
             }
-            Err(_) => return e,
         }
-        *self.baton.lock() = None;
-        Error {
-            kind: Kind::TransactionClosed,
-            code: None,
-            message: "the server ended this connection's transaction: it was idle too long (sqld expires \
-                      an idle stream after about 10 s); it was rolled back, and the connection is usable again"
-                .to_string(),
-            sql: e.sql,
+        e
+    }
+
+    /// A statement's error, as an [Error] (refined; with its SQL).
+    fn statement_error(&self, s: &mut Session, e: proto::Error, sql: &str) -> Error {
+        let e = self.shared.hrana.server_error(e);
+        self.refine_unique(s, e).with_sql(sql.as_bytes())
+    }
+
+    /// After a statement on the primary: a replica with read-your-writes
+    /// catches up once the connection is back in autocommit mode (its
+    /// writes are committed).
+    fn after_write(&self, s: &Session) -> Result<(), Error> {
+        if self.is_replica() && s.autocommit {
+            self.shared.catch_up()?;
         }
+        Ok(())
     }
 
-    fn with<T>(&self, f: impl FnOnce(&libsql::Connection) -> Result<T, Error>) -> Result<T, Error> {
-        let g = self.conn.lock();
-        let c = g.as_ref().ok_or_else(|| Error::closed("connection"))?;
-        f(c)
+    /// On a replica outside a transaction, a read-only statement, run on
+    /// the replica's file; `None` for any other.
+    fn local_read(&self, s: &Session, sql: &str, ps: &[u8]) -> Result<Option<Fetched>, Error> {
+        let Some(path) = &self.shared.replica_path else { return Ok(None) };
+        if !s.autocommit || controls_transaction(sql) {
+            return Ok(None);
+        }
+        // the same value rules as on the primary (infinity)
+        check_finite(ps)?;
+        let mut g = self.reader.lock();
+        if g.is_none() {
+            let db = Arc::new(crate::local::Db::open(path, 2)?);
+            let conn = db.connect(5000)?;
+            *g = Some((db, conn));
+        }
+        let (_, reader) = g.as_ref().unwrap();
+        Ok(reader
+            .read_only_query(sql.as_bytes(), ps)?
+            .map(|(names, decltypes, rows)| Fetched { names, decltypes, rows }))
     }
 
-    pub fn execute(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
-        self.execute_inner(sql, ps).map_err(|e| self.recover(e))
-    }
-
-    fn execute_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+    /// One statement and its whole result, rows changed and inserted rowid.
+    fn statement(&self, sql: &[u8], ps: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
         let sql = sql_text(sql)?;
-        let p = params(ps)?;
-        self.with(|c| {
-            self.shared.stats.statements(1);
-            let n = self.shared.block_on("execute", c.execute(sql, p)).map_err(|e| e.with_sql(sql.as_bytes()))?;
-            let mut o = Out::ok();
-            o.i64(n as i64);
-            o.i64(c.last_insert_rowid());
-            Ok(o)
-        })
-    }
-
-    /// A query. On a remote database outside a transaction: one request
-    /// of our own (libsql's `query` costs two: describe, then execute),
-    /// which also brings the declared column types. Inside a transaction
-    /// (the stream's baton is libsql's) and on a replica (reads are
-    /// local): through libsql.
-    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
-        self.query_inner(sql, ps).map_err(|e| self.recover(e))
-    }
-
-    fn query_inner(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
-        let sql = sql_text(sql)?;
-        let is_replica = self.shared.replica.lock().is_some();
-        if !is_replica && !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
-            return self.own_query(sql, ps).map(|(f, _, _)| f);
-        }
-        if let Some(path) = &self.shared.replica_path {
-            if !controls_transaction(sql) && self.with(|c| Ok(c.is_autocommit()))? {
-                // the same value rules as the other remote paths (infinity)
-                check_finite(ps)?;
-                let mut g = self.reader.lock();
-                if g.is_none() {
-                    let db = Arc::new(crate::local::Db::open(path, 2)?);
-                    let conn = db.connect(5000)?;
-                    *g = Some((db, conn));
-                }
-                let (_, reader) = g.as_ref().unwrap();
-                if let Some((names, decltypes, rows)) = reader.read_only_query(sql.as_bytes(), ps)? {
-                    self.shared.stats.statements(1);
-                    return Ok(Fetched { names, decltypes, rows });
-                }
-            }
-        }
-        let p = params(ps)?;
-        self.with(|c| {
-            let shared = &self.shared;
-            shared.stats.statements(1);
-            shared
-                .block_on("query", async {
-                    let mut rows = c.query(sql, p).await?;
-                    let n = rows.column_count();
-                    let names = (0..n).map(|i| rows.column_name(i).unwrap_or("").to_string()).collect();
-                    let mut all = Vec::new();
-                    while let Some(row) = rows.next().await? {
-                        let mut vs = Vec::with_capacity(n as usize);
-                        for i in 0..n {
-                            vs.push(row.get_value(i)?);
-                        }
-                        all.push(vs);
-                    }
-                    Ok(Fetched { names, decltypes: vec![None; n as usize], rows: all })
-                })
-                .map_err(|e| e.with_sql(sql.as_bytes()))
-        })
-    }
-
-    /// Runs `f` inside the savepoint `name` of the open transaction:
-    /// released when it succeeds, rolled back to when it fails.
-    fn in_savepoint(&self, name: &str, f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
-        self.execute(format!("SAVEPOINT {name}").as_bytes(), b"")?;
-        match f() {
-            Ok(()) => self.execute(format!("RELEASE {name}").as_bytes(), b"").map(drop),
-            Err(e) => {
-                let _ = self.execute(format!("ROLLBACK TO {name}").as_bytes(), b"");
-                let _ = self.execute(format!("RELEASE {name}").as_bytes(), b"");
-                Err(e)
-            }
-        }
-    }
-
-    /// One statement in one request on this connection's own server
-    /// stream (see [hrana::Client::execute]).
-    fn own_query(&self, sql: &str, ps: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
-        let (args, named) = hrana_params(ps)?;
+        let mut s = self.live()?;
         self.shared.stats.statements(1);
-        let mut baton = self.baton.lock();
-        let step = hrana::Step { sql: sql.to_string(), args, named, want_rows: true };
-        let r = runtime()
-            .block_on(self.shared.hrana.execute(&mut baton, step))
-            .map_err(|e| e.with_sql(sql.as_bytes()))?;
+        if let Some(f) = self.local_read(&s, sql, ps)? {
+            return Ok((f, 0, None));
+        }
+        let req = execute_req(step(sql, ps, true).map_err(|e| e.with_sql(sql.as_bytes()))?);
+        let reply = self.send(&mut s, vec![req]).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        let r = match reply.into_iter().next().map(stmt_result) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Err(self.statement_error(&mut s, e, sql)),
+            None => return Err(Error::new(Kind::Network, "no reply from the server to a statement")),
+        };
+        s.changes = r.affected_row_count as i64;
+        if let Some(id) = r.last_insert_rowid {
+            s.last_insert_rowid = id;
+        }
+        self.after_write(&s)?;
         Ok(fetched_of_hrana(r))
     }
 
-    /// One statement through libsql (inside a transaction, or on a
-    /// replica), with its changes and inserted rowid.
-    fn run_via_libsql(&self, sql: &[u8], params: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
-        let (total_before, rowid_before) = self.with(|c| Ok((c.total_changes(), c.last_insert_rowid())))?;
-        let f = self.query(sql, params)?;
-        self.with(|c| {
-            let changed = c.total_changes() != total_before;
-            let changes = if changed { c.changes() as i64 } else { 0 };
-            let rowid = c.last_insert_rowid();
-            let first = crate::local::leading_words(sql, 1);
-            let inserted = rowid != rowid_before
-                || (changes > 0 && matches!(first.first().map(String::as_str), Some("INSERT" | "REPLACE")));
-            Ok((f, changes, if inserted { Some(rowid) } else { None }))
-        })
+    pub fn execute(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+        let (_, changes, _) = self.statement(sql, ps)?;
+        let mut o = Out::ok();
+        o.i64(changes);
+        o.i64(self.live()?.last_insert_rowid);
+        Ok(o)
+    }
+
+    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
+        self.statement(sql, ps).map(|(f, _, _)| f)
     }
 
     /// One statement and its whole result (see `local::Conn::run`).
     pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
-        let is_replica = self.shared.replica.lock().is_some();
-        let text = sql_text(sql)?;
-        let (f, changes, rowid) = if !is_replica && !controls_transaction(text) && self.with(|c| Ok(c.is_autocommit()))? {
-            self.own_query(text, params)?
-        } else {
-            self.run_via_libsql(sql, params)?
-        };
+        let (f, changes, rowid) = self.statement(sql, params)?;
         let mut out = Out::ok();
         encode_result(&mut out, &f, changes, rowid);
         Ok(out)
     }
 
-    /// A batch of statements with parameters (see `local::Conn::batch_list`).
-    /// Outside a transaction: one request, then a replica catches up. A read
-    /// batch on a replica runs locally. Inside a transaction: statement by
-    /// statement, under a savepoint.
+    /// Statements with their parameters, all or nothing, in one request:
+    /// in a transaction of their own (`begin`), or in a savepoint of the
+    /// open one. `tag` names a failing statement.
+    fn batch_steps(
+        &self,
+        begin: hrana::Begin,
+        steps: Vec<hrana::Step>,
+        tag: &dyn Fn(usize, Error) -> Error,
+    ) -> Result<Vec<proto::StmtResult>, Error> {
+        let mut s = self.live()?;
+        let wrap = if s.autocommit { hrana::Wrap::Begin(begin) } else { hrana::Wrap::Savepoint };
+        let sqls: Vec<String> = steps.iter().map(|st| st.sql.clone()).collect();
+        self.shared.stats.statements(steps.len() as u64);
+        let reply = self.send(&mut s, vec![hrana::Client::batch_request(wrap, steps)])?;
+        let reply = reply.into_iter().next().ok_or_else(|| Error::new(Kind::Network, "no reply to a batch"))?;
+        let refs: Vec<&str> = sqls.iter().map(String::as_str).collect();
+        let outcome = runtime().block_on(self.shared.hrana.batch_outcome(reply, &refs));
+        let results = match outcome {
+            Ok(r) => r,
+            Err((k, e)) => {
+                let e = self.refine_unique(&mut s, e);
+                return Err(match k {
+                    Some(k) => tag(k, e),
+                    None => e,
+                });
+            }
+        };
+        if let Some(id) = results.iter().rev().find_map(|r| r.last_insert_rowid) {
+            s.last_insert_rowid = id;
+        }
+        if let Some(r) = results.last() {
+            s.changes = r.affected_row_count as i64;
+        }
+        self.after_write(&s)?;
+        Ok(results)
+    }
+
+    /// A batch of statements with parameters (see `local::Conn::batch_list`):
+    /// one request. A read batch on a replica outside a transaction runs
+    /// on the replica's file.
     pub fn batch_list(&self, req: &[u8]) -> Result<Out, Error> {
         let (mode, stmts) = wire::batch_request(req)?;
-        let is_replica = self.shared.replica.lock().is_some();
-        let in_tx = !self.with(|c| Ok(c.is_autocommit()))?;
-        let mut out = Out::ok();
-        out.u32(stmts.len() as u32);
-        let tag = |i: usize, sql: &[u8], mut e: Error| {
+        let tag = |i: usize, mut e: Error| {
             e.message = format!("statement {i}: {}", e.message);
-            e.with_sql(sql)
+            e.with_sql(stmts[i].0)
         };
         for (i, (sql, _)) in stmts.iter().enumerate() {
             if crate::local::ends_transaction(sql) {
-                return Err(tag(i, sql, Error::new(
+                return Err(tag(i, Error::new(
                     Kind::Misuse,
                     "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
                 )));
             }
         }
-        if !in_tx && !(is_replica && mode == 2) {
-            let mut steps = Vec::with_capacity(stmts.len());
+        let mut out = Out::ok();
+        out.u32(stmts.len() as u32);
+        if mode == 2 && self.is_replica() && self.live()?.autocommit {
             for (i, (sql, params)) in stmts.iter().enumerate() {
-                let text = sql_text(sql).map_err(|e| tag(i, sql, e))?;
-                let (args, named) = hrana_params(params).map_err(|e| tag(i, sql, e))?;
-                steps.push(hrana::Step { sql: text.to_string(), args, named, want_rows: true });
-            }
-            self.shared.stats.statements(stmts.len() as u64);
-            let begin = match mode {
-                1 => hrana::Begin::Immediate,
-                _ => hrana::Begin::Deferred,
-            };
-            let results = runtime().block_on(self.shared.hrana.batch(begin, steps)).map_err(|(k, e)| match k {
-                Some(k) => tag(k, stmts[k].0, e),
-                None => e,
-            })?;
-            for r in results {
-                let (f, changes, rowid) = fetched_of_hrana(r);
+                let (f, changes, rowid) = self.statement(sql, params).map_err(|e| tag(i, e))?;
                 encode_result(&mut out, &f, changes, rowid);
-            }
-            if mode != 2 {
-                self.shared.catch_up()?;
             }
             return Ok(out);
         }
-        let mut run_all = || {
-            for (i, (sql, params)) in stmts.iter().enumerate() {
-                let (f, changes, rowid) = self.run_via_libsql(sql, params).map_err(|e| tag(i, sql, e))?;
-                encode_result(&mut out, &f, changes, rowid);
-            }
-            Ok(())
-        };
-        if in_tx && !(is_replica && mode == 2) {
-            self.in_savepoint("turso_batch", run_all)?;
-        } else {
-            run_all()?;
+        let mut steps = Vec::with_capacity(stmts.len());
+        for (i, (sql, params)) in stmts.iter().enumerate() {
+            let text = sql_text(sql).map_err(|e| tag(i, e))?;
+            steps.push(step(text, params, true).map_err(|e| tag(i, e))?);
+        }
+        let begin = if mode == 1 { hrana::Begin::Immediate } else { hrana::Begin::Deferred };
+        for r in self.batch_steps(begin, steps, &tag)? {
+            let (f, changes, rowid) = fetched_of_hrana(r);
+            encode_result(&mut out, &f, changes, rowid);
         }
         Ok(out)
     }
 
+    /// A script (`atomic`: all or nothing) in one request, as a Hrana
+    /// sequence, which stops at the first error. An atomic script runs
+    /// between BEGIN and COMMIT (a savepoint inside a transaction), and a
+    /// conditional ROLLBACK in the same request undoes it unless it got to
+    /// its COMMIT. A plain script that opened a transaction and failed has
+    /// it rolled back (as on a local file).
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
-        self.batch_inner(sql, atomic).map_err(|e| self.recover(e))
-    }
-
-    fn batch_inner(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
-        let sql = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-        let was_autocommit = self.with(|c| Ok(c.is_autocommit()))?;
-        // A script on a replica: libsql's replica goes on after a failed
-        // statement; a Hrana sequence stops at it, as SQLite does.
-        if !atomic && was_autocommit && self.shared.replica_path.is_some() {
-            self.shared.stats.statements(1);
-            let r = runtime().block_on(self.shared.hrana.sequence(sql));
-            let _ = self.shared.catch_up();
-            let autocommit = r.map_err(|e| e.with_sql(sql.as_bytes()))?;
-            if !autocommit {
-                return Err(Error::new(
-                    Kind::Misuse,
-                    "a script on a replica cannot leave a transaction open (it was rolled back): \
-                     end it in the script, or use Tx",
-                )
-                .with_sql(sql.as_bytes()));
-            }
-            let mut o = Out::ok();
-            o.i64(0);
-            o.i64(self.with(|c| Ok(c.last_insert_rowid()))?);
-            return Ok(o);
+        let sql = sql_text(sql)?;
+        let mut s = self.live()?;
+        let was_autocommit = s.autocommit;
+        let mut requests = Vec::with_capacity(3);
+        requests.push(sequence_req(match (atomic, was_autocommit) {
+            (false, _) => sql.to_string(),
+            (true, true) => format!("BEGIN;\n{sql}\n;COMMIT"),
+            (true, false) => format!("SAVEPOINT turso_batch;\n{sql}\n;RELEASE turso_batch"),
+        }));
+        if atomic && was_autocommit {
+            requests.push(hrana::Client::batch_request_of(vec![(
+                Some(proto::BatchCond::Not { cond: Box::new(proto::BatchCond::IsAutocommit {}) }),
+                "ROLLBACK",
+            )]));
         }
-        self.with(|c| {
-            let r = if atomic {
-                self.shared.block_on("batch", c.execute_transactional_batch(sql))
-            } else {
-                self.shared.block_on("script", c.execute_batch(sql))
-            };
-            let mut rows = match r {
-                Ok(rows) => rows,
-                Err(e) => {
-                    // a script that opened a transaction and failed: roll it
-                    // back rather than leave it open (as on a local file)
-                    if !atomic && was_autocommit && !c.is_autocommit() {
-                        let _ = self.shared.block_on("rollback", c.execute("ROLLBACK", ()));
-                    }
-                    // what ran before the error is on the primary: a
-                    // replica catches up, for read-your-writes
-                    if !atomic {
-                        let _ = self.shared.catch_up();
-                    }
-                    return Err(e.with_sql(sql.as_bytes()));
+        requests.push(execute_req(hrana::Step { sql: CHANGES_SQL.into(), args: vec![], named: vec![], want_rows: true }));
+        self.shared.stats.statements(1);
+        let reply = self.send(&mut s, requests).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        let mut reply = reply.into_iter();
+        let ran = reply.next();
+        let rolled_back = if atomic && was_autocommit {
+            match reply.next() {
+                Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => {
+                    b.result.step_results.first().is_some_and(Option::is_some)
                 }
-            };
-            let mut ran = 0;
-            while rows.next_stmt_row().is_some() {
-                ran += 1;
+                _ => false,
             }
-            self.shared.stats.statements(ran);
-            let mut o = Out::ok();
-            o.i64(c.changes() as i64);
-            o.i64(c.last_insert_rowid());
-            Ok(o)
-        })
+        } else {
+            false
+        };
+        if let Some(Ok(r)) = reply.next().map(stmt_result) {
+            if let Some(row) = r.rows.first() {
+                if let [proto::Value::Integer { value: c }, proto::Value::Integer { value: id }] = row.values[..] {
+                    s.changes = c;
+                    s.last_insert_rowid = id;
+                }
+            }
+        }
+        let failed = match ran {
+            Some(proto::StreamResult::Ok { .. }) if rolled_back => Some(Error::new(
+                Kind::Sql,
+                "the batch did not get to its COMMIT (is a comment left open?) and was rolled back",
+            )),
+            Some(proto::StreamResult::Ok { .. }) => None,
+            Some(proto::StreamResult::Error { error }) => Some(self.shared.hrana.server_error(error)),
+            _ => Some(Error::new(Kind::Network, "no reply from the server to a script")),
+        };
+        if let Some(e) = failed {
+            // undo what the script's own transaction or savepoint holds
+            let undo = match (atomic, was_autocommit) {
+                (true, false) => Some("ROLLBACK TO turso_batch; RELEASE turso_batch"),
+                (false, true) if !s.autocommit => Some("ROLLBACK"),
+                _ => None,
+            };
+            if let Some(undo) = undo {
+                let _ = self.send(&mut s, vec![sequence_req(undo.to_string())]);
+            }
+            let e = self.refine_unique(&mut s, e);
+            // what ran before the error is on the primary: a replica
+            // catches up, for read-your-writes
+            let _ = self.after_write(&s);
+            return Err(e.with_sql(sql.as_bytes()));
+        }
+        self.after_write(&s)?;
+        let mut o = Out::ok();
+        o.i64(s.changes);
+        o.i64(s.last_insert_rowid);
+        Ok(o)
     }
 
     pub fn last_insert_rowid(&self) -> Result<i64, Error> {
-        self.with(|c| Ok(c.last_insert_rowid()))
+        Ok(self.live()?.last_insert_rowid)
     }
 
     pub fn changes(&self) -> Result<i64, Error> {
-        self.with(|c| Ok(c.changes() as i64))
+        Ok(self.live()?.changes)
     }
 
     pub fn is_autocommit(&self) -> Result<bool, Error> {
-        self.with(|c| Ok(c.is_autocommit()))
+        Ok(self.live()?.autocommit)
     }
 
+    /// Closes the connection; its server stream is closed in the
+    /// background (which rolls back a transaction left open), so closing
+    /// never waits for a server that does not answer.
     pub fn close(&self) {
-        self.conn.lock().take();
+        let mut s = self.session.lock();
+        s.closed = true;
+        if let Some(baton) = s.baton.take() {
+            let hrana = self.shared.hrana.clone();
+            runtime().spawn(async move {
+                let mut baton = Some(baton);
+                let _ = hrana.pipeline_on(&mut baton, &[proto::StreamRequest::Close(proto::CloseStreamReq {})]).await;
+            });
+        }
         self.reader.lock().take();
     }
 
@@ -931,7 +988,7 @@ impl Conn {
 
     /// A remote server has no local lock to wait for.
     pub fn set_busy_timeout(&self, _ms: i64) -> Result<(), Error> {
-        self.with(|_| Ok(()))
+        self.live().map(drop)
     }
 }
 
@@ -952,7 +1009,7 @@ struct StmtState {
 
 impl Stmt {
     pub fn new(conn: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
-        conn.with(|_| Ok(()))?;
+        drop(conn.live()?);
         Ok(Arc::new(Stmt {
             conn: conn.clone(),
             sql: sql.to_vec(),
@@ -976,56 +1033,26 @@ impl Stmt {
         self.conn.execute(&self.sql, &params)
     }
 
-    /// All parameter sets, all or nothing. Outside a transaction: one
-    /// request (see [hrana]); then a replica catches up, for
-    /// read-your-writes. Inside one: a savepoint, one request per set.
+    /// All parameter sets, all or nothing, in one request (see
+    /// [Conn::batch_list]).
     pub fn execute_many(&self, sets: Vec<u8>) -> Result<Out, Error> {
         drop(self.live()?);
         let mut r = Reader::new(&sets);
         let n = r.u32()? as usize;
-        let in_tx = !self.conn.is_autocommit()?;
-        let sql = std::str::from_utf8(&self.sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+        let sql = sql_text(&self.sql)?;
         let tag = |k: usize, mut e: Error| {
             e.message = format!("parameter set {k}: {}", e.message);
             e.with_sql(sql.as_bytes())
         };
-        if !in_tx {
-            let mut steps = Vec::with_capacity(n);
-            for k in 0..n {
-                let (args, named) = hrana_params(r.bytes()?).map_err(|e| tag(k, e))?;
-                steps.push(hrana::Step { sql: sql.to_string(), args, named, want_rows: false });
-            }
-            let shared = &self.conn.shared;
-            shared.stats.statements(n as u64);
-            let results = runtime()
-                .block_on(shared.hrana.batch(hrana::Begin::Immediate, steps))
-                .map_err(|(k, e)| match k {
-                    Some(k) => tag(k, e),
-                    None => e.with_sql(sql.as_bytes()),
-                })?;
-            let total: u64 = results.iter().map(|r| r.affected_row_count).sum();
-            let last = results.last().and_then(|r| r.last_insert_rowid).unwrap_or(0);
-            shared.catch_up()?;
-            let mut o = Out::ok();
-            o.i64(total as i64);
-            o.i64(last);
-            return Ok(o);
+        let mut steps = Vec::with_capacity(n);
+        for k in 0..n {
+            steps.push(step(sql, r.bytes()?, false).map_err(|e| tag(k, e))?);
         }
-        let mut total = 0i64;
-        let mut last = 0i64;
-        self.conn.in_savepoint("turso_many", || {
-            for k in 0..n {
-                let set = r.bytes()?;
-                let o = self.conn.execute(&self.sql, set).map_err(|e| tag(k, e))?;
-                total += i64::from_le_bytes(o.buf[1..9].try_into().unwrap());
-                last = i64::from_le_bytes(o.buf[9..17].try_into().unwrap());
-                wire::give_buf(o.buf);
-            }
-            Ok(())
-        })?;
+        let results = self.conn.batch_steps(hrana::Begin::Immediate, steps, &tag).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        let total: u64 = results.iter().map(|r| r.affected_row_count).sum();
         let mut o = Out::ok();
-        o.i64(total);
-        o.i64(last);
+        o.i64(total as i64);
+        o.i64(self.conn.last_insert_rowid()?);
         Ok(o)
     }
 

@@ -61,7 +61,10 @@ let batch_results env =
       [| Some "INTEGER"; Some "TEXT"; Some "REAL"; None |] s.decltypes;
     Alcotest.(check (list (list string))) "select: rows" [ [ "1"; "'ada'"; "3.0"; "4.0" ]; [ "2"; "'bob'"; "4.0"; "5.0" ] ] (values s);
     Alcotest.(check int64) "select: nothing changed" 0L s.rows_affected;
-    Alcotest.(check (option int64)) "select: no rowid" None s.last_insert_rowid
+    Alcotest.(check (option int64)) "select: no rowid" None s.last_insert_rowid;
+    Alcotest.(check int64) "Conn.last_insert_rowid after the batch" 2L (ok (Conn.last_insert_rowid env.conn));
+    ignore (ok (Conn.batch_list env.conn [ (Printf.sprintf "INSERT INTO %s (name) VALUES ('cy')" t, `Positional []) ]));
+    Alcotest.(check int64) "and after the next one" 3L (ok (Conn.last_insert_rowid env.conn))
   | l -> Alcotest.failf "expected 4 results, got %d" (List.length l)
 
 let batch_atomic env =
@@ -188,7 +191,19 @@ let results env =
   Alcotest.(check (option int64)) "nothing inserted" None r.last_insert_rowid;
   let rows = ok (Conn.query env.conn (Printf.sprintf "SELECT s, b FROM %s" t)) in
   Alcotest.(check (array (option string))) "Rows.decltypes too" [| Some "TEXT"; Some "BLOB" |] (Rows.decltypes rows);
-  Rows.close rows
+  Rows.close rows;
+  (* the same inside a transaction (on a replica: read on the primary) *)
+  let tx = ok (Tx.begin_ env.conn) in
+  let r = ok (Tx.run tx (Printf.sprintf "SELECT id, s, d, 1 + 1 FROM %s" t)) in
+  Alcotest.(check (array (option string))) "declared types inside a transaction"
+    [| Some "INTEGER"; Some "TEXT"; Some "DECIMAL(3)"; None |] r.decltypes;
+  let rows = ok (Conn.query env.conn (Printf.sprintf "SELECT b FROM %s" t)) in
+  Alcotest.(check (array (option string))) "Rows.decltypes inside a transaction" [| Some "BLOB" |] (Rows.decltypes rows);
+  Rows.close rows;
+  (match ok (Tx.batch tx [ (Printf.sprintf "SELECT r FROM %s" t, `Positional []) ]) with
+   | [ r ] -> Alcotest.(check (array (option string))) "a batch inside a transaction" [| Some "REAL" |] r.decltypes
+   | _ -> Alcotest.fail "one result");
+  ok (Tx.commit tx)
 
 (* ------------------------------------------------------------ parameters *)
 
@@ -202,7 +217,26 @@ let parameters env =
   check "@name" [ "6" ] "SELECT @b" (`Named [ ("@b", Value.int 6) ]);
   check "$name" [ "7" ] "SELECT $c" (`Named [ ("$c", Value.int 7) ]);
   check "name given with its prefix" [ "8" ] "SELECT :d" (`Named [ (":d", Value.int 8) ]);
-  check "mixed prefixes" [ "1"; "2"; "3" ] "SELECT :x, @y, $z" (`Named Value.[ ("x", int 1); ("@y", int 2); ("$z", int 3) ])
+  check "mixed prefixes" [ "1"; "2"; "3" ] "SELECT :x, @y, $z" (`Named Value.[ ("x", int 1); ("@y", int 2); ("$z", int 3) ]);
+  check "a bare name finds @name and $name" [ "4"; "5" ] "SELECT @p, $q" (`Named Value.[ ("p", int 4); ("q", int 5) ]);
+  check "named mixed with ?NNN" [ "1"; "2" ] "SELECT :a, ?2" (`Named Value.[ ("a", int 1); ("?2", int 2) ]);
+  check "?NNN first, then a name" [ "1"; "2"; "1" ] "SELECT ?1, :b, ?1" (`Named Value.[ ("?1", int 1); ("b", int 2) ]);
+  check "not inside strings or comments" [ "3"; "'?2 :a'"; "4" ] "SELECT :a /* ?2 */, '?2 :a', ?2 -- ?9\n"
+    (`Named Value.[ ("a", int 3); ("?2", int 4) ]);
+  let t = table env "a, b" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (:a, ?2)" t) ~params:(`Named Value.[ ("?2", int 7); ("a", int 6) ])));
+  Alcotest.(check string) "stored by an INSERT" "1" (count env t);
+  (match ok (Conn.batch_list env.conn [ (Printf.sprintf "SELECT a, ?1 FROM %s WHERE a = :a" t, `Named Value.[ ("a", int 6); ("?1", text "x") ]) ]) with
+   | [ r ] -> Alcotest.(check (list (list string))) "in a batch" [ [ "6"; "'x'" ] ] (values r)
+   | _ -> Alcotest.fail "one result");
+  List.iter
+    (fun (what, sql, params, says) ->
+      let e = err ~kind:`Misuse (Conn.run env.conn sql ~params) in
+      Alcotest.(check bool) (Printf.sprintf "%s: %s" what e.message) true (contains e.message says))
+    [ ("?NNN not given", "SELECT :a, ?2", `Named Value.[ ("a", int 1) ], "\"?2\" is not given");
+      ("a name not given", "SELECT :a, :b", `Named Value.[ ("a", int 1) ], "\":b\" is not given");
+      ("a hole in the numbering", "SELECT :a, ?3", `Named Value.[ ("a", int 1); ("?3", int 3) ], "positional parameter 2");
+      ("a name the statement lacks", "SELECT :a", `Named Value.[ ("a", int 1); ("b", int 2) ], "no parameter named \"b\"") ]
 
 (* ---------------------------------------------------------------- values *)
 
@@ -245,26 +279,65 @@ let floats env =
     match ok inf with
     | Some r -> Alcotest.(check bool) "a local file stores infinity" true (Value.equal (Row.get r 0) (Value.Real Float.infinity))
     | None -> Alcotest.fail "no row")
-  | Remote | Replica ->
+  | Remote | Replica -> (
     let e = err ~kind:`Misuse inf in
-    Alcotest.(check bool) ("infinity refused remotely: " ^ e.message) true (contains e.message "infinity")
+    Alcotest.(check bool) ("infinity refused remotely: " ^ e.message) true (contains e.message "infinity");
+    (* an infinity stored by SQL (9e999 overflows to it) *)
+    let t = table env "v REAL" in
+    ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (9e999), (-9e999)" t)));
+    let read_on_server r =
+      let e = err ~kind:`Decode r in
+      Alcotest.(check bool) ("reading it from the server: a clear error: " ^ e.message) true
+        (contains e.message "infinite REAL" && contains e.message "\"v\"")
+    in
+    let read = Conn.query_one env.conn (Printf.sprintf "SELECT v FROM %s ORDER BY v DESC" t) in
+    (match env.mode with
+     | Replica -> (
+       (* outside a transaction a replica reads its file: exact *)
+       match ok read with
+       | Some r -> Alcotest.(check bool) "a replica reads it locally" true (Value.equal (Row.get r 0) (Value.Real Float.infinity))
+       | None -> Alcotest.fail "no row")
+     | _ -> read_on_server read);
+    let tx = ok (Tx.begin_ env.conn) in
+    read_on_server (Tx.run tx (Printf.sprintf "SELECT v FROM %s" t));
+    Alcotest.(check bool) "the transaction goes on" true (Tx.is_open tx);
+    ok (Tx.rollback tx);
+    Alcotest.(check string) "as text it reads" "'Inf'"
+      (match ok (Conn.query_one env.conn (Printf.sprintf "SELECT CAST(max(v) AS TEXT) FROM %s" t)) with
+       | Some r -> Value.to_string (Row.get r 0)
+       | None -> "?"))
 
 (* ----------------------------------------------------------------- errors *)
 
 let error_codes env =
-  let t = table env "u UNIQUE, n NOT NULL, c CHECK (c > 0)" in
-  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1, 1, 1)" t)));
+  let t = table env "id INTEGER PRIMARY KEY, u UNIQUE, n NOT NULL, c CHECK (c > 0)" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1, 1, 1, 1)" t)));
+  let text_pk = table env "k TEXT PRIMARY KEY, u UNIQUE" in
+  let no_rowid = t ^ "_without_rowid" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "CREATE TABLE %s (a, b, u UNIQUE, PRIMARY KEY (a, b)) WITHOUT ROWID" no_rowid)));
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES ('k', 1)" text_pk)));
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1, 2, 3)" no_rowid)));
   List.iter
     (fun (what, sql, name) ->
-      let e = err ~kind:`Constraint (Conn.execute env.conn (Printf.sprintf sql t)) in
+      let e = err ~kind:`Constraint (Conn.execute env.conn sql) in
       Alcotest.(check (option string)) what (Some name) (Option.map Error.code_name e.code);
       Alcotest.(check bool) (what ^ ": named in to_string") true (contains (Error.to_string e) name);
       (* the same through a batch *)
-      let e = err ~kind:`Constraint (Conn.batch_list env.conn [ (Printf.sprintf sql t, `Positional []) ]) in
+      let e = err ~kind:`Constraint (Conn.batch_list env.conn [ (sql, `Positional []) ]) in
       Alcotest.(check (option string)) (what ^ " in a batch") (Some name) (Option.map Error.code_name e.code))
-    [ ("UNIQUE", "INSERT INTO %s VALUES (1, 1, 1)", "SQLITE_CONSTRAINT_UNIQUE");
-      ("NOT NULL", "INSERT INTO %s VALUES (2, NULL, 1)", "SQLITE_CONSTRAINT_NOTNULL");
-      ("CHECK", "INSERT INTO %s VALUES (3, 1, -1)", "SQLITE_CONSTRAINT_CHECK") ];
+    [ ("UNIQUE", Printf.sprintf "INSERT INTO %s VALUES (2, 1, 1, 1)" t, "SQLITE_CONSTRAINT_UNIQUE");
+      ("NOT NULL", Printf.sprintf "INSERT INTO %s VALUES (3, 2, NULL, 1)" t, "SQLITE_CONSTRAINT_NOTNULL");
+      ("CHECK", Printf.sprintf "INSERT INTO %s VALUES (4, 3, 1, -1)" t, "SQLITE_CONSTRAINT_CHECK");
+      ("INTEGER PRIMARY KEY", Printf.sprintf "INSERT INTO %s VALUES (1, 4, 1, 1)" t, "SQLITE_CONSTRAINT_PRIMARYKEY");
+      ("TEXT PRIMARY KEY", Printf.sprintf "INSERT INTO %s VALUES ('k', 2)" text_pk, "SQLITE_CONSTRAINT_PRIMARYKEY");
+      ("UNIQUE next to a PRIMARY KEY", Printf.sprintf "INSERT INTO %s VALUES ('j', 1)" text_pk, "SQLITE_CONSTRAINT_UNIQUE");
+      ("composite PRIMARY KEY, WITHOUT ROWID", Printf.sprintf "INSERT INTO %s VALUES (1, 2, 4)" no_rowid, "SQLITE_CONSTRAINT_PRIMARYKEY");
+      ("UNIQUE in a WITHOUT ROWID table", Printf.sprintf "INSERT INTO %s VALUES (1, 3, 3)" no_rowid, "SQLITE_CONSTRAINT_UNIQUE") ];
+  (* inside a transaction too *)
+  let tx = ok (Tx.begin_ env.conn) in
+  let e = err ~kind:`Constraint (Tx.execute tx (Printf.sprintf "INSERT INTO %s VALUES ('k', 9)" text_pk)) in
+  Alcotest.(check (option string)) "PRIMARY KEY inside a transaction" (Some "SQLITE_CONSTRAINT_PRIMARYKEY") (Option.map Error.code_name e.code);
+  ok (Tx.rollback tx);
   let e = err (Conn.execute env.conn "SELECT * FROM no_such_table_anywhere") in
   Alcotest.(check (option string)) "no such table" (Some "SQLITE_ERROR") (Option.map Error.code_name e.code)
 

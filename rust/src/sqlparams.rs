@@ -1,0 +1,217 @@
+//! Numbered parameters (`?NNN`) given by name, for a remote server.
+//!
+//! SQLite lets one statement mix `?NNN` with `:name` parameters, and this
+//! library lets a caller give `?NNN` by name (`"?2"`) next to the named
+//! ones. sqld binds named arguments by name and `?NNN` by position only,
+//! and refuses a request with both kinds of argument. So before such a
+//! statement goes to a server, each `?NNN` in its SQL becomes a named
+//! parameter, found by a scan that skips string literals, quoted
+//! identifiers and comments as SQLite's tokenizer does, and numbered as
+//! SQLite numbers parameters (a `?NNN` that shares its index with a
+//! `:name` becomes that name: both are one parameter).
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Kind};
+
+/// A parameter in SQL text: its byte range and what it is.
+#[derive(Debug, PartialEq)]
+enum Param<'a> {
+    Numbered(u32),
+    Anonymous,
+    Named(&'a str),
+}
+
+fn is_id_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// The parameters of `sql`, in order, with their byte ranges.
+fn scan(sql: &str) -> Vec<(usize, usize, Param<'_>)> {
+    let s = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_quoted = |i: usize, close: u8| -> usize {
+        // from just after the opening quote to just after the closing one
+        let mut j = i;
+        while j < s.len() {
+            if s[j] == close {
+                if close != b']' && j + 1 < s.len() && s[j + 1] == close {
+                    j += 2;
+                    continue;
+                }
+                return j + 1;
+            }
+            j += 1;
+        }
+        s.len()
+    };
+    while i < s.len() {
+        match s[i] {
+            b'\'' | b'"' | b'`' => i = skip_quoted(i + 1, s[i]),
+            b'[' => i = skip_quoted(i + 1, b']'),
+            b'-' if s.get(i + 1) == Some(&b'-') => {
+                i = s[i..].iter().position(|&b| b == b'\n').map_or(s.len(), |k| i + k + 1);
+            }
+            b'/' if s.get(i + 1) == Some(&b'*') => {
+                i = s[i + 2..].windows(2).position(|w| w == b"*/").map_or(s.len(), |k| i + 2 + k + 2);
+            }
+            b'?' => {
+                let j = i + 1 + s[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let p = match sql[i + 1..j].parse::<u32>() {
+                    Ok(n) => Param::Numbered(n),
+                    Err(_) => Param::Anonymous,
+                };
+                out.push((i, j, p));
+                i = j;
+            }
+            b':' | b'@' | b'$' | b'#' if s.get(i + 1).is_some_and(|&b| is_id_char(b)) => {
+                let j = i + 1 + s[i + 1..].iter().take_while(|&&b| is_id_char(b)).count();
+                out.push((i, j, Param::Named(&sql[i..j])));
+                i = j;
+            }
+            b if is_id_char(b) => i += s[i..].iter().take_while(|&&b| is_id_char(b)).count(),
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The generated name of `?n` when no `:name` shares its index.
+fn generated(n: u32) -> String {
+    format!(":turso_p{n}")
+}
+
+/// Named arguments for `sql` as a server binds them: each under the exact
+/// name it has in the SQL (a bare name finds its `:`, `@` or `$` form, as
+/// on a local database), every `?NNN` of the SQL made a named parameter
+/// when there are any, and the errors of a local statement: a name the
+/// statement lacks, a parameter given twice or not given, a bare `?`
+/// (which has no name). The SQL is rewritten only for `?NNN`.
+pub fn bind_names<V>(sql: &str, named: Vec<(String, V)>) -> Result<(Cow<'_, str>, Vec<(String, V)>), Error> {
+    let misuse = |m: String| Error::new(Kind::Misuse, m);
+    let params = scan(sql);
+    // SQLite's numbering: ?NNN is NNN; a new name or a bare ? is the
+    // largest index so far plus one; a name seen before keeps its index.
+    let mut largest = 0u32;
+    let mut index_of_name: Vec<(&str, u32)> = Vec::new();
+    let mut numbered: Vec<u32> = Vec::new();
+    for (_, _, p) in &params {
+        match p {
+            Param::Numbered(n) => {
+                largest = largest.max(*n);
+                if !numbered.contains(n) {
+                    numbered.push(*n);
+                }
+            }
+            Param::Anonymous => {
+                largest += 1;
+                return Err(misuse(format!("positional parameter {largest} cannot be given by name")));
+            }
+            Param::Named(name) => {
+                if !index_of_name.iter().any(|(n, _)| n == name) {
+                    largest += 1;
+                    index_of_name.push((name, largest));
+                }
+            }
+        }
+    }
+    let name_for = |n: u32| -> String {
+        match index_of_name.iter().find(|(_, i)| *i == n) {
+            Some((name, _)) => name.to_string(),
+            None => generated(n),
+        }
+    };
+    let mut args: Vec<(String, V)> = Vec::with_capacity(named.len());
+    for (name, v) in named {
+        let target = match name.as_bytes().first() {
+            Some(b'?') => match name[1..].parse::<u32>() {
+                Ok(n) if numbered.contains(&n) => Some(name_for(n)),
+                _ => None,
+            },
+            Some(b':' | b'@' | b'$') => index_of_name.iter().find(|(n, _)| *n == name).map(|(n, _)| n.to_string()),
+            _ => [':', '@', '$'].iter().find_map(|p| {
+                index_of_name.iter().find(|(n, _)| n.starts_with(*p) && n[1..] == name).map(|(n, _)| n.to_string())
+            }),
+        };
+        let target = target.ok_or_else(|| misuse(format!("statement has no parameter named {name:?}")))?;
+        if args.iter().any(|(n, _)| *n == target) {
+            return Err(misuse(format!("parameter {name:?} is given more than once")));
+        }
+        args.push((target, v));
+    }
+    // an index between them that no parameter has (`?3` with no `?2`)
+    if let Some(hole) = (1..=largest).find(|i| !numbered.contains(i) && !index_of_name.iter().any(|(_, j)| j == i)) {
+        return Err(misuse(format!("positional parameter {hole} cannot be given by name")));
+    }
+    for (name, _) in &index_of_name {
+        if !args.iter().any(|(a, _)| a == name) {
+            return Err(misuse(format!("parameter {name:?} is not given")));
+        }
+    }
+    for n in &numbered {
+        if !args.iter().any(|(a, _)| *a == name_for(*n)) {
+            return Err(misuse(format!("parameter \"?{n}\" is not given")));
+        }
+    }
+    if numbered.is_empty() {
+        return Ok((Cow::Borrowed(sql), args));
+    }
+    let mut text = String::with_capacity(sql.len() + 16);
+    let mut at = 0;
+    for (start, end, p) in &params {
+        if let Param::Numbered(n) = p {
+            text.push_str(&sql[at..*start]);
+            text.push_str(&name_for(*n));
+            at = *end;
+        }
+    }
+    text.push_str(&sql[at..]);
+    Ok((Cow::Owned(text), args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(sql: &str, named: &[(&str, i32)]) -> Result<Option<(String, Vec<(String, i32)>)>, String> {
+        match bind_names(sql, named.iter().map(|(n, v)| (n.to_string(), *v)).collect()) {
+            Ok((Cow::Owned(sql), args)) => Ok(Some((sql, args))),
+            Ok((Cow::Borrowed(_), _)) => Ok(None),
+            Err(e) => Err(e.message),
+        }
+    }
+
+    #[test]
+    fn scan_skips_literals_and_comments() {
+        let ps: Vec<_> = scan("SELECT '?1', \"?2\", `?3`, [?4], x'3f', -- ?5\n /* ?6 */ ?7, :a, @b, $c, ?, a$b, #d")
+            .into_iter()
+            .map(|(_, _, p)| p)
+            .collect();
+        assert_eq!(ps, vec![Param::Numbered(7), Param::Named(":a"), Param::Named("@b"), Param::Named("$c"), Param::Anonymous, Param::Named("#d")]);
+        assert_eq!(scan("SELECT 'it''s ?1'").len(), 0);
+        assert_eq!(scan("SELECT ?1 -- unterminated").len(), 1);
+        assert_eq!(scan("SELECT ?1 /* unterminated").len(), 1);
+    }
+
+    #[test]
+    fn rewrites() {
+        assert_eq!(names("SELECT :a, @b", &[("a", 1), ("b", 2)]).unwrap(), None);
+        assert!(names("SELECT :a, ?2", &[("a", 1)]).unwrap_err().contains("\"?2\" is not given"));
+        assert!(names("SELECT :a, @b", &[("a", 1)]).unwrap_err().contains("\"@b\" is not given"));
+        assert!(names("SELECT :a, ?", &[("a", 1)]).unwrap_err().contains("positional parameter 2"));
+        let (sql, args) = names("SELECT :a, ?2, '?2'", &[(":a", 1), ("?2", 2)]).unwrap().unwrap();
+        // :a is index 1, so ?2 is a parameter of its own
+        assert_eq!(sql, "SELECT :a, :turso_p2, '?2'");
+        assert_eq!(args, vec![(":a".to_string(), 1), (":turso_p2".to_string(), 2)]);
+        // ?1 and :a share index 1: one parameter
+        let (sql, _) = names("SELECT ?1, ?2, :a", &[("?1", 1), ("?2", 2), (":a", 3)]).unwrap().unwrap();
+        assert_eq!(sql, "SELECT :turso_p1, :turso_p2, :a");
+        let (sql, args) = names("SELECT :a, ?1", &[("?1", 1)]).unwrap().unwrap();
+        assert_eq!((sql.as_str(), args), ("SELECT :a, :a", vec![(":a".to_string(), 1)]));
+        assert!(names("SELECT :a, ?1", &[("?1", 1), (":a", 2)]).unwrap_err().contains("more than once"));
+        assert!(names("SELECT :a, ?2", &[(":a", 1), ("?3", 2)]).unwrap_err().contains("no parameter named \"?3\""));
+        assert!(names("SELECT ?1, ?2", &[("?1", 1)]).unwrap_err().contains("\"?2\" is not given"));
+        assert!(names("SELECT :a, ?3", &[(":a", 1), ("?3", 3)]).unwrap_err().contains("positional parameter 2"));
+    }
+}
