@@ -424,16 +424,28 @@ module type S = sig
         [`Timeout] after that; a server that cannot be reached is a
         [`Network] error. The token never appears in an error.
 
-        Round trips: a query outside a transaction is one request (on a
-        server stream the connection keeps); {!Conn.batch_list} and
-        {!Stmt.execute_many} outside a transaction are one request
-        whatever their size. Remote connections differ from local ones in
-        a few ways: results are fetched whole, then handed out in chunks;
-        a bare parameter name means [:name]; parameters are checked by the
-        server, not before sending; declared column types are known for
-        queries outside a transaction ([None] inside one);
-        {!Stmt.parameter_count} is a [`Misuse] error; infinities cannot be
-        sent (the protocol is JSON): a [`Misuse] error. *)
+        Round trips: each connection keeps a server stream of its own
+        (sqld drops one idle for about 10 s; outside a transaction it is
+        replaced transparently), and every call is one request on it:
+        a statement, a script, and {!Conn.batch_list} and
+        {!Stmt.execute_many} whatever their size, inside a transaction or
+        not. Results carry declared column types everywhere.
+
+        Remote connections differ from local ones in a few ways: results
+        are fetched whole, then handed out in chunks; named parameters
+        are checked before sending, as locally (a [?NNN] may be given by
+        name, ["?2"], next to named ones: the statement is rewritten for
+        the server, which binds [?NNN] by position only), positional ones
+        by the server; {!Stmt.parameter_count} is a [`Misuse] error.
+        Infinities: the protocol is JSON, which has none, so an infinite
+        parameter is a [`Misuse] error and reading a stored infinity is a
+        [`Decode] error naming the column (read it as text, or on a
+        replica outside a transaction); the stream and any transaction go
+        on. Error codes: the server sends only the primary code
+        ([SQLITE_CONSTRAINT]); the extended one comes from SQLite's message,
+        and for "UNIQUE constraint failed" one more request asks the schema
+        whether those columns are the primary key
+        ([SQLITE_CONSTRAINT_PRIMARYKEY]). *)
 
     val open_replica :
       ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
@@ -449,9 +461,12 @@ module type S = sig
         requests when the replica is far behind (a [`Timeout] error after
         it; the next sync goes on from where it stopped). Reads run on the local file through
         a read-only connection of this library (values exactly as stored,
-        declared types known); writes, and everything inside a
-        transaction, go to the primary. Infinities are refused as on a
-        remote database. *)
+        declared types known; a statement the replica cannot prepare, say
+        on a table it has not synced yet, goes to the primary); writes,
+        and everything inside a transaction, go to the primary as on a
+        remote database (same rules), and with [read_your_writes] the
+        replica syncs after each write outside a transaction, or after
+        the COMMIT. *)
 
     type sync_info = {
       frame_no : int64 option;  (** the primary's frame the replica has reached *)
