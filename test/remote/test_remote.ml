@@ -426,6 +426,18 @@ let test_execute_many_one_request =
       let before = requests () in
       ignore (ok (Conn.query_list pc "SELECT count(*) FROM em"));
       Alcotest.(check int) "a query: one request" 1 (requests () - before);
+      (* inside a transaction too: one request per call *)
+      let tx = ok (Tx.begin_ pc) in
+      let before = requests () in
+      let stmts = List.init 1000 (fun i -> ("INSERT INTO em (id, v) VALUES (?, ?)", `Positional Value.[ int (20_000 + i); text "c" ])) in
+      Alcotest.(check int) "batch inside a transaction: 1,000 results" 1000 (List.length (ok (Tx.batch tx stmts)));
+      Alcotest.(check int) "batch inside a transaction: one request" 1 (requests () - before);
+      let before = requests () in
+      ignore (ok (Tx.run tx "SELECT count(*) FROM em"));
+      ignore (ok (Tx.script tx "INSERT INTO em (id, v) VALUES (99999, 'd'); DELETE FROM em WHERE id = 99999"));
+      Alcotest.(check int) "a statement, a script: one request each" 2 (requests () - before);
+      ok (Tx.commit tx);
+      Alcotest.(check string) "committed" "3000" (match ok (Conn.query_one pc "SELECT count(*) FROM em") with Some r -> Value.to_string (Row.get r 0) | None -> "?");
       Conn.close pc;
       Db.close db)
 
@@ -578,7 +590,7 @@ let () =
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
       tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
       tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth;
-      tc "execute_many: 1,000 sets in one request" test_execute_many_one_request;
+      tc "execute_many, batches: one request, in a transaction too" test_execute_many_one_request;
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
       tc "an idle transaction expired by the server" test_idle_transaction ]
   in
