@@ -1095,9 +1095,10 @@ impl Stmt {
         Ok(out)
     }
 
+    /// Counted in the SQL as SQLite counts (see [crate::sqlparams]).
     pub fn parameter_count(&self) -> Result<i64, Error> {
         drop(self.live()?);
-        Err(Error::new(Kind::Misuse, "parameter_count is not available on a remote database"))
+        Ok(crate::sqlparams::parameter_count(sql_text(&self.sql)?) as i64)
     }
 
     pub fn serial(&self) -> &Arc<Serial> {

@@ -82,6 +82,47 @@ fn generated(n: u32) -> String {
     format!(":turso_p{n}")
 }
 
+/// How SQLite numbers the parameters of a statement: `?NNN` is NNN; a new
+/// name or a bare `?` is the largest index so far plus one; a name seen
+/// before keeps its index.
+struct Numbering<'a> {
+    largest: u32,
+    index_of_name: Vec<(&'a str, u32)>,
+    numbered: Vec<u32>,
+    anonymous: Option<u32>,
+}
+
+fn number<'a>(params: &[(usize, usize, Param<'a>)]) -> Numbering<'a> {
+    let mut n = Numbering { largest: 0, index_of_name: Vec::new(), numbered: Vec::new(), anonymous: None };
+    for (_, _, p) in params {
+        match p {
+            Param::Numbered(k) => {
+                n.largest = n.largest.max(*k);
+                if !n.numbered.contains(k) {
+                    n.numbered.push(*k);
+                }
+            }
+            Param::Anonymous => {
+                n.largest += 1;
+                n.anonymous.get_or_insert(n.largest);
+            }
+            Param::Named(name) => {
+                if !n.index_of_name.iter().any(|(x, _)| x == name) {
+                    n.largest += 1;
+                    n.index_of_name.push((name, n.largest));
+                }
+            }
+        }
+    }
+    n
+}
+
+/// The number of parameters of a statement, as `sqlite3_bind_parameter_count`
+/// says: the largest index.
+pub fn parameter_count(sql: &str) -> u32 {
+    number(&scan(sql)).largest
+}
+
 /// Named arguments for `sql` as a server binds them: each under the exact
 /// name it has in the SQL (a bare name finds its `:`, `@` or `$` form, as
 /// on a local database), every `?NNN` of the SQL made a named parameter
@@ -91,30 +132,9 @@ fn generated(n: u32) -> String {
 pub fn bind_names<V>(sql: &str, named: Vec<(String, V)>) -> Result<(Cow<'_, str>, Vec<(String, V)>), Error> {
     let misuse = |m: String| Error::new(Kind::Misuse, m);
     let params = scan(sql);
-    // SQLite's numbering: ?NNN is NNN; a new name or a bare ? is the
-    // largest index so far plus one; a name seen before keeps its index.
-    let mut largest = 0u32;
-    let mut index_of_name: Vec<(&str, u32)> = Vec::new();
-    let mut numbered: Vec<u32> = Vec::new();
-    for (_, _, p) in &params {
-        match p {
-            Param::Numbered(n) => {
-                largest = largest.max(*n);
-                if !numbered.contains(n) {
-                    numbered.push(*n);
-                }
-            }
-            Param::Anonymous => {
-                largest += 1;
-                return Err(misuse(format!("positional parameter {largest} cannot be given by name")));
-            }
-            Param::Named(name) => {
-                if !index_of_name.iter().any(|(n, _)| n == name) {
-                    largest += 1;
-                    index_of_name.push((name, largest));
-                }
-            }
-        }
+    let Numbering { largest, index_of_name, numbered, anonymous } = number(&params);
+    if let Some(i) = anonymous {
+        return Err(misuse(format!("positional parameter {i} cannot be given by name")));
     }
     let name_for = |n: u32| -> String {
         match index_of_name.iter().find(|(_, i)| *i == n) {
@@ -192,6 +212,8 @@ mod tests {
         assert_eq!(scan("SELECT 'it''s ?1'").len(), 0);
         assert_eq!(scan("SELECT ?1 -- unterminated").len(), 1);
         assert_eq!(scan("SELECT ?1 /* unterminated").len(), 1);
+        assert_eq!(parameter_count("SELECT ?, ?5, :a, :a, '?9'"), 6);
+        assert_eq!(parameter_count("SELECT 1"), 0);
     }
 
     #[test]

@@ -223,6 +223,9 @@ let parameters env =
   check "?NNN first, then a name" [ "1"; "2"; "1" ] "SELECT ?1, :b, ?1" (`Named Value.[ ("?1", int 1); ("b", int 2) ]);
   check "not inside strings or comments" [ "3"; "'?2 :a'"; "4" ] "SELECT :a /* ?2 */, '?2 :a', ?2 -- ?9\n"
     (`Named Value.[ ("a", int 3); ("?2", int 4) ]);
+  let s = ok (Conn.prepare env.conn "SELECT ?, ?5, :a, :a, '?9' -- ?12") in
+  Alcotest.(check int) "parameter_count, as SQLite counts" 6 (ok (Stmt.parameter_count s));
+  Stmt.close s;
   let t = table env "a, b" in
   ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (:a, ?2)" t) ~params:(`Named Value.[ ("?2", int 7); ("a", int 6) ])));
   Alcotest.(check string) "stored by an INSERT" "1" (count env t);
