@@ -125,7 +125,7 @@ impl Client {
     }
 
     /// A batch request of plain statements, each with its condition.
-    pub fn batch_request_of(steps: Vec<(Option<proto::BatchCond>, &str)>) -> proto::StreamRequest {
+    pub fn batch_request_of(steps: Vec<(Option<proto::BatchCond>, String)>) -> proto::StreamRequest {
         let steps = steps
             .into_iter()
             .map(|(condition, sql)| proto::BatchStep { condition, stmt: proto::Stmt::new(sql, false) })
@@ -184,7 +184,9 @@ impl Client {
         Ok(resp.results)
     }
 
-    async fn first_unparsable(&self, sqls: &[&str]) -> Option<usize> {
+    /// The index of the first of `sqls` the server cannot parse (one
+    /// request, on a stream of its own).
+    pub async fn first_unparsable(&self, sqls: &[&str]) -> Option<usize> {
         let requests: Vec<_> = sqls
             .iter()
             .map(|sql| {

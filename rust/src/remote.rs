@@ -632,13 +632,28 @@ fn execute_req(s: hrana::Step) -> proto::StreamRequest {
     proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt })
 }
 
-fn sequence_req(sql: String) -> proto::StreamRequest {
-    proto::StreamRequest::Sequence(proto::SequenceStreamReq { sql: Some(sql), sql_id: None, replication_index: None })
+/// A statement without parameters, its rows wanted.
+fn plain_step(sql: &str) -> hrana::Step {
+    hrana::Step { sql: sql.to_string(), args: Vec::new(), named: Vec::new(), want_rows: true }
 }
 
 /// Asks for what SQLite's `changes()` and `last_insert_rowid()` say after
-/// a script (a Hrana sequence reports neither).
+/// a script (the server reports them per statement, and only for some).
 const CHANGES_SQL: &str = "SELECT changes(), last_insert_rowid()";
+
+/// What a statement's result says of SQLite's `changes()` and
+/// `last_insert_rowid()`: the server reports them for INSERT, UPDATE and
+/// DELETE only (0 and none otherwise), and SQLite keeps them until the
+/// next such statement.
+fn note(s: &mut Session, sql: &str, r: &proto::StmtResult) {
+    if let Some(id) = r.last_insert_rowid {
+        s.last_insert_rowid = id;
+    }
+    let first = crate::local::leading_words(sql.as_bytes(), 1);
+    if r.affected_row_count > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+        s.changes = r.affected_row_count as i64;
+    }
+}
 
 impl Conn {
     fn live(&self) -> Result<parking_lot::MutexGuard<'_, Session>, Error> {
@@ -773,10 +788,7 @@ impl Conn {
             Some(Err(e)) => return Err(self.statement_error(&mut s, e, sql)),
             None => return Err(Error::new(Kind::Network, "no reply from the server to a statement")),
         };
-        s.changes = r.affected_row_count as i64;
-        if let Some(id) = r.last_insert_rowid {
-            s.last_insert_rowid = id;
-        }
+        note(&mut s, sql, &r);
         self.after_write(&s)?;
         Ok(fetched_of_hrana(r))
     }
@@ -828,11 +840,8 @@ impl Conn {
                 });
             }
         };
-        if let Some(id) = results.iter().rev().find_map(|r| r.last_insert_rowid) {
-            s.last_insert_rowid = id;
-        }
-        if let Some(r) = results.last() {
-            s.changes = r.affected_row_count as i64;
+        for (r, sql) in results.iter().zip(&sqls) {
+            note(&mut s, sql, r);
         }
         self.after_write(&s)?;
         Ok(results)
@@ -877,81 +886,102 @@ impl Conn {
         Ok(out)
     }
 
-    /// A script (`atomic`: all or nothing) in one request, as a Hrana
-    /// sequence, which stops at the first error. An atomic script runs
-    /// between BEGIN and COMMIT (a savepoint inside a transaction), and a
-    /// conditional ROLLBACK in the same request undoes it unless it got to
-    /// its COMMIT. A plain script that opened a transaction and failed has
-    /// it rolled back (as on a local file).
+    /// A script (`atomic`: all or nothing), split into its statements (see
+    /// [crate::sqlparams::split]) and sent in one request, as on a local
+    /// file: it stops at the first error, whose message names the
+    /// statement. An atomic script runs in a transaction of its own (a
+    /// savepoint inside an open one) and cannot contain BEGIN, COMMIT or
+    /// ROLLBACK; a plain script that opened a transaction and failed has
+    /// it rolled back, in the same request.
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
-        let sql = sql_text(sql)?;
-        let mut s = self.live()?;
-        let was_autocommit = s.autocommit;
-        let mut requests = Vec::with_capacity(3);
-        requests.push(sequence_req(match (atomic, was_autocommit) {
-            (false, _) => sql.to_string(),
-            (true, true) => format!("BEGIN;\n{sql}\n;COMMIT"),
-            (true, false) => format!("SAVEPOINT turso_batch;\n{sql}\n;RELEASE turso_batch"),
-        }));
-        if atomic && was_autocommit {
-            requests.push(hrana::Client::batch_request_of(vec![(
-                Some(proto::BatchCond::Not { cond: Box::new(proto::BatchCond::IsAutocommit {}) }),
-                "ROLLBACK",
-            )]));
-        }
-        requests.push(execute_req(hrana::Step { sql: CHANGES_SQL.into(), args: vec![], named: vec![], want_rows: true }));
-        self.shared.stats.statements(1);
-        let reply = self.send(&mut s, requests).map_err(|e| e.with_sql(sql.as_bytes()))?;
-        let mut reply = reply.into_iter();
-        let ran = reply.next();
-        let rolled_back = if atomic && was_autocommit {
-            match reply.next() {
-                Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => {
-                    b.result.step_results.first().is_some_and(Option::is_some)
-                }
-                _ => false,
-            }
-        } else {
-            false
+        let text = sql_text(sql)?;
+        let pieces = crate::sqlparams::split(text);
+        let tag = |i: usize, mut e: Error| {
+            e.message = format!("statement {i}: {}", e.message);
+            e.with_sql(pieces[i].as_bytes())
         };
-        if let Some(Ok(r)) = reply.next().map(stmt_result) {
-            if let Some(row) = r.rows.first() {
-                if let [proto::Value::Integer { value: c }, proto::Value::Integer { value: id }] = row.values[..] {
-                    s.changes = c;
-                    s.last_insert_rowid = id;
-                }
+        if atomic {
+            if let Some(i) = pieces.iter().position(|p| crate::local::ends_transaction(p.as_bytes())) {
+                return Err(tag(i, Error::new(
+                    Kind::Misuse,
+                    "an atomic batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK; use a script",
+                )));
             }
-        }
-        let failed = match ran {
-            Some(proto::StreamResult::Ok { .. }) if rolled_back => Some(Error::new(
-                Kind::Sql,
-                "the batch did not get to its COMMIT (is a comment left open?) and was rolled back",
-            )),
-            Some(proto::StreamResult::Ok { .. }) => None,
-            Some(proto::StreamResult::Error { error }) => Some(self.shared.hrana.server_error(error)),
-            _ => Some(Error::new(Kind::Network, "no reply from the server to a script")),
-        };
-        if let Some(e) = failed {
-            // undo what the script's own transaction or savepoint holds
-            let undo = match (atomic, was_autocommit) {
-                (true, false) => Some("ROLLBACK TO turso_batch; RELEASE turso_batch"),
-                (false, true) if !s.autocommit => Some("ROLLBACK"),
-                _ => None,
-            };
-            if let Some(undo) = undo {
-                let _ = self.send(&mut s, vec![sequence_req(undo.to_string())]);
+            if !pieces.is_empty() {
+                let steps = pieces.iter().map(|p| hrana::Step { want_rows: false, ..plain_step(p) }).collect();
+                self.batch_steps(hrana::Begin::Deferred, steps, &tag)?;
             }
-            let e = self.refine_unique(&mut s, e);
-            // what ran before the error is on the primary: a replica
-            // catches up, for read-your-writes
-            let _ = self.after_write(&s);
-            return Err(e.with_sql(sql.as_bytes()));
+        } else if !pieces.is_empty() {
+            self.script(&pieces, &tag)?;
         }
-        self.after_write(&s)?;
+        let s = self.live()?;
         let mut o = Out::ok();
         o.i64(s.changes);
         o.i64(s.last_insert_rowid);
         Ok(o)
+    }
+
+    /// The statements of a script, each only if the one before succeeded,
+    /// then SQLite's `changes()` and `last_insert_rowid()`: one request.
+    fn script(&self, pieces: &[&str], tag: &dyn Fn(usize, Error) -> Error) -> Result<(), Error> {
+        use proto::BatchCond as C;
+        let n = pieces.len();
+        let mut s = self.live()?;
+        let was_autocommit = s.autocommit;
+        let mut steps: Vec<(Option<C>, String)> = Vec::with_capacity(n + 1);
+        for (i, p) in pieces.iter().enumerate() {
+            steps.push(((i > 0).then(|| C::Ok { step: i as u32 - 1 }), p.to_string()));
+        }
+        if was_autocommit {
+            // it opened a transaction and failed: roll that back
+            let failed = C::Not { cond: Box::new(C::Ok { step: n as u32 - 1 }) };
+            let open = C::Not { cond: Box::new(C::IsAutocommit {}) };
+            steps.push((Some(C::And(proto::BatchCondList { conds: vec![failed, open] })), "ROLLBACK".into()));
+        }
+        self.shared.stats.statements(n as u64);
+        let requests = vec![hrana::Client::batch_request_of(steps), execute_req(plain_step(CHANGES_SQL))];
+        let mut reply = self.send(&mut s, requests)?.into_iter();
+        let batch = reply.next();
+        if let Some(Ok(r)) = reply.next().map(stmt_result) {
+            if let Some([proto::Value::Integer { value: c }, proto::Value::Integer { value: id }]) =
+                r.rows.first().map(|row| &row.values[..])
+            {
+                s.changes = *c;
+                s.last_insert_rowid = *id;
+            }
+        }
+        let failure = match batch {
+            Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => {
+                b.result.step_errors.into_iter().take(n).enumerate().find_map(|(i, e)| e.map(|e| (Some(i), e)))
+            }
+            Some(proto::StreamResult::Error { error }) => Some((None, error)),
+            _ => return Err(Error::new(Kind::Network, "unexpected reply from the server to a script")),
+        };
+        let Some((index, error)) = failure else {
+            self.after_write(&s)?;
+            return Ok(());
+        };
+        let e = self.shared.hrana.server_error(error.clone());
+        let e = self.refine_unique(&mut s, e);
+        if index.is_none() && error.code == "SQL_PARSE_ERROR" {
+            // sqld parses the whole request first: nothing ran. As on a
+            // local file, the statements before the unparsable one run.
+            let refs: Vec<&str> = pieces.to_vec();
+            let k = runtime().block_on(self.shared.hrana.first_unparsable(&refs));
+            drop(s);
+            if let Some(k) = k {
+                if k > 0 {
+                    self.script(&pieces[..k], tag)?;
+                }
+                return Err(tag(k, e));
+            }
+            return Err(e);
+        }
+        let _ = self.after_write(&s);
+        Err(match index {
+            Some(i) => tag(i, e),
+            None => e,
+        })
     }
 
     pub fn last_insert_rowid(&self) -> Result<i64, Error> {

@@ -26,8 +26,17 @@ fn is_id_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
 }
 
-/// The parameters of `sql`, in order, with their byte ranges.
-fn scan(sql: &str) -> Vec<(usize, usize, Param<'_>)> {
+/// What the scan reports: parameters, statement separators, and
+/// anything else that is not a comment or white space.
+#[derive(Debug, PartialEq)]
+enum Token<'a> {
+    Param(Param<'a>),
+    Semicolon,
+    Other,
+}
+
+/// The tokens of `sql` that matter here, with their byte ranges.
+fn tokens(sql: &str) -> Vec<(usize, usize, Token<'_>)> {
     let s = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -47,32 +56,95 @@ fn scan(sql: &str) -> Vec<(usize, usize, Param<'_>)> {
         s.len()
     };
     while i < s.len() {
-        match s[i] {
-            b'\'' | b'"' | b'`' => i = skip_quoted(i + 1, s[i]),
-            b'[' => i = skip_quoted(i + 1, b']'),
+        let start = i;
+        let token = match s[i] {
+            b'\'' | b'"' | b'`' => {
+                i = skip_quoted(i + 1, s[i]);
+                Token::Other
+            }
+            b'[' => {
+                i = skip_quoted(i + 1, b']');
+                Token::Other
+            }
             b'-' if s.get(i + 1) == Some(&b'-') => {
                 i = s[i..].iter().position(|&b| b == b'\n').map_or(s.len(), |k| i + k + 1);
+                continue;
             }
             b'/' if s.get(i + 1) == Some(&b'*') => {
                 i = s[i + 2..].windows(2).position(|w| w == b"*/").map_or(s.len(), |k| i + 2 + k + 2);
+                continue;
+            }
+            b';' => {
+                i += 1;
+                Token::Semicolon
             }
             b'?' => {
-                let j = i + 1 + s[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-                let p = match sql[i + 1..j].parse::<u32>() {
+                i += 1 + s[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                Token::Param(match sql[start + 1..i].parse::<u32>() {
                     Ok(n) => Param::Numbered(n),
                     Err(_) => Param::Anonymous,
-                };
-                out.push((i, j, p));
-                i = j;
+                })
             }
             b':' | b'@' | b'$' | b'#' if s.get(i + 1).is_some_and(|&b| is_id_char(b)) => {
-                let j = i + 1 + s[i + 1..].iter().take_while(|&&b| is_id_char(b)).count();
-                out.push((i, j, Param::Named(&sql[i..j])));
-                i = j;
+                i += 1 + s[i + 1..].iter().take_while(|&&b| is_id_char(b)).count();
+                Token::Param(Param::Named(&sql[start..i]))
             }
-            b if is_id_char(b) => i += s[i..].iter().take_while(|&&b| is_id_char(b)).count(),
-            _ => i += 1,
+            b if is_id_char(b) => {
+                i += s[i..].iter().take_while(|&&b| is_id_char(b)).count();
+                Token::Other
+            }
+            b if b.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            _ => {
+                i += 1;
+                Token::Other
+            }
+        };
+        out.push((start, i, token));
+    }
+    out
+}
+
+/// The parameters of `sql`, in order, with their byte ranges.
+fn scan(sql: &str) -> Vec<(usize, usize, Param<'_>)> {
+    tokens(sql)
+        .into_iter()
+        .filter_map(|(a, b, t)| match t {
+            Token::Param(p) => Some((a, b, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The statements of a script, each without its final `;`; empty ones
+/// (only comments, or `;;`) are left out. A `;` ends a statement where
+/// SQLite's `sqlite3_complete` says the text before it is one (so the
+/// `;` inside a CREATE TRIGGER's body do not).
+pub fn split(sql: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut content = false;
+    for (_, end, t) in tokens(sql) {
+        match t {
+            Token::Semicolon if !content => start = end,
+            Token::Semicolon => {
+                let piece = &sql[start..end];
+                let complete = std::ffi::CString::new(piece)
+                    .map(|c| unsafe { libsql::ffi::sqlite3_complete(c.as_ptr()) } != 0)
+                    .unwrap_or(true);
+                if complete {
+                    out.push(piece[..piece.len() - 1].trim());
+                    start = end;
+                    content = false;
+                }
+            }
+            _ => content = true,
         }
+    }
+    if content {
+        out.push(sql[start..].trim());
     }
     out
 }
@@ -212,6 +284,10 @@ mod tests {
         assert_eq!(scan("SELECT 'it''s ?1'").len(), 0);
         assert_eq!(scan("SELECT ?1 -- unterminated").len(), 1);
         assert_eq!(scan("SELECT ?1 /* unterminated").len(), 1);
+        assert_eq!(split("SELECT 1; ;; -- c\n SELECT ';' /* ; */ ; SELECT 3 /* open"), vec!["SELECT 1", "-- c\n SELECT ';' /* ; */", "SELECT 3 /* open"]);
+        let trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u VALUES (1); DELETE FROM v; END";
+        assert_eq!(split(&format!("{trigger}; SELECT 2;")), vec![trigger, "SELECT 2"]);
+        assert!(split(" -- nothing\n; /* */").is_empty());
         assert_eq!(parameter_count("SELECT ?, ?5, :a, :a, '?9'"), 6);
         assert_eq!(parameter_count("SELECT 1"), 0);
     }

@@ -108,7 +108,29 @@ let script_semantics env =
   Alcotest.(check string) "stops at the first error, what ran stays" "1" (count env t);
   ignore (err (Conn.script env.conn (Printf.sprintf "BEGIN; INSERT INTO %s VALUES (3); INSERT INTO %s VALUES (1); COMMIT" t t)));
   Alcotest.(check bool) "its own transaction is not left open" true (ok (Conn.is_autocommit env.conn));
-  Alcotest.(check string) "and was rolled back" "1" (count env t)
+  Alcotest.(check string) "and was rolled back" "1" (count env t);
+  let e = err ~kind:`Constraint (Conn.script env.conn (Printf.sprintf "INSERT INTO %s VALUES (4); -- ;\n INSERT INTO %s VALUES (1)" t t)) in
+  Alcotest.(check bool) ("the error names the statement: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  let e = err (Conn.script env.conn (Printf.sprintf "INSERT INTO %s VALUES (5); SELEC 1; INSERT INTO %s VALUES (6)" t t)) in
+  Alcotest.(check bool) ("a syntax error too: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  Alcotest.(check string) "what ran before a syntax error stays" "3" (count env t);
+  (* a trigger's body holds ';' *)
+  ok (Conn.script env.conn
+        (Printf.sprintf "CREATE TRIGGER %s_tr AFTER INSERT ON %s WHEN new.x = 7 BEGIN INSERT INTO %s VALUES (8); INSERT INTO %s VALUES (9); END; INSERT INTO %s VALUES (7)" t t t t t));
+  Alcotest.(check string) "a trigger, then a statement" "6" (count env t);
+  (* an atomic script: all or nothing *)
+  let e = err ~kind:`Constraint (Conn.batch env.conn (Printf.sprintf "INSERT INTO %s VALUES (10); INSERT INTO %s VALUES (1)" t t)) in
+  Alcotest.(check bool) ("atomic: names the statement: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  Alcotest.(check string) "atomic: nothing stays" "6" (count env t);
+  let e = err ~kind:`Misuse (Conn.batch env.conn "SELECT 1; BEGIN; SELECT 2") in
+  Alcotest.(check bool) ("atomic: BEGIN refused: " ^ e.message) true (starts_with ~prefix:"statement 1: " e.message);
+  ok (Conn.batch env.conn (Printf.sprintf "INSERT INTO %s VALUES (11); /* a comment left open ;" t));
+  Alcotest.(check string) "atomic: a comment left open at the end" "7" (count env t);
+  Alcotest.(check int64) "changes after a script" 1L (ok (Conn.changes env.conn));
+  ok (Conn.script env.conn (Printf.sprintf "UPDATE %s SET x = x WHERE x > 5; SELECT 1" t));
+  Alcotest.(check int64) "changes: the last INSERT, UPDATE or DELETE" 4L (ok (Conn.changes env.conn));
+  ok (Conn.script env.conn "");
+  ok (Conn.batch env.conn " -- nothing\n ; ")
 
 (* ---------------------------------------------------------- transactions *)
 
