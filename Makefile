@@ -22,7 +22,6 @@ demo: build
 
 test: deps
 	$(DUNE) build @runtest --force
-	cd rust && cargo test --release --locked --lib --target-dir "$(TURSO_CARGO_TARGET_DIR)"
 
 # The same tests under OCaml 5.3, in a Debian 13 root (needs root; see the
 # script). CI runs both.

@@ -2,7 +2,8 @@
 # Builds the Rust stub and copies the static archive to $1 (run by lib/dune
 # from _build/default/lib, with the OCaml version as $2: it picks the cargo
 # feature, ocaml4 or ocaml5). One place for the cargo invocation and target
-# directory.
+# directory. With `--test` as $1 it runs the crate's unit tests instead
+# (test/dune, from _build/default/test).
 #
 # The archive carries libSQL's own SQLite. Its sqlite3_* symbols are renamed
 # to turso_sqlite3_* so that a program that also links the system SQLite
@@ -34,6 +35,10 @@ if [ -f vendor.tar ]; then
     --config "source.vendored-sources.directory=\"$vdir/vendor\""
 else
   set --
+fi
+if [ "$out" = --test ]; then
+  exec cargo test --release --locked $offline --target-dir "$target" --lib \
+    --no-default-features --features "$feature" "$@"
 fi
 cargo build --release --locked $offline --target-dir "$target" --lib \
   --no-default-features --features "$feature" "$@" 1>&2
