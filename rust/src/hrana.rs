@@ -213,6 +213,8 @@ impl Client {
         };
         let kind = match code {
             _ if e.code == INFINITE_REAL => Kind::Decode,
+            // arguments that do not match the statement's parameters
+            _ if e.code.starts_with("ARGS_") => Kind::Misuse,
             Some(c) => crate::error::kind_of_sqlite_code(c),
             None if e.code.contains("AUTH") => Kind::Auth,
             None => Kind::Sql,

@@ -86,7 +86,24 @@ fn tokens(sql: &str) -> Vec<(usize, usize, Token<'_>)> {
                 })
             }
             b':' | b'@' | b'$' | b'#' if s.get(i + 1).is_some_and(|&b| is_id_char(b)) => {
-                i += 1 + s[i + 1..].iter().take_while(|&&b| is_id_char(b)).count();
+                // as SQLite's tokenizer: identifier characters, `::` pairs
+                // inside, and a `(...)` suffix (Tcl's forms)
+                i += 1;
+                while i < s.len() {
+                    if is_id_char(s[i]) {
+                        i += 1;
+                    } else if s[i] == b':' && s.get(i + 1) == Some(&b':') {
+                        i += 2;
+                    } else if s[i] == b'(' {
+                        i += 1 + s[i + 1..].iter().take_while(|&&b| !b.is_ascii_whitespace() && b != b')').count();
+                        if s.get(i) == Some(&b')') {
+                            i += 1;
+                        }
+                        break;
+                    } else {
+                        break;
+                    }
+                }
                 Token::Param(Param::Named(&sql[start..i]))
             }
             b if is_id_char(b) => {
@@ -282,6 +299,8 @@ mod tests {
             .collect();
         assert_eq!(ps, vec![Param::Numbered(7), Param::Named(":a"), Param::Named("@b"), Param::Named("$c"), Param::Anonymous, Param::Named("#d")]);
         assert_eq!(scan("SELECT 'it''s ?1'").len(), 0);
+        let tcl: Vec<_> = scan("SELECT $a::b, $c(d e), :f").into_iter().map(|(_, _, p)| p).collect();
+        assert_eq!(tcl, vec![Param::Named("$a::b"), Param::Named("$c(d"), Param::Named(":f")]);
         assert_eq!(scan("SELECT ?1 -- unterminated").len(), 1);
         assert_eq!(scan("SELECT ?1 /* unterminated").len(), 1);
         assert_eq!(split("SELECT 1; ;; -- c\n SELECT ';' /* ; */ ; SELECT 3 /* open"), vec!["SELECT 1", "-- c\n SELECT ';' /* ; */", "SELECT 3 /* open"]);

@@ -245,6 +245,11 @@ let parameters env =
   check "?NNN first, then a name" [ "1"; "2"; "1" ] "SELECT ?1, :b, ?1" (`Named Value.[ ("?1", int 1); ("b", int 2) ]);
   check "not inside strings or comments" [ "3"; "'?2 :a'"; "4" ] "SELECT :a /* ?2 */, '?2 :a', ?2 -- ?9\n"
     (`Named Value.[ ("a", int 3); ("?2", int 4) ]);
+  List.iter
+    (fun (what, sql, params) ->
+      let e = err ~kind:`Misuse (Conn.run env.conn sql ~params) in
+      Alcotest.(check bool) (Printf.sprintf "%s: %s" what e.message) true (contains e.message "parameter"))
+    [ ("too few", "SELECT ?, ?", `Positional Value.[ int 1 ]); ("too many", "SELECT ?", `Positional Value.[ int 1; int 2 ]) ];
   let s = ok (Conn.prepare env.conn "SELECT ?, ?5, :a, :a, '?9' -- ?12") in
   Alcotest.(check int) "parameter_count, as SQLite counts" 6 (ok (Stmt.parameter_count s));
   Stmt.close s;
