@@ -112,6 +112,8 @@ module Error = struct
       23, [ 1, "USER" ];
       0, [ 1, "LOAD_PERMANENTLY" ] ]
 
+  let primary_code e = Option.map (fun c -> c land 0xff) e.code
+
   let code_name code =
     let primary = code land 0xff and ext = code lsr 8 in
     match List.assoc_opt primary primary_names with

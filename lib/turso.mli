@@ -113,6 +113,11 @@ module Error : sig
       [code_name 2067 = "SQLITE_CONSTRAINT_UNIQUE"]; ["SQLITE_UNKNOWN(n)"]
       for codes it does not know. *)
 
+  val primary_code : t -> int option
+  (** The primary result code of [code] (its low 8 bits), e.g. [19]
+      ([SQLITE_CONSTRAINT]) for [2067] ([SQLITE_CONSTRAINT_UNIQUE]);
+      {!code_name} names either. *)
+
   val is_transient : t -> bool
   (** [true] for [`Busy], [`Network] and [`Timeout]: worth a retry. *)
 

@@ -351,6 +351,8 @@ let error_codes env =
     (fun (what, sql, name) ->
       let e = err ~kind:`Constraint (Conn.execute env.conn sql) in
       Alcotest.(check (option string)) what (Some name) (Option.map Error.code_name e.code);
+      Alcotest.(check (option string)) (what ^ ": primary code") (Some "SQLITE_CONSTRAINT")
+        (Option.map Error.code_name (Error.primary_code e));
       Alcotest.(check bool) (what ^ ": named in to_string") true (contains (Error.to_string e) name);
       (* the same through a batch *)
       let e = err ~kind:`Constraint (Conn.batch_list env.conn [ (sql, `Positional []) ]) in
