@@ -239,6 +239,10 @@ let test_server_killed () =
   let rdb = ok (Db.open_replica ~timeout:2. ~path ~url ~auth_token:token ()) in
   let pc = ok (Conn.connect rdb) in
   Alcotest.(check string) "replica in step" "1" (count pc "k");
+  (* a transaction open when the server goes away *)
+  let tc = ok (Conn.connect remote) in
+  let tx = ok (Tx.begin_ tc) in
+  ignore (ok (Tx.execute tx "INSERT INTO k (v) VALUES ('in a transaction')"));
   kill_sqld s;
   let t0 = Unix.gettimeofday () in
   let e = err (Conn.execute rc "INSERT INTO k (v) VALUES ('while down')") in
@@ -261,6 +265,12 @@ let test_server_killed () =
   Alcotest.(check string) "the replica catches up" "2" (count pc "k");
   ignore (ok (Conn.execute pc "INSERT INTO k (v) VALUES ('through the replica')"));
   Alcotest.(check (option string)) "the stats show the recovery" None (ok (Db.stats rdb)).Stats.last_sync_error;
+  let e = err ~kind:`Transaction_closed (Tx.execute tx "INSERT INTO k (v) VALUES ('more')") in
+  Alcotest.(check bool) ("the transaction is gone with the server, and says so: " ^ e.message) true
+    (contains e.message "restarted");
+  Alcotest.(check bool) "closed" false (Tx.is_open tx);
+  Alcotest.(check int64) "its connection is usable" 0L (ok (Conn.execute tc "DELETE FROM k WHERE v = 'nothing'"));
+  Conn.close tc;
   let rows = ok (Conn.query_list rc "SELECT v FROM k ORDER BY id") in
   Alcotest.(check (list string)) "nothing lost on the primary" [ "'before'"; "'after'"; "'through the replica'" ]
     (List.map (fun r -> Value.to_string (Row.get r 0)) rows);
