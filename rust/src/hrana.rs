@@ -57,6 +57,22 @@ pub enum Wrap {
     Savepoint,
 }
 
+/// A server stream: its baton, and the URL the server asked this stream's
+/// requests to go to (Hrana's `base_url`: a server behind a load
+/// balancer pins a stream to one instance this way). The default is no
+/// stream: the next request opens one at the database's URL.
+#[derive(Default)]
+pub struct Stream {
+    pub baton: Option<String>,
+    base_url: Option<String>,
+}
+
+impl Stream {
+    pub fn is_open(&self) -> bool {
+        self.baton.is_some()
+    }
+}
+
 /// Whether a request failed because the server no longer knows the
 /// stream: sqld expires a stream idle for about 10 s (and the transaction
 /// open on it), and forgets all of them when it restarts.
@@ -165,19 +181,28 @@ impl Client {
         Ok(result.step_results.into_iter().skip(1).take(n).map(|r| r.unwrap_or_default()).collect())
     }
 
-    /// Sends `requests` in one HTTP request on the stream `baton` names (a
-    /// new stream when `None`), and keeps the baton of the reply. Keeping
-    /// a stream open between requests saves the server opening a
-    /// connection each time (about 1 ms with sqld), and is how a
-    /// transaction spans requests. A stream the server no longer knows
-    /// gives an error for which [stream_gone] holds.
+    /// Sends `requests` in one HTTP request on `stream` (a new stream when
+    /// none is open), and keeps the baton and URL of the reply. Keeping a
+    /// stream open between requests saves the server opening a connection
+    /// each time (about 1 ms with sqld), and is how a transaction spans
+    /// requests. A stream the server no longer knows gives an error for
+    /// which [stream_gone] holds.
     pub async fn pipeline_on(
         &self,
-        baton: &mut Option<String>,
+        stream: &mut Stream,
         requests: &[proto::StreamRequest],
     ) -> Result<Vec<proto::StreamResult>, Error> {
-        let resp = self.pipeline(baton.as_deref(), requests).await?;
-        *baton = resp.baton;
+        let url = match (&stream.baton, &stream.base_url) {
+            (Some(_), Some(base)) => format!("{}/v3/pipeline", base.trim_end_matches('/')),
+            _ => self.pipeline_url.clone(),
+        };
+        let resp = self.pipeline(&url, stream.baton.as_deref(), requests).await?;
+        stream.baton = resp.baton;
+        if stream.baton.is_none() {
+            stream.base_url = None;
+        } else if resp.base_url.is_some() {
+            stream.base_url = resp.base_url;
+        }
         if resp.results.len() != requests.len() {
             return Err(Error::new(Kind::Network, "unexpected reply from the server: results missing"));
         }
@@ -198,7 +223,7 @@ impl Client {
             })
             .chain(std::iter::once(proto::StreamRequest::Close(proto::CloseStreamReq {})))
             .collect();
-        let resp = self.pipeline(None, &requests).await.ok()?;
+        let resp = self.pipeline(&self.pipeline_url, None, &requests).await.ok()?;
         resp.results.iter().take(sqls.len()).position(|r| {
             matches!(r, proto::StreamResult::Error { error }
                 if error.code == "SQL_PARSE_ERROR" || error.code == "SQL_INPUT_ERROR")
@@ -222,14 +247,19 @@ impl Client {
         Error { kind, code, message: self.scrub(crate::remote::plain_message(e.message)), sql: None }
     }
 
-    async fn pipeline(&self, baton: Option<&str>, requests: &[proto::StreamRequest]) -> Result<proto::PipelineRespBody, Error> {
+    async fn pipeline(
+        &self,
+        url: &str,
+        baton: Option<&str>,
+        requests: &[proto::StreamRequest],
+    ) -> Result<proto::PipelineRespBody, Error> {
         let encode = |e: serde_json::Error| Error::new(Kind::Internal, format!("encoding a request: {e}"));
         let mut json = b"{\"baton\":".to_vec();
         serde_json::to_writer(&mut json, &baton).map_err(encode)?;
         json.extend_from_slice(b",\"requests\":");
         serde_json::to_writer(&mut json, requests).map_err(encode)?;
         json.push(b'}');
-        let mut req = hyper::Request::post(&self.pipeline_url).header("content-type", "application/json");
+        let mut req = hyper::Request::post(url).header("content-type", "application/json");
         if let Some(a) = &self.auth {
             req = req.header("authorization", a);
         }

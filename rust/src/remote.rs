@@ -328,7 +328,7 @@ impl Db {
         Ok(Arc::new(Conn {
             session: Mutex::new(Session {
                 closed: false,
-                baton: None,
+                stream: hrana::Stream::default(),
                 autocommit: true,
                 changes: 0,
                 last_insert_rowid: 0,
@@ -444,8 +444,8 @@ pub struct Conn {
 /// as of the last reply.
 struct Session {
     closed: bool,
-    /// The stream (`None`: the next request opens one).
-    baton: Option<String>,
+    /// The server stream (none open: the next request opens one).
+    stream: hrana::Stream,
     autocommit: bool,
     changes: i64,
     last_insert_rowid: i64,
@@ -676,11 +676,11 @@ impl Conn {
     /// that says the transaction is gone.
     fn send(&self, s: &mut Session, mut requests: Vec<proto::StreamRequest>) -> Result<Vec<proto::StreamResult>, Error> {
         requests.push(proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}));
-        let had_stream = s.baton.is_some();
+        let had_stream = s.stream.is_open();
         let hrana = &self.shared.hrana;
-        let mut r = runtime().block_on(hrana.pipeline_on(&mut s.baton, &requests));
+        let mut r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
         if matches!(&r, Err(e) if had_stream && hrana::stream_gone(e)) {
-            s.baton = None;
+            s.stream = hrana::Stream::default();
             if !s.autocommit {
                 s.autocommit = true;
                 return Err(Error::new(
@@ -690,7 +690,7 @@ impl Conn {
                      connection is usable again",
                 ));
             }
-            r = runtime().block_on(hrana.pipeline_on(&mut s.baton, &requests));
+            r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
         }
         let mut results = r?;
         if let Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) = results.pop() {
@@ -1002,11 +1002,11 @@ impl Conn {
     pub fn close(&self) {
         let mut s = self.session.lock();
         s.closed = true;
-        if let Some(baton) = s.baton.take() {
+        let mut stream = std::mem::take(&mut s.stream);
+        if stream.is_open() {
             let hrana = self.shared.hrana.clone();
             runtime().spawn(async move {
-                let mut baton = Some(baton);
-                let _ = hrana.pipeline_on(&mut baton, &[proto::StreamRequest::Close(proto::CloseStreamReq {})]).await;
+                let _ = hrana.pipeline_on(&mut stream, &[proto::StreamRequest::Close(proto::CloseStreamReq {})]).await;
             });
         }
         self.reader.lock().take();

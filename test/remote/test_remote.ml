@@ -518,6 +518,88 @@ let test_server_silent () =
   cleanup_replica path;
   Unix.close s
 
+(* A fake Hrana server: answers every request with [reply n] (n: the
+   request's number, from 0) and keeps the request bodies. One request per
+   TCP connection ("Connection: close"). *)
+let fake_hrana reply =
+  let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.setsockopt l Unix.SO_REUSEADDR true;
+  Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+  Unix.listen l 16;
+  let port = match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+  let bodies = ref [] in
+  let m = Mutex.create () in
+  let serve c =
+    let buf = Buffer.create 4096 and chunk = Bytes.create 4096 in
+    let rec read_until_body () =
+      let text = Buffer.contents buf in
+      match Str.search_forward (Str.regexp_string "\r\n\r\n") text 0 with
+      | i ->
+        let length =
+          match Str.search_forward (Str.regexp_case_fold "content-length: *\\([0-9]+\\)") text 0 with
+          | _ -> int_of_string (Str.matched_group 1 text)
+          | exception Not_found -> 0
+        in
+        let rec more () =
+          if Buffer.length buf < i + 4 + length then begin
+            let n = Unix.read c chunk 0 4096 in
+            if n > 0 then (Buffer.add_subbytes buf chunk 0 n; more ())
+          end
+        in
+        more ();
+        String.sub (Buffer.contents buf) (i + 4) (min length (Buffer.length buf - i - 4))
+      | exception Not_found ->
+        let n = Unix.read c chunk 0 4096 in
+        if n = 0 then "" else (Buffer.add_subbytes buf chunk 0 n; read_until_body ())
+    in
+    let body = read_until_body () in
+    Mutex.lock m;
+    let n = List.length !bodies in
+    bodies := !bodies @ [ body ];
+    Mutex.unlock m;
+    let answer = reply n in
+    let resp =
+      Printf.sprintf "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+        (String.length answer) answer
+    in
+    ignore (Unix.write_substring c resp 0 (String.length resp));
+    Unix.close c
+  in
+  ignore (Thread.create (fun () -> while true do let c, _ = Unix.accept l in serve c done) ());
+  (port, fun () -> Mutex.lock m; let b = !bodies in Mutex.unlock m; b)
+
+(* Hrana's base_url: a server may pin a stream to one instance by naming
+   the URL its next requests go to; a transaction depends on it. *)
+let test_base_url () =
+  let executed autocommit =
+    Printf.sprintf
+      {|{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}}},{"type":"ok","response":{"type":"get_autocommit","is_autocommit":%b}}|}
+      autocommit
+  in
+  let pinned_port, pinned =
+    fake_hrana (fun n -> Printf.sprintf {|{"baton":"b%d","base_url":null,"results":[%s]}|} (n + 2) (executed (n = 1)))
+  in
+  let front_port, front =
+    fake_hrana (fun _ ->
+        Printf.sprintf {|{"baton":"b1","base_url":"http://127.0.0.1:%d","results":[%s]}|} pinned_port (executed false))
+  in
+  let db = ok (Db.open_remote ~timeout:3. ~url:(Printf.sprintf "http://127.0.0.1:%d" front_port) ~auth_token:token ()) in
+  let c = ok (Conn.connect db) in
+  ignore (ok (Conn.execute c "BEGIN"));
+  Alcotest.(check bool) "in a transaction" false (ok (Conn.is_autocommit c));
+  ignore (ok (Conn.execute c "INSERT INTO t VALUES (1)"));
+  ignore (ok (Conn.execute c "COMMIT"));
+  Alcotest.(check bool) "committed" true (ok (Conn.is_autocommit c));
+  let has_baton b body = contains body (Printf.sprintf {|"baton":"%s"|} b) in
+  (match front (), pinned () with
+   | [ first ], [ second; third ] ->
+     Alcotest.(check bool) "the first request opens a stream" true (contains first {|"baton":null|});
+     Alcotest.(check bool) "the next goes to base_url, with the baton" true (has_baton "b1" second);
+     Alcotest.(check bool) "and the one after, with the new baton" true (has_baton "b2" third)
+   | f, p -> Alcotest.failf "requests: %d at the URL, %d at base_url (expected 1 and 2)" (List.length f) (List.length p));
+  Conn.close c;
+  Db.close db
+
 (* URL forms: what is refused, before any connection, and why. *)
 let test_url_forms () =
   let bad url what =
@@ -610,5 +692,5 @@ let () =
   Alcotest.run "turso remote"
     (("no server", (* first: it needs a process where SQLite is not initialized yet *)
        [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;
-         tc "server silent" test_server_silent; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
+         tc "server silent" test_server_silent; tc "Hrana base_url" test_base_url; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))
