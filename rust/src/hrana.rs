@@ -73,11 +73,15 @@ impl Stream {
     }
 }
 
-/// Whether a request failed because the server no longer knows the
-/// stream: sqld expires a stream idle for about 10 s (and the transaction
-/// open on it), and forgets all of them when it restarts.
+/// Whether a request on an open stream failed because the server no
+/// longer knows the stream: sqld expires a stream idle for about 10 s (and
+/// the transaction open on it) and forgets all of them when it restarts,
+/// answering 400 (STREAM_EXPIRED, "invalid baton"). Any client error
+/// other than auth, timeout and rate limits counts: a stream kept after
+/// one would fail every later request.
 pub fn stream_gone(e: &Error) -> bool {
-    e.message.starts_with("status=400") && (e.message.contains("STREAM_EXPIRED") || e.message.contains("baton"))
+    let status = e.message.strip_prefix("status=").and_then(|r| r.get(..3)).and_then(|d| d.parse::<u16>().ok());
+    matches!(status, Some(400..=499)) && !matches!(status, Some(401 | 403 | 408 | 429))
 }
 
 impl Client {

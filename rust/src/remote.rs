@@ -679,15 +679,21 @@ impl Conn {
         let had_stream = s.stream.is_open();
         let hrana = &self.shared.hrana;
         let mut r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
-        if matches!(&r, Err(e) if had_stream && hrana::stream_gone(e)) {
+        let gone = match &r {
+            Err(e) if had_stream && hrana::stream_gone(e) => Some(e.message.clone()),
+            _ => None,
+        };
+        if let Some(said) = gone {
             s.stream = hrana::Stream::default();
             if !s.autocommit {
                 s.autocommit = true;
                 return Err(Error::new(
                     Kind::TransactionClosed,
-                    "the server ended this connection's transaction: it was idle too long (sqld expires an \
-                     idle stream after about 10 s) or the server restarted; it was rolled back, and the \
-                     connection is usable again",
+                    format!(
+                        "the server ended this connection's transaction: it was idle too long (sqld expires an \
+                         idle stream after about 10 s) or the server restarted; it was rolled back, and the \
+                         connection is usable again (the server said: {said})"
+                    ),
                 ));
             }
             r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));

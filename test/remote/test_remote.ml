@@ -557,10 +557,10 @@ let fake_hrana reply =
     let n = List.length !bodies in
     bodies := !bodies @ [ body ];
     Mutex.unlock m;
-    let answer = reply n in
+    let status, answer = reply n in
     let resp =
-      Printf.sprintf "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
-        (String.length answer) answer
+      Printf.sprintf "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+        status (String.length answer) answer
     in
     ignore (Unix.write_substring c resp 0 (String.length resp));
     Unix.close c
@@ -570,18 +570,20 @@ let fake_hrana reply =
 
 (* Hrana's base_url: a server may pin a stream to one instance by naming
    the URL its next requests go to; a transaction depends on it. *)
+let executed autocommit =
+  Printf.sprintf
+    {|{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}}},{"type":"ok","response":{"type":"get_autocommit","is_autocommit":%b}}|}
+    autocommit
+
+let ok_200 = "200 OK"
+
 let test_base_url () =
-  let executed autocommit =
-    Printf.sprintf
-      {|{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}}},{"type":"ok","response":{"type":"get_autocommit","is_autocommit":%b}}|}
-      autocommit
-  in
   let pinned_port, pinned =
-    fake_hrana (fun n -> Printf.sprintf {|{"baton":"b%d","base_url":null,"results":[%s]}|} (n + 2) (executed (n = 1)))
+    fake_hrana (fun n -> (ok_200, Printf.sprintf {|{"baton":"b%d","base_url":null,"results":[%s]}|} (n + 2) (executed (n = 1))))
   in
   let front_port, front =
     fake_hrana (fun _ ->
-        Printf.sprintf {|{"baton":"b1","base_url":"http://127.0.0.1:%d","results":[%s]}|} pinned_port (executed false))
+        (ok_200, Printf.sprintf {|{"baton":"b1","base_url":"http://127.0.0.1:%d","results":[%s]}|} pinned_port (executed false)))
   in
   let db = ok (Db.open_remote ~timeout:3. ~url:(Printf.sprintf "http://127.0.0.1:%d" front_port) ~auth_token:token ()) in
   let c = ok (Conn.connect db) in
@@ -597,6 +599,40 @@ let test_base_url () =
      Alcotest.(check bool) "the next goes to base_url, with the baton" true (has_baton "b1" second);
      Alcotest.(check bool) "and the one after, with the new baton" true (has_baton "b2" third)
    | f, p -> Alcotest.failf "requests: %d at the URL, %d at base_url (expected 1 and 2)" (List.length f) (List.length p));
+  Conn.close c;
+  Db.close db
+
+(* A server that no longer knows the stream, whatever its 4xx: outside a
+   transaction the statement goes again on a new stream; inside one, the
+   transaction is reported gone, and the stream is not kept. *)
+let test_stream_unknown () =
+  let gone = ("404 Not Found", {|{"message":"stream not found","code":"STREAM_NOT_FOUND"}|}) in
+  let port, bodies =
+    fake_hrana (fun n ->
+        match n with
+        | 0 -> (ok_200, Printf.sprintf {|{"baton":"s1","base_url":null,"results":[%s]}|} (executed true))
+        | 1 -> gone
+        | 2 -> (ok_200, Printf.sprintf {|{"baton":"s2","base_url":null,"results":[%s]}|} (executed false))
+        | 3 -> gone
+        | _ -> (ok_200, Printf.sprintf {|{"baton":"s3","base_url":null,"results":[%s]}|} (executed true)))
+  in
+  let db = ok (Db.open_remote ~timeout:3. ~url:(Printf.sprintf "http://127.0.0.1:%d" port) ~auth_token:token ()) in
+  let c = ok (Conn.connect db) in
+  ignore (ok (Conn.execute c "SELECT 1"));
+  (* request 1: 404 on stream s1, outside a transaction: again on a new stream *)
+  ignore (ok (Conn.execute c "BEGIN"));
+  Alcotest.(check bool) "in a transaction" false (ok (Conn.is_autocommit c));
+  let e = err ~kind:`Transaction_closed (Conn.execute c "INSERT INTO t VALUES (1)") in
+  Alcotest.(check bool) ("says what the server said: " ^ e.message) true (contains e.message "stream not found");
+  Alcotest.(check bool) "back in autocommit" true (ok (Conn.is_autocommit c));
+  ignore (ok (Conn.execute c "SELECT 2"));
+  (match bodies () with
+   | [ _; b1; b2; b3; b4 ] ->
+     Alcotest.(check bool) "the 404 was on stream s1" true (contains b1 {|"baton":"s1"|});
+     Alcotest.(check bool) "the statement again, on a new stream" true (contains b2 {|"baton":null|} && contains b2 "BEGIN");
+     Alcotest.(check bool) "the transaction's statement on s2" true (contains b3 {|"baton":"s2"|});
+     Alcotest.(check bool) "after it, a new stream" true (contains b4 {|"baton":null|} && contains b4 "SELECT 2")
+   | l -> Alcotest.failf "%d requests, expected 5" (List.length l));
   Conn.close c;
   Db.close db
 
@@ -692,5 +728,6 @@ let () =
   Alcotest.run "turso remote"
     (("no server", (* first: it needs a process where SQLite is not initialized yet *)
        [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;
-         tc "server silent" test_server_silent; tc "Hrana base_url" test_base_url; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
+         tc "server silent" test_server_silent; tc "Hrana base_url" test_base_url;
+         tc "a stream the server does not know" test_stream_unknown; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))
