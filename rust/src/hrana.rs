@@ -30,6 +30,16 @@ pub struct Step {
     pub want_rows: bool,
 }
 
+impl Step {
+    /// The statement as the protocol sends it.
+    pub fn into_stmt(self) -> proto::Stmt {
+        let mut stmt = proto::Stmt::new(self.sql, self.want_rows);
+        stmt.args = self.args;
+        stmt.named_args = self.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
+        stmt
+    }
+}
+
 fn connector() -> Result<Https, Error> {
     let mut http = hyper::client::HttpConnector::new();
     http.enforce_http(false);
@@ -121,11 +131,7 @@ impl Client {
         let mut batch_steps = Vec::with_capacity(n + 4);
         batch_steps.push(proto::BatchStep { condition: None, stmt: proto::Stmt::new(open, false) });
         for (i, s) in steps.into_iter().enumerate() {
-            let mut stmt = proto::Stmt::new(s.sql, s.want_rows);
-            stmt.args = s.args;
-            stmt.named_args =
-                s.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
-            batch_steps.push(proto::BatchStep { condition: Some(ok(i)), stmt });
+            batch_steps.push(proto::BatchStep { condition: Some(ok(i)), stmt: s.into_stmt() });
         }
         let step = |condition, sql: &str| proto::BatchStep { condition: Some(condition), stmt: proto::Stmt::new(sql, false) };
         match wrap {

@@ -626,10 +626,7 @@ fn stmt_result(r: proto::StreamResult) -> Result<proto::StmtResult, proto::Error
 }
 
 fn execute_req(s: hrana::Step) -> proto::StreamRequest {
-    let mut stmt = proto::Stmt::new(s.sql, s.want_rows);
-    stmt.args = s.args;
-    stmt.named_args = s.named.into_iter().map(|(name, value)| proto::NamedArg { name, value }).collect();
-    proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt })
+    proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt: s.into_stmt() })
 }
 
 /// A statement without parameters, its rows wanted.
