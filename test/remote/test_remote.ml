@@ -429,19 +429,20 @@ let test_execute_many_one_request =
       Alcotest.(check bool) ("names the set: " ^ e.message) true (contains e.message "parameter set 1");
       Alcotest.(check string) "nothing of it stays" "1000" (count c "em");
       ignore (err ~kind:`Misuse (Stmt.execute_many ins [ Value.[ int 6000; float infinity ] ]));
-      let before = requests () in
-      let stmts = List.init 1000 (fun i -> ("INSERT INTO em (id, v) VALUES (?, ?)", `Positional Value.[ int (10_000 + i); text "b" ])) in
-      Alcotest.(check int) "batch_list: 1,000 results" 1000 (List.length (ok (Conn.batch_list pc stmts)));
-      Alcotest.(check int) "batch_list: in one HTTP request" 1 (requests () - before);
+      (* a batch of 1,000 inserts from [first]: 1,000 results, one request *)
+      let batch_of_1000 what ~first run =
+        let before = requests () in
+        let stmts = List.init 1000 (fun i -> ("INSERT INTO em (id, v) VALUES (?, ?)", `Positional Value.[ int (first + i); text what ])) in
+        Alcotest.(check int) (what ^ ": 1,000 results") 1000 (List.length (ok (run stmts)));
+        Alcotest.(check int) (what ^ ": in one HTTP request") 1 (requests () - before)
+      in
+      batch_of_1000 "batch_list" ~first:10_000 (Conn.batch_list pc);
       let before = requests () in
       ignore (ok (Conn.query_list pc "SELECT count(*) FROM em"));
       Alcotest.(check int) "a query: one request" 1 (requests () - before);
       (* inside a transaction too: one request per call *)
       let tx = ok (Tx.begin_ pc) in
-      let before = requests () in
-      let stmts = List.init 1000 (fun i -> ("INSERT INTO em (id, v) VALUES (?, ?)", `Positional Value.[ int (20_000 + i); text "c" ])) in
-      Alcotest.(check int) "batch inside a transaction: 1,000 results" 1000 (List.length (ok (Tx.batch tx stmts)));
-      Alcotest.(check int) "batch inside a transaction: one request" 1 (requests () - before);
+      batch_of_1000 "batch inside a transaction" ~first:20_000 (Tx.batch tx);
       let before = requests () in
       ignore (ok (Tx.run tx "SELECT count(*) FROM em"));
       ignore (ok (Tx.script tx "INSERT INTO em (id, v) VALUES (99999, 'd'); DELETE FROM em WHERE id = 99999"));
