@@ -226,8 +226,10 @@ pub fn http_url(url: &str) -> Result<(String, Option<String>), Error> {
 }
 
 pub struct Db {
-    db: Mutex<Option<Arc<libsql::Database>>>,
-    replica: bool,
+    /// `None` once closed; inside, a replica's libsql database (which
+    /// syncs it), or `None` for a remote database (all of whose statements
+    /// go through [hrana]).
+    db: Mutex<Option<Option<Arc<libsql::Database>>>>,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -248,10 +250,7 @@ impl Db {
             stats: Stats::new(Mode::Remote),
             url: url.clone(),
         });
-        let db = shared.block_on("open", async {
-            libsql::Builder::new_remote(url, token.to_string()).build().await
-        })?;
-        Ok(Db { db: Mutex::new(Some(Arc::new(db))), replica: false, shared, serial: Serial::new() })
+        Ok(Db { db: Mutex::new(Some(None)), shared, serial: Serial::new() })
     }
 
     /// An embedded replica: a local file at `path` that reads locally and
@@ -291,20 +290,20 @@ impl Db {
         if sync_ms > 0 {
             periodic_sync(Arc::downgrade(&db), shared.clone(), Duration::from_millis(sync_ms as u64));
         }
-        Ok(Db { db: Mutex::new(Some(db)), replica: true, shared, serial: Serial::new() })
+        Ok(Db { db: Mutex::new(Some(Some(db))), shared, serial: Serial::new() })
     }
 
-    fn live(&self) -> Result<Arc<libsql::Database>, Error> {
+    /// The replica's libsql database (`None`: remote); an error once closed.
+    fn live(&self) -> Result<Option<Arc<libsql::Database>>, Error> {
         self.db.lock().clone().ok_or_else(|| Error::closed("database"))
     }
 
     /// Pulls the primary's changes into a replica: replies the frame number
     /// now applied (-1: none yet) and the frames this sync applied.
     pub fn sync(&self) -> Result<Out, Error> {
-        let db = self.live()?;
-        if !self.replica {
+        let Some(db) = self.live()? else {
             return Err(Error::new(Kind::Misuse, "sync is for embedded replicas; this database is remote"));
-        }
+        };
         let (frame, frames) = runtime().block_on(sync_once(&db, &self.shared))?;
         let mut o = Out::ok();
         o.i64(frame.map(|f| f as i64).unwrap_or(-1));
@@ -314,11 +313,9 @@ impl Db {
 
     /// See [Stats::encode]; a replica's frame is asked from libsql.
     pub fn stats(&self) -> Result<Out, Error> {
-        let db = self.live()?;
-        let frame = if self.replica {
-            runtime().block_on(db.replication_index()).ok().flatten()
-        } else {
-            None
+        let frame = match self.live()? {
+            Some(db) => runtime().block_on(db.replication_index()).ok().flatten(),
+            None => None,
         };
         Ok(self.shared.stats.encode(frame))
     }
