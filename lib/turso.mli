@@ -441,7 +441,8 @@ module type S = sig
         are checked before sending, as locally (a [?NNN] may be given by
         name, ["?2"], next to named ones: the statement is rewritten for
         the server, which binds [?NNN] by position only), positional ones
-        by the server; {!Stmt.parameter_count} is counted in the SQL, as
+        by the server (a [`Misuse] error too, in its words);
+        {!Stmt.parameter_count} is counted in the SQL, as
         SQLite counts.
         Infinities: the protocol is JSON, which has none, so an infinite
         parameter is a [`Misuse] error and reading a stored infinity is a
