@@ -601,17 +601,12 @@ fn sql_text(sql: &[u8]) -> Result<&str, Error> {
     }
 }
 
-/// Whether a statement begins or ends a transaction: on a replica those go
-/// to the primary (SQLite calls them read-only, but the transaction is the
-/// primary's).
+/// Whether a statement begins or ends a transaction (comments before it
+/// skipped): on a replica those go to the primary (SQLite calls them
+/// read-only, but the transaction is the primary's).
 fn controls_transaction(sql: &str) -> bool {
-    let word: String = sql
-        .trim_start_matches(|c: char| c.is_whitespace() || c == ';')
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    matches!(word.as_str(), "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
+    let first = crate::local::leading_words(sql.trim_start_matches(|c: char| c.is_whitespace() || c == ';').as_bytes(), 1);
+    matches!(first.first().map(String::as_str), Some("BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"))
 }
 
 fn stmt_result(r: proto::StreamResult) -> Result<proto::StmtResult, proto::Error> {
@@ -966,8 +961,7 @@ impl Conn {
         if index.is_none() && error.code == "SQL_PARSE_ERROR" {
             // sqld parses the whole request first: nothing ran. As on a
             // local file, the statements before the unparsable one run.
-            let refs: Vec<&str> = pieces.to_vec();
-            let k = runtime().block_on(self.shared.hrana.first_unparsable(&refs));
+            let k = runtime().block_on(self.shared.hrana.first_unparsable(pieces));
             drop(s);
             if let Some(k) = k {
                 if k > 0 {

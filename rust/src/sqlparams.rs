@@ -1,14 +1,15 @@
-//! Numbered parameters (`?NNN`) given by name, for a remote server.
+//! SQL read the way SQLite's tokenizer reads it (string literals, quoted
+//! identifiers and comments skipped), for remote statements:
 //!
-//! SQLite lets one statement mix `?NNN` with `:name` parameters, and this
-//! library lets a caller give `?NNN` by name (`"?2"`) next to the named
-//! ones. sqld binds named arguments by name and `?NNN` by position only,
-//! and refuses a request with both kinds of argument. So before such a
-//! statement goes to a server, each `?NNN` in its SQL becomes a named
-//! parameter, found by a scan that skips string literals, quoted
-//! identifiers and comments as SQLite's tokenizer does, and numbered as
-//! SQLite numbers parameters (a `?NNN` that shares its index with a
-//! `:name` becomes that name: both are one parameter).
+//! - [bind_names]: named arguments under their exact names in the SQL,
+//!   checked as a local statement checks them, and `?NNN` given by name
+//!   (`"?2"`) next to named ones. sqld binds named arguments by name and
+//!   `?NNN` by position only, and refuses a request with both kinds, so
+//!   each `?NNN` becomes a named parameter, numbered as SQLite numbers
+//!   parameters (a `?NNN` that shares its index with a `:name` becomes that
+//!   name: both are one parameter).
+//! - [parameter_count]: as `sqlite3_bind_parameter_count` would say.
+//! - [split]: a script's statements, as SQLite splits them.
 
 use std::borrow::Cow;
 

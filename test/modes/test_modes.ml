@@ -193,7 +193,14 @@ let with_transaction_semantics env =
   (try ignore (Conn.with_transaction env.conn (fun c -> ignore (Conn.execute c (Printf.sprintf "INSERT INTO %s VALUES (3)" t)); failwith "boom"))
    with Failure _ -> ());
   Alcotest.(check string) "commit on Ok, rollback on Error and exception" "1" (count env t);
-  Alcotest.(check bool) "autocommit" true (ok (Conn.is_autocommit env.conn))
+  Alcotest.(check bool) "autocommit" true (ok (Conn.is_autocommit env.conn));
+  (* BEGIN and ROLLBACK behind comments, by hand *)
+  ignore (ok (Conn.execute env.conn "/* a comment */ BEGIN"));
+  Alcotest.(check bool) "BEGIN after a comment opens a transaction" false (ok (Conn.is_autocommit env.conn));
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (4)" t)));
+  ignore (ok (Conn.execute env.conn "-- a comment\n ROLLBACK"));
+  Alcotest.(check bool) "and ROLLBACK ends it" true (ok (Conn.is_autocommit env.conn));
+  Alcotest.(check string) "rolled back" "1" (count env t)
 
 (* --------------------------------------------------------------- results *)
 
