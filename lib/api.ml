@@ -1,0 +1,472 @@
+(* Owns the operations, written once over the fiber (Api_intf.IO): the
+   blocking API (Blocking) and the Lwt one (turso.lwt) are this functor
+   applied to their fiber. Each operation calls the Rust stub through Ffi
+   with arguments and replies in the Wire format, and turns the reply into
+   a typed result. Policy (transactions, savepoints, retries, streaming in
+   chunks) lives here; the stub only runs the engine. *)
+
+let err_of_reply r = Error (Wire.decode_error r)
+let[@inline] unit_of_reply r = if Wire.is_ok r then Ok () else err_of_reply r
+let[@inline] int64_of_reply r = if Wire.is_ok r then Ok (Wire.int64_at r 1) else err_of_reply r
+let handle_of_result = function Ok h -> Ok h | Error r -> err_of_reply r
+
+(* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
+let chunk_rows = 256
+
+(* Whether a statement only reads: what a batch in `Read mode accepts, the
+   same in every mode (sqld does not enforce read-only transactions). *)
+let is_read_statement sql =
+  let n = String.length sql in
+  let words = ref [] in
+  let i = ref 0 in
+  let quote = ref None in
+  while !i < n do
+    let c = sql.[!i] in
+    (match !quote with
+     | Some q -> if c = q then quote := None
+     | None ->
+       if c = '\'' || c = '"' || c = '`' then quote := Some c
+       else if c = '[' then quote := Some ']'
+       else if c = '-' && !i + 1 < n && sql.[!i + 1] = '-' then
+         (while !i < n && sql.[!i] <> '\n' do incr i done)
+       else if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c = '_' then begin
+         let start = !i in
+         while !i + 1 < n && (match sql.[!i + 1] with 'A' .. 'Z' | 'a' .. 'z' | '0' .. '9' | '_' -> true | _ -> false) do incr i done;
+         words := String.uppercase_ascii (String.sub sql start (!i - start + 1)) :: !words
+       end);
+    incr i
+  done;
+  let words = List.rev !words in
+  match words with
+  | ("SELECT" | "VALUES" | "WITH") :: _ ->
+    not (List.exists (fun w -> List.mem w [ "INSERT"; "UPDATE"; "DELETE"; "REPLACE" ]) words)
+  | _ -> false
+
+module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
+  type 'a io = 'a Io.t
+
+  let ( >>= ) = Io.bind
+  let ( >|= ) x f = Io.bind x (fun v -> Io.return (f v))
+
+  let call_unit sync async = Io.call sync async >|= unit_of_reply
+  let call_int64 sync async = Io.call sync async >|= int64_of_reply
+  let call_handle sync async take = Io.call_handle sync async take >|= handle_of_result
+
+  module Rows = struct
+    type state = Open | Exhausted | Closed
+
+    type t = {
+      stmt : Ffi.stmt;
+      oneshot : bool;  (** the statement belongs to this result set *)
+      cur : Wire.cursor;
+      mutable state : state;
+    }
+
+    let columns r = r.cur.names
+    let decltypes r = r.cur.decltypes
+    let close_stmt s = Io.call (fun () -> Ffi.stmt_close s) (Ffi.stmt_close_async s) >|= ignore
+
+    let release r =
+      if r.oneshot then close_stmt r.stmt
+      else if r.state = Open then
+        Io.call
+          (fun () -> Ffi.stmt_reset r.stmt r.cur.generation)
+          (Ffi.stmt_reset_async r.stmt r.cur.generation)
+        >|= ignore
+      else Io.return ()
+
+    let close r =
+      if r.state = Closed then Io.return ()
+      else begin
+        let release = release r in
+        r.cur.remaining <- 0;
+        r.state <- Closed;
+        release
+      end
+
+    let finish r =
+      r.state <- Exhausted;
+      if r.oneshot then close_stmt r.stmt else Io.return ()
+
+    let rec next r =
+      let c = r.cur in
+      if c.remaining > 0 then Io.return (Ok (Some (Row.make c.names (Wire.decode_row c))))
+      else
+        match r.state with
+        | Exhausted -> Io.return (Ok None)
+        | Closed -> Io.return (Error (Error.make `Closed "result set is closed"))
+        | Open ->
+          if c.done_ then finish r >|= fun () -> Ok None
+          else
+            Io.call
+              (fun () -> Ffi.stmt_fetch r.stmt c.generation chunk_rows)
+              (Ffi.stmt_fetch_async r.stmt c.generation chunk_rows)
+            >>= fun reply ->
+            if Wire.is_ok reply then (Wire.next_chunk c reply; next r)
+            else finish r >|= fun () -> err_of_reply reply
+
+    let fold r ~init ~f =
+      let rec go acc =
+        next r >>= function
+        | Ok (Some row) -> go (f acc row)
+        | Ok None -> Io.return (Ok acc)
+        | Error e -> Io.return (Error e)
+      in
+      Io.on_exn (fun () -> go init) (fun () -> close r)
+
+    let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
+    let to_list r = fold r ~init:[] ~f:(fun acc row -> row :: acc) >|= Result.map List.rev
+
+    let start ~oneshot ?header stmt reply =
+      if Wire.is_ok reply then begin
+        let cur, header = Wire.decode_query reply header in
+        let r = { stmt; oneshot; cur; state = Open } in
+        if cur.done_ then begin
+          (* the whole result came in the first chunk: release it now *)
+          r.state <- Exhausted;
+          (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> Ok (r, header)
+        end
+        else Io.return (Ok (r, header))
+      end
+      else (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> err_of_reply reply
+  end
+
+  module Db = struct
+    type t = Ffi.db
+    type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
+
+    let open_local ?(mode = `Read_write_create) path =
+      let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
+      call_handle
+        (fun () -> Ffi.db_open_local path flags)
+        (Ffi.db_open_local_async path flags)
+        Ffi.take_db
+
+    let open_remote ?(timeout = 10.) ~url ~auth_token () =
+      let ms = int_of_float (Float.round (Float.max 0.001 timeout *. 1000.)) in
+      call_handle
+        (fun () -> Ffi.db_open_remote url auth_token ms)
+        (Ffi.db_open_remote_async url auth_token ms)
+        Ffi.take_db
+
+    let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
+        ~path ~url ~auth_token () =
+      let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
+      let b = Bytes.create 25 in
+      Bytes.set_int64_le b 0 (ms sync_interval);
+      Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
+      Bytes.set b 16 (if read_your_writes then '\001' else '\000');
+      Bytes.set_int64_le b 17 (Int64.max 1L (ms sync_timeout));
+      let opts = Bytes.unsafe_to_string b in
+      call_handle
+        (fun () -> Ffi.db_open_replica path url auth_token opts)
+        (Ffi.db_open_replica_async path url auth_token opts)
+        Ffi.take_db
+
+    type sync_info = { frame_no : int64 option; frames_synced : int }
+
+    let sync db =
+      Io.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
+      if Wire.is_ok r then
+        let f = Wire.int64_at r 1 in
+        Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
+      else err_of_reply r
+
+    let stats db =
+      Io.call (fun () -> Ffi.db_stats db) (Ffi.db_stats_async db) >|= fun r ->
+      if Wire.is_ok r then Ok (Stats.decode r) else err_of_reply r
+
+    let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
+
+    let open_config ?timeout = function
+      | Config.Local path -> open_local path
+      | Config.Remote { url; auth_token } -> open_remote ?timeout ~url ~auth_token ()
+      | Config.Replica { path; url; auth_token } -> open_replica ?timeout ~path ~url ~auth_token ()
+
+    let of_env ?env_file () =
+      match Config.of_env ?env_file () with
+      | Error e -> Io.return (Error e)
+      | Ok c -> open_config c
+  end
+
+  module Stmt = struct
+    (* The column header is cached here after the first query; the stub
+       sends it again only if SQLite re-prepared the statement. *)
+    type t = { h : Ffi.stmt; mutable header : Wire.header option }
+
+    let execute ?params s =
+      let p = Params.encode params in
+      call_int64 (fun () -> Ffi.stmt_execute s.h p) (Ffi.stmt_execute_async s.h p)
+
+    let execute_many s sets =
+      let p = Wire.encode_param_sets sets in
+      call_int64 (fun () -> Ffi.stmt_execute_many s.h p) (Ffi.stmt_execute_many_async s.h p)
+
+    let run_query s params max_rows =
+      let header = s.header in
+      let p = Params.encode params and want = header = None in
+      Io.call
+        (fun () -> Ffi.stmt_query s.h p max_rows want)
+        (Ffi.stmt_query_async s.h p max_rows want)
+
+    let query ?params s =
+      run_query s params chunk_rows >>= fun reply ->
+      Rows.start ~oneshot:false ?header:s.header s.h reply >|= function
+      | Ok (r, h) -> s.header <- Some h; Ok r
+      | Error e -> Error e
+
+    let query_one ?params s =
+      let header = s.header in
+      run_query s params 0 >|= fun reply ->
+      if Wire.is_ok reply then begin
+        let cur, h = Wire.decode_query reply header in
+        s.header <- Some h;
+        if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur)))
+        else Ok None
+      end
+      else err_of_reply reply
+
+    let parameter_count s =
+      call_int64 (fun () -> Ffi.stmt_parameter_count s.h) (Ffi.stmt_parameter_count_async s.h)
+      >|= Result.map Int64.to_int
+
+    let reset s = call_unit (fun () -> Ffi.stmt_reset s.h (-1)) (Ffi.stmt_reset_async s.h (-1))
+    let close s = Rows.close_stmt s.h
+  end
+
+  module Conn = struct
+    type t = { h : Ffi.conn; mutable savepoints : int }
+    type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+    let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
+
+    let connect ?(busy_timeout = 5.0) db =
+      let ms = ms_of_seconds busy_timeout in
+      call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
+      >|= Result.map (fun h -> { h; savepoints = 0 })
+
+    let execute ?params c sql =
+      let p = Params.encode params in
+      call_int64 (fun () -> Ffi.conn_execute c.h sql p) (Ffi.conn_execute_async c.h sql p)
+
+    let prepare_raw c sql =
+      call_handle (fun () -> Ffi.conn_prepare c.h sql) (Ffi.conn_prepare_async c.h sql) Ffi.take_stmt
+
+    let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> { Stmt.h; header = None })
+
+    let query ?params c sql =
+      prepare_raw c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok s ->
+        let p = Params.encode params in
+        Io.call
+          (fun () -> Ffi.stmt_query s p chunk_rows true)
+          (Ffi.stmt_query_async s p chunk_rows true)
+        >>= fun reply -> Rows.start ~oneshot:true s reply >|= Result.map fst
+
+    let fold ?params c sql ~init ~f =
+      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.fold r ~init ~f
+
+    let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
+
+    let query_list ?params c sql =
+      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.to_list r
+
+    let query_map ?params c sql ~f =
+      query ?params c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok r ->
+        let rec go acc =
+          Rows.next r >>= function
+          | Ok (Some row) -> (
+            match f row with
+            | Ok x -> go (x :: acc)
+            | Error e -> Rows.close r >|= fun () -> Error e)
+          | Ok None -> Io.return (Ok (List.rev acc))
+          | Error e -> Io.return (Error e)
+        in
+        Io.on_exn (fun () -> go []) (fun () -> Rows.close r)
+
+    let query_one ?params c sql =
+      prepare_raw c sql >>= function
+      | Error e -> Io.return (Error e)
+      | Ok h ->
+        Stmt.query_one ?params { Stmt.h; header = None } >>= fun r ->
+        Rows.close_stmt h >|= fun () -> r
+
+    let batch c sql = call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true)
+    let script c sql = call_unit (fun () -> Ffi.conn_batch c.h sql false) (Ffi.conn_batch_async c.h sql false)
+
+    let last_insert_rowid c =
+      call_int64 (fun () -> Ffi.conn_last_insert_rowid c.h) (Ffi.conn_last_insert_rowid_async c.h)
+
+    let changes c = call_int64 (fun () -> Ffi.conn_changes c.h) (Ffi.conn_changes_async c.h)
+
+    let is_autocommit c =
+      call_int64 (fun () -> Ffi.conn_is_autocommit c.h) (Ffi.conn_is_autocommit_async c.h)
+      >|= Result.map (fun i -> i <> 0L)
+
+    let set_busy_timeout c s =
+      let ms = ms_of_seconds s in
+      call_unit (fun () -> Ffi.conn_set_busy_timeout c.h ms) (Ffi.conn_set_busy_timeout_async c.h ms)
+
+    let exec_ c sql = execute c sql >|= Result.map ignore
+
+    let with_transaction ?(behavior = `Deferred) c f =
+      is_autocommit c >>= function
+      | Error e -> Io.return (Error e)
+      | Ok autocommit ->
+        let begin_sql, commit_sql, rollback_sqls =
+          if autocommit then
+            let b =
+              match behavior with
+              | `Deferred -> "BEGIN DEFERRED"
+              | `Immediate -> "BEGIN IMMEDIATE"
+              | `Exclusive -> "BEGIN EXCLUSIVE"
+            in
+            (b, "COMMIT", [ "ROLLBACK" ])
+          else
+            let name = Printf.sprintf "turso_tx_%d" c.savepoints in
+            ("SAVEPOINT " ^ name, "RELEASE " ^ name, [ "ROLLBACK TO " ^ name; "RELEASE " ^ name ])
+        in
+        let leave () = if not autocommit then c.savepoints <- c.savepoints - 1 in
+        let rollback () =
+          let rec go = function [] -> Io.return () | q :: r -> exec_ c q >>= fun _ -> go r in
+          go rollback_sqls >|= leave
+        in
+        exec_ c begin_sql >>= function
+        | Error e -> Io.return (Error e)
+        | Ok () -> (
+          if not autocommit then c.savepoints <- c.savepoints + 1;
+          Io.on_exn (fun () -> f c) rollback >>= function
+          | Error e -> rollback () >|= fun () -> Error e
+          | Ok v -> (
+            exec_ c commit_sql >>= function
+            | Ok () -> leave (); Io.return (Ok v)
+            | Error e -> rollback () >|= fun () -> Error e))
+
+    let run ?params c sql =
+      let p = Params.encode params in
+      Io.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
+      if Wire.is_ok r then Ok (Result_set.of_wire (Wire.decode_run r)) else err_of_reply r
+
+    type batch_mode = [ `Write | `Read | `Deferred ]
+
+    let batch_list ?(mode = `Deferred) c stmts =
+      let not_read =
+        if mode <> `Read then None
+        else
+          List.find_map
+            (fun (i, (sql, _)) -> if is_read_statement sql then None else Some (i, sql))
+            (List.mapi (fun i s -> (i, s)) stmts)
+      in
+      match not_read with
+      | Some (i, sql) ->
+        Io.return
+          (Error
+             (Error.make ~sql `Misuse
+                (Printf.sprintf "statement %d: a batch in `Read mode runs only SELECT, VALUES or WITH ... SELECT statements" i)))
+      | None ->
+        let m = match mode with `Deferred -> 0 | `Write -> 1 | `Read -> 2 in
+        let req = Wire.encode_batch m (List.map (fun (sql, p) -> (sql, Some p)) stmts) in
+        Io.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
+        if Wire.is_ok r then Ok (List.map Result_set.of_wire (Wire.decode_batch r)) else err_of_reply r
+
+    let execute_transaction c stmts =
+      with_transaction ~behavior:`Immediate c (fun c ->
+          let rec go = function
+            | [] -> Io.return (Ok ())
+            | sql :: rest -> (
+              execute c sql >>= function Ok _ -> go rest | Error e -> Io.return (Error e))
+          in
+          go stmts)
+
+    let close c = Io.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
+  end
+
+  module Tx = struct
+    type state = Open | Committed | Rolled_back | Closed | Ended_by_statement
+
+    type t = { conn : Conn.t; mutable state : state }
+
+    let closed_error t =
+      let how =
+        match t.state with
+        | Committed -> "it was committed"
+        | Rolled_back -> "it was rolled back"
+        | Closed -> "it was closed"
+        | Ended_by_statement ->
+          "a statement ended it (ROLLBACK, or a conflict clause that rolls back), or the server did (an expired stream)"
+        | Open -> "?"
+      in
+      Error.make `Transaction_closed ("the transaction is over: " ^ how)
+
+    let is_open t = t.state = Open
+
+    let begin_ ?(behavior = `Deferred) conn =
+      Conn.is_autocommit conn >>= function
+      | Error e -> Io.return (Error e)
+      | Ok false ->
+        Io.return
+          (Error (Error.make `Misuse "a transaction is already open on this connection (use Conn.with_transaction to nest)"))
+      | Ok true ->
+        let sql =
+          match behavior with `Deferred -> "BEGIN DEFERRED" | `Immediate -> "BEGIN IMMEDIATE" | `Exclusive -> "BEGIN EXCLUSIVE"
+        in
+        Conn.execute conn sql >|= Result.map (fun _ -> { conn; state = Open })
+
+    (* Runs [f] if the transaction is open; afterwards, a connection back in
+       autocommit mode means a statement ended the transaction. *)
+    let guard t f =
+      if t.state <> Open then Io.return (Error (closed_error t))
+      else
+        f () >>= fun r ->
+        Conn.is_autocommit t.conn >|= fun a ->
+        (match a with Ok true -> t.state <- Ended_by_statement | _ -> ());
+        r
+
+    let execute ?params t sql = guard t (fun () -> Conn.execute ?params t.conn sql)
+    let query ?params t sql = guard t (fun () -> Conn.query_list ?params t.conn sql)
+    let run ?params t sql = guard t (fun () -> Conn.run ?params t.conn sql)
+    let batch t stmts = guard t (fun () -> Conn.batch_list t.conn stmts)
+    let script t sql = guard t (fun () -> Conn.script t.conn sql)
+
+    let finish t sql final =
+      if t.state <> Open then Io.return (Error (closed_error t))
+      else
+        Conn.execute t.conn sql >>= function
+        | Ok _ -> t.state <- final; Io.return (Ok ())
+        | Error e ->
+          (* a failed COMMIT: roll back, so the connection is usable *)
+          Conn.is_autocommit t.conn >>= fun a ->
+          (match a with
+           | Ok false -> Conn.execute t.conn "ROLLBACK" >|= ignore
+           | _ -> Io.return ())
+          >|= fun () ->
+          t.state <- Rolled_back;
+          Error e
+
+    let commit t = finish t "COMMIT" Committed
+    let rollback t = finish t "ROLLBACK" Rolled_back
+
+    let close t =
+      if t.state <> Open then Io.return ()
+      else rollback t >|= fun _ -> t.state <- Closed
+  end
+
+  (* Jitter from a state of our own: the application's Random is left alone. *)
+  let jitter = lazy (Random.State.make_self_init ())
+
+  let retry ?(attempts = 4) ?(base_delay = 0.1) ?(max_delay = 2.) ?on_retry f =
+    let rec go attempt =
+      f () >>= function
+      | Error e when Error.is_transient e && attempt < attempts ->
+        let d = Float.min max_delay (base_delay *. (2. ** float_of_int (attempt - 1))) in
+        (* "equal jitter": half the delay, plus up to the other half at random *)
+        let delay = (d /. 2.) +. Random.State.float (Lazy.force jitter) (d /. 2.) in
+        Option.iter (fun f -> f ~attempt ~delay e) on_retry;
+        Io.sleep delay >>= fun () -> go (attempt + 1)
+      | r -> Io.return r
+    in
+    go 1
+end

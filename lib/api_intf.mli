@@ -1,0 +1,388 @@
+(** The shape of the API, written once for every fiber: the operations
+    ({!S}), and what a fiber provides to run them ({!IO}). [Turso] is {!S}
+    with ['a io = 'a]; [Turso_lwt] with ['a io = 'a Lwt.t].
+
+    lib/dune copies this file to api_intf.ml: a file of module types alone
+    is the same text as an implementation, so the signatures are written
+    once. *)
+
+(** What a fiber provides (the library's own business: [Turso] and
+    [Turso_lwt] supply it). An operation is a call into the Rust stub in
+    its two forms: [sync] runs it now; [async id] queues it, and its reply
+    comes back later under [id]. *)
+module type IO = sig
+  type 'a t
+
+  val return : 'a -> 'a t
+  (** A fiber that is done with this value. *)
+
+  val bind : 'a t -> ('a -> 'b t) -> 'b t
+  (** Sequencing. *)
+
+  val on_exn : (unit -> 'a t) -> (unit -> unit t) -> 'a t
+  (** [on_exn f cleanup] runs [f ()]; if it raises (or fails), runs
+      [cleanup ()] and raises the same exception again. *)
+
+  val call : (unit -> string) -> (int -> unit) -> string t
+  (** [call sync async]: the reply of one operation of the stub. *)
+
+  val sleep : float -> unit t
+  (** Waits that many seconds (for {!S.retry}). *)
+
+  val call_handle :
+    (unit -> ('h, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->
+    ('h, string) result t
+  (** [call_handle sync async take]: [take id] gets the handle once the
+      reply to [async id] is OK. *)
+end
+
+(** The operations, for any fiber. *)
+module type S = sig
+  type 'a io
+
+  module Rows : sig
+    type t
+    (** A result set being streamed: rows arrive in chunks, so a large result
+        is never held in memory at once. Read it with {!next}, {!iter},
+        {!fold} or {!to_list}; a result set read to its end releases its
+        statement by itself. *)
+
+    val columns : t -> string array
+    (** The column names. *)
+
+    val decltypes : t -> string option array
+    (** Declared column types ([None] for an expression). *)
+
+    val next : t -> (Row.t option, Error.t) result io
+    (** The next row, or [None] at the end. A result set is invalidated when
+        its prepared statement is executed again: reading it then is a
+        [`Misuse] error. *)
+
+    val iter : t -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    (** Calls [f] on each remaining row. If [f] raises, the result set is
+        closed and the exception passes through. *)
+
+    val fold : t -> init:'a -> f:('a -> Row.t -> 'a) -> ('a, Error.t) result io
+    (** Folds [f] over the remaining rows, as {!iter}. *)
+
+    val to_list : t -> (Row.t list, Error.t) result io
+    (** The remaining rows, in order. *)
+
+    val close : t -> unit io
+    (** Stops reading and releases the statement's read lock. Idempotent. *)
+  end
+
+
+
+  module Db : sig
+    type t
+    (** A database. Today: a local file or [":memory:"]. *)
+
+    type open_mode =
+      [ `Read_write_create  (** the default: create the file if missing *)
+      | `Read_write  (** the file must exist *)
+      | `Read_only  (** the file must exist; writes fail with [`Sql] *) ]
+
+    val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
+    (** [open_local path] opens a local database file, or an in-memory one
+        for [":memory:"] (shared by all connections of this [t], gone when it
+        is closed). SQLite URIs ([file:...?mode=ro]) are accepted. Opening
+        checks that the file can be opened: a missing file with [`Read_only]
+        is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
+
+    val open_remote :
+      ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    (** [open_remote ~url ~auth_token ()] opens a remote database (sqld or
+        Turso) over HTTP (Hrana). URL forms: [libsql://host] (HTTPS;
+        [libsql://host:port?tls=0] for plain HTTP, which needs a port),
+        [https://...], [http://...], and [wss://], [ws://] (the same host
+        over HTTPS, HTTP). Query parameters: [tls] (libsql:// only) and
+        [authToken] (used when [auth_token] is [""]); anything else, or
+        another scheme, is a [`Config] error that names it. Every request
+        waits at most [timeout] seconds (default [10.]) and fails with
+        [`Timeout] after that; a server that cannot be reached is a
+        [`Network] error. The token never appears in an error.
+
+        Round trips: each connection keeps a server stream of its own
+        (sqld drops one idle for about 10 s; outside a transaction it is
+        replaced transparently), and every call is one request on it:
+        a statement, a script, and {!Conn.batch_list} and
+        {!Stmt.execute_many} whatever their size, inside a transaction or
+        not. Results carry declared column types everywhere.
+
+        Remote connections differ from local ones in a few ways: results
+        are fetched whole, then handed out in chunks; named parameters
+        are checked before sending, as locally (a [?NNN] may be given by
+        name, ["?2"], next to named ones: the statement is rewritten for
+        the server, which binds [?NNN] by position only), positional ones
+        by the server (a [`Misuse] error too, in its words);
+        {!Stmt.parameter_count} is counted in the SQL, as
+        SQLite counts.
+        Infinities: the protocol is JSON, which has none, so an infinite
+        parameter is a [`Misuse] error and reading a stored infinity is a
+        [`Decode] error naming the column (read it as text, or on a
+        replica outside a transaction); the stream and any transaction go
+        on. Error codes: the server sends only the primary code
+        ([SQLITE_CONSTRAINT]); the extended one comes from SQLite's message,
+        and for "UNIQUE constraint failed" one more request asks the schema
+        whether those columns are the primary key
+        ([SQLITE_CONSTRAINT_PRIMARYKEY]). *)
+
+    val open_replica :
+      ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
+      path:string -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    (** [open_replica ~path ~url ~auth_token ()] opens an embedded replica:
+        the local file [path] answers reads at local speed and follows the
+        primary at [url]; writes go to the primary. With
+        [read_your_writes] (the default) a write is visible to the writer's
+        next read at once. [sync_interval] (seconds) syncs in the background
+        that often; otherwise call {!sync}. Opening makes a first sync;
+        [timeout] as in {!open_remote} bounds each request, and
+        [sync_timeout] (default [120.] s) a whole sync, which may take many
+        requests when the replica is far behind (a [`Timeout] error after
+        it; the next sync goes on from where it stopped). Reads run on the local file through
+        a read-only connection of this library (values exactly as stored,
+        declared types known; a statement the replica cannot prepare, say
+        on a table it has not synced yet, goes to the primary); writes,
+        and everything inside a transaction, go to the primary as on a
+        remote database (same rules), and with [read_your_writes] the
+        replica syncs after each write outside a transaction, or after
+        the COMMIT. *)
+
+    type sync_info = {
+      frame_no : int64 option;  (** the primary's frame the replica has reached *)
+      frames_synced : int;  (** frames this sync applied *)
+    }
+    (** What a sync did. *)
+
+    val sync : t -> (sync_info, Error.t) result io
+    (** Pulls the primary's changes into an embedded replica. A [`Misuse]
+        error on a database that is not a replica. *)
+
+    val stats : t -> (Stats.t, Error.t) result io
+    (** What the database has done. A [`Closed] error after {!close}. *)
+
+    val close : t -> unit io
+    (** Idempotent. Connections already open stay usable until they are
+        closed; new ones cannot be made ([`Closed]). *)
+
+    val open_config : ?timeout:float -> Config.t -> (t, Error.t) result io
+    (** Opens what the configuration names ([timeout] as in {!open_remote};
+        ignored for a local file). *)
+
+    val of_env : ?env_file:string -> unit -> (t, Error.t) result io
+    (** Opens the database the environment names:
+        - [TURSO_DATABASE_URL] (required): a [libsql://], [https://] or
+          [http://] URL, or a local path or [file:] URI;
+        - [TURSO_AUTH_TOKEN]: the token for a remote URL;
+        - [TURSO_REPLICA_PATH]: for a remote URL, the embedded replica's
+          file (default ["turso-replica.db"]); set it to [none] to use the
+          remote database directly, without a replica.
+
+        Variables are also read from [env_file] (default [".env"], if it
+        exists): [KEY=VALUE] lines, [#] comments, an optional [export]
+        prefix, values bare, in single quotes (as is) or in double quotes
+        (with backslash escapes for newline, tab, double quote and
+        backslash). The real environment wins; an empty variable counts as
+        unset. No URL is a [`Config] error that names
+        [TURSO_DATABASE_URL]. *)
+  end
+
+  module Stmt : sig
+    type t
+    (** A prepared statement, reusable with different parameters. *)
+
+    val execute : ?params:Params.t -> t -> (int64, Error.t) result io
+    (** Runs the statement to its end; returns the rows changed. *)
+
+    val execute_many : t -> Value.t list list -> (int64, Error.t) result io
+    (** Runs the statement once per positional parameter set, in one call
+        across the boundary and all or nothing (inside a transaction, or a
+        savepoint when a transaction is open). Returns the rows changed in
+        total. The error of a failing set names its index. *)
+
+    val query : ?params:Params.t -> t -> (Rows.t, Error.t) result io
+    (** Starts a query; the previous result set of this statement, if still
+        being read, is invalidated. *)
+
+    val query_one : ?params:Params.t -> t -> (Row.t option, Error.t) result io
+    (** The first row, if any, in one call across the boundary; the
+        statement is reset right after it (the rest is not read). *)
+
+    val parameter_count : t -> (int, Error.t) result io
+    (** The largest parameter index of the statement. *)
+
+    val reset : t -> (unit, Error.t) result io
+    (** Abandons a result set being read (releasing its read lock). *)
+
+    val close : t -> unit io
+    (** Idempotent. Statements are also closed with their connection, and
+        by the GC. *)
+  end
+
+  module Conn : sig
+    type t
+    (** A connection to a {!Db.t}. *)
+
+    val connect : ?busy_timeout:float -> Db.t -> (t, Error.t) result io
+    (** Opens a connection. [busy_timeout] (seconds, default [5.0]) is how
+        long a statement waits for another connection's lock before failing
+        with [`Busy]; [0.] fails at once. Foreign keys are enforced by
+        default (libSQL's build). *)
+
+    val execute : ?params:Params.t -> t -> string -> (int64, Error.t) result io
+    (** Runs one statement; returns the rows changed. Text holding more than
+        one statement is a [`Misuse] error (use {!batch}); rows a statement
+        returns are discarded. *)
+
+    val query : ?params:Params.t -> t -> string -> (Rows.t, Error.t) result io
+    (** Runs one statement and streams its rows. *)
+
+    val query_list : ?params:Params.t -> t -> string -> (Row.t list, Error.t) result io
+    (** Runs one statement and returns all its rows. *)
+
+    val query_one : ?params:Params.t -> t -> string -> (Row.t option, Error.t) result io
+    (** The first row, if any; the rest is not read. *)
+
+    val fold :
+      ?params:Params.t -> t -> string -> init:'a -> f:('a -> Row.t -> 'a) ->
+      ('a, Error.t) result io
+    (** Streams the rows into [f], one chunk across the boundary at a time. *)
+
+    val iter : ?params:Params.t -> t -> string -> f:(Row.t -> unit) -> (unit, Error.t) result io
+    (** As {!fold}, for effects. *)
+
+    val query_map :
+      ?params:Params.t -> t -> string -> f:(Row.t -> ('a, Error.t) result) -> ('a list, Error.t) result io
+    (** Streams the rows through a decoder (for example one derived with
+        [[@@deriving turso]]); stops at the first error. *)
+
+    val prepare : t -> string -> (Stmt.t, Error.t) result io
+    (** Prepares one statement for reuse. *)
+
+    val batch : t -> string -> (unit, Error.t) result io
+    (** Runs a script of statements separated by [;], all or nothing: in a
+        transaction (a savepoint if one is open). If a statement fails,
+        nothing of the script stays and the error names the statement (from
+        0). The script may not contain BEGIN, COMMIT or ROLLBACK (a
+        [`Misuse] error): use {!script} for that. *)
+
+    val script : t -> string -> (unit, Error.t) result io
+    (** Runs a script of statements in order and stops at the first error;
+        statements before it stay. If the script opened a transaction and
+        then failed, that transaction is rolled back, not left open. *)
+
+    type behavior = [ `Deferred | `Immediate | `Exclusive ]
+
+    val with_transaction :
+      ?behavior:behavior -> t -> (t -> ('a, Error.t) result io) -> ('a, Error.t) result io
+    (** [with_transaction conn f] runs [f conn] in a transaction
+        ([`Deferred] by default): commits on [Ok], rolls back on [Error] or
+        on an exception (which is re-raised). Inside an open transaction it
+        nests as a savepoint ([behavior] is then ignored). If the commit
+        fails, the transaction is rolled back and the error returned. *)
+
+    val execute_transaction : t -> string list -> (unit, Error.t) result io
+    (** Runs each statement of the list, in order, in one immediate
+        transaction: all of them or none. *)
+
+    val last_insert_rowid : t -> (int64, Error.t) result io
+    (** The rowid of the last row inserted on this connection. *)
+
+    val changes : t -> (int64, Error.t) result io
+    (** Rows changed by the last statement on this connection. *)
+
+    val is_autocommit : t -> (bool, Error.t) result io
+    (** [false] while a transaction is open. *)
+
+    val set_busy_timeout : t -> float -> (unit, Error.t) result io
+    (** See {!connect}. *)
+
+    val close : t -> unit io
+    (** Closes the connection and all its statements. Idempotent; any later
+        use is a [`Closed] error. *)
+
+    val run : ?params:Params.t -> t -> string -> (Result_set.t, Error.t) result io
+    (** Runs one statement and returns its whole result: rows, column names
+        and declared types, rows changed, inserted rowid. *)
+
+    type batch_mode = [ `Write | `Read | `Deferred ]
+
+    val batch_list :
+      ?mode:batch_mode -> t -> (string * Params.t) list -> (Result_set.t list, Error.t) result io
+    (** [batch_list conn [ (sql, params); ... ]] runs the statements in
+        order in one transaction and returns each one's result. If one
+        fails, nothing of the batch stays and the error's message starts
+        with ["statement i: "] (from 0). Modes, as the official clients:
+        [`Write] begins [IMMEDIATE], [`Deferred] (the default) [DEFERRED],
+        [`Read] accepts only [SELECT], [VALUES] and [WITH ... SELECT]
+        statements (checked before anything runs, in every mode; a local
+        database also sets [query_only]). Inside an open transaction the
+        batch is a savepoint. BEGIN, COMMIT and ROLLBACK are refused
+        ([`Misuse]).
+
+        On a remote database or a replica, outside a transaction, the whole
+        batch is one HTTP request (then a replica syncs, for
+        read-your-writes; a [`Read] batch on a replica runs locally). Use
+        [`Positional []] for a statement without parameters. *)
+  end
+
+  module Tx : sig
+    (** An interactive transaction as a value. *)
+
+    type t
+
+    val begin_ : ?behavior:Conn.behavior -> Conn.t -> (t, Error.t) result io
+    (** Begins a transaction ([`Deferred] by default). A [`Misuse] error if
+        one is already open on the connection. *)
+
+    val execute : ?params:Params.t -> t -> string -> (int64, Error.t) result io
+    (** {!Conn.execute} inside the transaction. *)
+
+    val query : ?params:Params.t -> t -> string -> (Row.t list, Error.t) result io
+    (** {!Conn.query_list} inside the transaction. *)
+
+    val run : ?params:Params.t -> t -> string -> (Result_set.t, Error.t) result io
+    (** {!Conn.run} inside the transaction. *)
+
+    val batch : t -> (string * Params.t) list -> (Result_set.t list, Error.t) result io
+    (** {!Conn.batch_list} inside the transaction (a savepoint: all of it or
+        none of it, the transaction stays open either way). *)
+
+    val script : t -> string -> (unit, Error.t) result io
+    (** As in {!Conn}. A failed statement does not end the transaction
+        (as in SQLite). A statement that ends it ([ROLLBACK], or
+        [INSERT OR ROLLBACK] that fires) does: after it, every use is a
+        [`Transaction_closed] error. *)
+
+    val commit : t -> (unit, Error.t) result io
+    (** Commits. If the commit fails, the transaction is rolled back (the
+        connection stays usable) and the error returned. *)
+
+    val rollback : t -> (unit, Error.t) result io
+    (** Rolls back. After {!commit} or {!rollback}, any use of the
+        transaction is a [`Transaction_closed] error. *)
+
+    val close : t -> unit io
+    (** Rolls back if still open. Idempotent. *)
+
+    val is_open : t -> bool
+    (** [false] once committed, rolled back, closed or ended by a statement. *)
+  end
+
+  val retry :
+    ?attempts:int -> ?base_delay:float -> ?max_delay:float ->
+    ?on_retry:(attempt:int -> delay:float -> Error.t -> unit) ->
+    (unit -> ('a, Error.t) result io) -> ('a, Error.t) result io
+  (** [retry f] runs [f ()] and runs it again while it fails with a
+      transient error ({!Error.is_transient}: [`Busy], [`Network],
+      [`Timeout]), at most [attempts] times in all (default [4]). Before
+      attempt [n + 1] it waits [d/2] plus a random part of [d/2], where
+      [d = min max_delay (base_delay * 2^(n-1))] (defaults [0.1] s and
+      [2.] s): exponential backoff with jitter. Other errors, and the last
+      attempt's error, are returned as they are; exceptions pass through.
+      [on_retry] is told about each retry before its wait.
+
+      Only retry what is safe to run twice: a write that timed out may
+      have reached the server. *)
+end

@@ -1,0 +1,80 @@
+(* Owns configuration: which database to open, read from the environment
+   and .env (Dotenv), with URLs and tokens shown redacted. *)
+
+type t =
+  | Local of string
+  | Remote of { url : string; auth_token : string }
+  | Replica of { path : string; url : string; auth_token : string }
+
+let default_replica_path = "turso-replica.db"
+
+let starts_with ~prefix s =
+  String.length s >= String.length prefix && String.sub s 0 (String.length prefix) = prefix
+
+(* The scheme of "scheme://...", if the text has one. *)
+let scheme url =
+  match String.index_opt url ':' with
+  | Some i
+    when i > 0 && String.length url >= i + 3 && String.sub url i 3 = "://"
+         && String.for_all (function 'a' .. 'z' | 'A' .. 'Z' | '0' .. '9' | '+' | '-' | '.' -> true | _ -> false) (String.sub url 0 i) ->
+    Some (String.lowercase_ascii (String.sub url 0 i))
+  | _ -> None
+
+let is_remote_url url = match scheme url with Some ("libsql" | "https" | "http" | "wss" | "ws") -> true | _ -> false
+
+(* A URL for people: the query's authToken is not shown. *)
+let redact_url url =
+  match String.index_opt url '?' with
+  | None -> url
+  | Some q ->
+    let params = String.split_on_char '&' (String.sub url (q + 1) (String.length url - q - 1)) in
+    let params = List.map (fun kv -> if starts_with ~prefix:"authToken=" kv then "authToken=<redacted>" else kv) params in
+    String.sub url 0 q ^ "?" ^ String.concat "&" params
+
+type env = { file : (string * string) list; env_file : string }
+
+let env ?(env_file = ".env") () = { file = Option.value (Dotenv.read_file env_file) ~default:[]; env_file }
+
+(* a variable of the real environment wins; an empty one is unset *)
+let var e name =
+  match Sys.getenv_opt name with
+  | Some v when v <> "" -> Some v
+  | _ -> ( match List.assoc_opt name (List.rev e.file) with Some v when v <> "" -> Some v | _ -> None)
+
+(* TURSO_REPLICA_PATH=none means: no replica, the remote database itself *)
+let no_replica e = var e "TURSO_REPLICA_PATH" = Some "none"
+
+let of_env ?env_file () =
+  let e = env ?env_file () in
+  match var e "TURSO_DATABASE_URL" with
+  | None ->
+    Error
+      (Error.make `Config
+         (Printf.sprintf
+            "TURSO_DATABASE_URL is not set (in the environment or in %s): set it to a libsql://, https://, http:// or file: URL"
+            e.env_file))
+  | Some url when not (is_remote_url url) -> (
+    match scheme url with
+    | None | Some "file" -> Ok (Local url)
+    | Some other ->
+      Error
+        (Error.make `Config
+           (Printf.sprintf
+              "TURSO_DATABASE_URL: unsupported URL scheme %S (use libsql://, https://, http://, wss://, ws://, a file: URI or a path)"
+              other)))
+  | Some url ->
+    let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
+    if no_replica e then Ok (Remote { url; auth_token })
+    else
+      let path = Option.value (var e "TURSO_REPLICA_PATH") ~default:default_replica_path in
+      Ok (Replica { path; url; auth_token })
+
+let token_note t = if t = "" then "not set" else Printf.sprintf "set (%d characters)" (String.length t)
+
+let to_string = function
+  | Local path -> Printf.sprintf "local file %s" path
+  | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" (redact_url url) (token_note auth_token)
+  | Replica { path; url; auth_token } ->
+    Printf.sprintf "embedded replica %s of %s, auth token %s" path (redact_url url) (token_note auth_token)
+
+let pp ppf t = Format.pp_print_string ppf (to_string t)

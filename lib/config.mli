@@ -1,0 +1,30 @@
+(** Which database to open: what {!Turso.Db.of_env} reads from the
+    environment, or what a program builds itself. *)
+
+type t =
+  | Local of string  (** a path, [":memory:"] or a [file:] URI *)
+  | Remote of { url : string; auth_token : string }
+  | Replica of { path : string; url : string; auth_token : string }
+
+val of_env : ?env_file:string -> unit -> (t, Error.t) result
+(** The configuration the environment names (see {!Turso.Db.of_env} for the
+    variables and the [.env] file). Reads the file; opens nothing. *)
+
+val default_replica_path : string
+(** ["turso-replica.db"]. *)
+
+val to_string : t -> string
+(** A description for people, e.g. ["embedded replica r.db of
+    libsql://x.turso.io, auth token set (243 characters)"]: the token is
+    never shown, only whether it is set and its length. *)
+
+val pp : Format.formatter -> t -> unit
+(** Prints {!to_string}. *)
+
+(**/**)
+
+(* For Compat: the environment as Config reads it. *)
+type env
+
+val env : ?env_file:string -> unit -> env
+val var : env -> string -> string option

@@ -1,0 +1,59 @@
+(* Owns a database's statistics: the record, its decoding from the reply
+   the Rust side builds (rust/src/stats.rs: keep the offsets in step), and
+   how it prints. *)
+
+type mode = [ `File | `Memory | `Remote | `Replica ]
+
+type t = {
+  mode : mode;
+  statements : int64;
+  syncs : int;
+  failed_syncs : int;
+  frames_synced : int64;
+  frame_no : int64 option;
+  last_sync_at : float option;
+  last_sync_duration : float option;
+  last_sync_error : string option;
+}
+
+let mode_to_string = function
+  | `File -> "file"
+  | `Memory -> "memory"
+  | `Remote -> "remote"
+  | `Replica -> "replica"
+
+let decode r =
+  let i64 off = Wire.int64_at r off in
+  let opt off = let v = i64 off in if v < 0L then None else Some v in
+  {
+    mode = (match r.[1] with '\000' -> `File | '\001' -> `Memory | '\002' -> `Remote | _ -> `Replica);
+    statements = i64 2;
+    syncs = Int64.to_int (i64 10);
+    failed_syncs = Int64.to_int (i64 18);
+    frames_synced = i64 26;
+    frame_no = opt 34;
+    last_sync_at = Option.map (fun ms -> Int64.to_float ms /. 1000.) (opt 42);
+    last_sync_duration = Option.map (fun us -> Int64.to_float us /. 1e6) (opt 50);
+    last_sync_error =
+      (if r.[58] = '\000' then None
+       else Some (String.sub r 63 (Int32.to_int (String.get_int32_le r 59))));
+  }
+
+let to_list s =
+  let opt f = function None -> "-" | Some x -> f x in
+  let time t =
+    let tm = Unix.gmtime t in
+    Printf.sprintf "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" (tm.tm_year + 1900) (tm.tm_mon + 1) tm.tm_mday
+      tm.tm_hour tm.tm_min tm.tm_sec (int_of_float (Float.rem t 1. *. 1000.))
+  in
+  [ ("mode", mode_to_string s.mode); ("statements", Int64.to_string s.statements);
+    ("syncs", string_of_int s.syncs); ("failed_syncs", string_of_int s.failed_syncs);
+    ("frames_synced", Int64.to_string s.frames_synced); ("frame_no", opt Int64.to_string s.frame_no);
+    ("last_sync_at", opt time s.last_sync_at);
+    ("last_sync_duration", opt (Printf.sprintf "%.3fs") s.last_sync_duration);
+    ("last_sync_error", opt Fun.id s.last_sync_error) ]
+
+let pp ppf s =
+  Format.fprintf ppf "@[<v>%a@]"
+    (Format.pp_print_list (fun ppf (k, v) -> Format.fprintf ppf "%-19s %s" k v))
+    (to_list s)

@@ -1,0 +1,38 @@
+(** What a database has done since it was opened ({!Turso.Db.stats}). *)
+
+type mode = [ `File | `Memory | `Remote | `Replica ]
+
+type t = {
+  mode : mode;
+  statements : int64;
+    (** statements run through this database's connections: each
+        statement of a batch or script and each parameter set of
+        [execute_many] counts *)
+  syncs : int;  (** syncs that succeeded: {!Turso.Db.sync} and periodic ones *)
+  failed_syncs : int;
+  frames_synced : int64;  (** frames those syncs applied, in total *)
+  frame_no : int64 option;  (** the replica's current frame number *)
+  last_sync_at : float option;  (** when the last sync started (Unix time) *)
+  last_sync_duration : float option;  (** how long it took, in seconds *)
+  last_sync_error : string option;
+    (** the error of the last sync, if it failed ([None] once one succeeds) *)
+}
+(** Sync figures count the syncs this library runs (manual and
+    [sync_interval]); the catch-up syncs libSQL makes by itself for
+    read-your-writes are not counted, but show in [frame_no]. Nothing here
+    holds the auth token. *)
+
+val mode_to_string : mode -> string
+(** ["file"], ["memory"], ["remote"], ["replica"]. *)
+
+val to_list : t -> (string * string) list
+(** Field names and printed values (times in UTC, ISO 8601; ["-"] for
+    none), in the order of the record. *)
+
+val pp : Format.formatter -> t -> unit
+(** One field per line, as {!to_list}. *)
+
+(**/**)
+
+val decode : string -> t
+(** From the stub's reply (rust/src/stats.rs writes it). *)
