@@ -91,6 +91,17 @@ mkdir -p "$root/src/turso"
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard) \
   | (cd "$repo" && tar --null -T - -cf -) | tar -xf - -C "$root/src/turso"
 
+# The test server: SQLD_BIN, or the sqld kept beside the project
+# (../shared/bin/sqld), copied to where the tests look for it in the root
+# (/src/shared/bin/sqld, beside /src/turso).
+sqld="${SQLD_BIN:-}"
+if [ -z "$sqld" ] && [ -x "$repo/../shared/bin/sqld" ]; then sqld="$repo/../shared/bin/sqld"; fi
+rm -rf --one-file-system "$root/src/shared"
+if [ -n "$sqld" ]; then
+  mkdir -p "$root/src/shared/bin"
+  cp "$sqld" "$root/src/shared/bin/sqld"
+fi
+
 # In its own process group, so that an interrupt stops the whole build and
 # the mounts are undone at once.
 setsid chroot "$root" /usr/bin/env -i HOME=/root PATH=/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin \

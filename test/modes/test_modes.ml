@@ -420,7 +420,7 @@ let () =
   let url = Lazy.force Sqld.server in
   let groups = group "local" local_env :: (match url with None -> [] | Some u -> [ group "remote" (remote_env u); group "replica" (replica_env u) ]) in
   (match url with
-   | None -> Printf.printf "%s (remote and replica: %d cases each not run)\n%!" Sqld.skipped (List.length cases)
+   | None -> Sqld.no_server (Printf.sprintf "remote and replica: %d cases each not run" (List.length cases))
    | Some _ -> ());
   Printf.printf "cases per mode: %s\n%!"
     (String.concat ", " (List.map (fun (n, l) -> Printf.sprintf "%s %d" n (List.length l)) groups));

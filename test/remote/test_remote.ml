@@ -725,7 +725,7 @@ let () =
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
-  if sqld_bin = None then Printf.printf "%s (%d cases not run)\n%!" skipped (List.length sqld);
+  if sqld_bin = None then no_server (Printf.sprintf "%d cases not run" (List.length sqld));
   Alcotest.run "turso remote"
     (("no server", (* first: it needs a process where SQLite is not initialized yet *)
        [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;

@@ -1,7 +1,21 @@
 (* Starting sqld for the test suites that need a server (test/remote,
    test/modes): on 127.0.0.1, a free port, a fresh data directory. *)
 
-let sqld_bin = Sys.getenv_opt "SQLD_BIN"
+(* SQLD_BIN, or else the test server kept beside the project: shared/bin/sqld
+   in the repository's parent directory (found by walking up from the test's
+   directory, which dune puts under _build). *)
+let sqld_bin =
+  match Sys.getenv_opt "SQLD_BIN" with
+  | Some b when b <> "" -> Some b
+  | _ ->
+    let rec up dir =
+      let candidate = Filename.concat dir (Filename.concat "shared" (Filename.concat "bin" "sqld")) in
+      if Sys.file_exists candidate then Some candidate
+      else
+        let parent = Filename.dirname dir in
+        if parent = dir then None else up parent
+    in
+    up (Sys.getcwd ())
 
 let free_port () =
   let s = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
@@ -63,6 +77,16 @@ let url_of s = Printf.sprintf "http://127.0.0.1:%d" s.port
 let server = lazy (Option.map (fun bin -> url_of (start_sqld bin)) sqld_bin)
 
 let skipped = "SKIPPED: the remote tests need sqld; set SQLD_BIN to its binary"
+
+(* A suite that needs a server and has none: on a user's machine it says so
+   and runs the rest; under CI (CI=true) the run fails, so that a missing
+   server can never pass as green. *)
+let no_server what =
+  if Sys.getenv_opt "CI" = Some "true" then begin
+    Printf.eprintf "FAIL: CI=true and no sqld (set SQLD_BIN, or put it at ../shared/bin/sqld): %s\n%!" what;
+    exit 1
+  end
+  else Printf.printf "%s (%s)\n%!" skipped what
 
 (* Removes an embedded replica's file and the files libsql keeps next to it. *)
 let cleanup_replica path =
