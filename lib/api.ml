@@ -10,6 +10,23 @@ let[@inline] unit_of_reply r = if Wire.is_ok r then Ok () else err_of_reply r
 let[@inline] int64_of_reply r = if Wire.is_ok r then Ok (Wire.int64_at r 1) else err_of_reply r
 let handle_of_result = function Ok h -> Ok h | Error r -> err_of_reply r
 
+(* Durations given by the caller: finite, not negative (or, for a timeout,
+   positive), and at most about 11 days, so that they fit every clock and
+   integer they are converted to (SQLite takes its busy timeout as a C int
+   of milliseconds). The first bad one is a Misuse error naming it. *)
+let max_duration = 1e6
+
+let bad_durations checks =
+  List.find_map
+    (fun (what, v, positive) ->
+      if Float.is_finite v && (if positive then v > 0. else v >= 0.) && v <= max_duration then None
+      else
+        Some
+          (Error.make `Misuse
+             (Printf.sprintf "%s must be a finite number of seconds, %s and at most %.0f (got %g)" what
+                (if positive then "more than 0" else "0 or more") max_duration v)))
+    checks
+
 (* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
 let chunk_rows = 256
 
@@ -60,7 +77,17 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       oneshot : bool;  (** the statement belongs to this result set *)
       cur : Wire.cursor;
       mutable state : state;
+      runs : int ref;  (* how often the statement has run ... *)
+      run : int;  (* ... when this result set was its latest run *)
     }
+
+    (* Rows already fetched are served from the chunk without a call to
+       the stub, so the stub's own generation check cannot see a result set
+       whose statement has run again: this one does. *)
+    let stale r = r.state = Open && !(r.runs) <> r.run
+
+    let invalidated () =
+      Error (Error.make `Misuse "this result set was invalidated: its statement was executed again")
 
     let columns r = r.cur.names
     let decltypes r = r.cur.decltypes
@@ -90,7 +117,8 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let rec next r =
       let c = r.cur in
-      if c.remaining > 0 then Io.return (Ok (Some (Row.make c.names (Wire.decode_row c))))
+      if stale r then Io.return (invalidated ())
+      else if c.remaining > 0 then Io.return (Ok (Some (Row.make c.names (Wire.decode_row c))))
       else
         match r.state with
         | Exhausted -> Io.return (Ok None)
@@ -117,10 +145,10 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
     let to_list r = fold r ~init:[] ~f:(fun acc row -> row :: acc) >|= Result.map List.rev
 
-    let start ~oneshot ?header stmt reply =
+    let start ~oneshot ?header ?(runs = ref 0) stmt reply =
       if Wire.is_ok reply then begin
         let cur, header = Wire.decode_query reply header in
-        let r = { stmt; oneshot; cur; state = Open } in
+        let r = { stmt; oneshot; cur; state = Open; runs; run = !runs } in
         if cur.done_ then begin
           (* the whole result came in the first chunk: release it now *)
           r.state <- Exhausted;
@@ -143,6 +171,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
         Ffi.take_db
 
     let open_remote ?(timeout = 10.) ~url ~auth_token () =
+      match bad_durations [ ("Db.open_remote: timeout", timeout, true) ] with
+      | Some e -> Io.return (Error e)
+      | None ->
       let ms = int_of_float (Float.round (Float.max 0.001 timeout *. 1000.)) in
       call_handle
         (fun () -> Ffi.db_open_remote url auth_token ms)
@@ -151,6 +182,13 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
         ~path ~url ~auth_token () =
+      match
+        bad_durations
+          [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
+            ("Db.open_replica: sync_timeout", sync_timeout, true) ]
+      with
+      | Some e -> Io.return (Error e)
+      | None ->
       let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
       let b = Bytes.create 25 in
       Bytes.set_int64_le b 0 (ms sync_interval);
@@ -192,17 +230,26 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
   module Stmt = struct
     (* The column header is cached here after the first query; the stub
        sends it again only if SQLite re-prepared the statement. *)
-    type t = { h : Ffi.stmt; mutable header : Wire.header option }
+    type t = { h : Ffi.stmt; mutable header : Wire.header option; runs : int ref }
+
+    (* Every run of the statement invalidates the result sets of the runs
+       before it (see Rows.stale). *)
+    let ran s = incr s.runs
+
+    let make h = { h; header = None; runs = ref 0 }
 
     let execute ?params s =
+      ran s;
       let p = Params.encode params in
       call_int64 (fun () -> Ffi.stmt_execute s.h p) (Ffi.stmt_execute_async s.h p)
 
     let execute_many s sets =
+      ran s;
       let p = Wire.encode_param_sets sets in
       call_int64 (fun () -> Ffi.stmt_execute_many s.h p) (Ffi.stmt_execute_many_async s.h p)
 
     let run_query s params max_rows =
+      ran s;
       let header = s.header in
       let p = Params.encode params and want = header = None in
       Io.call
@@ -211,7 +258,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let query ?params s =
       run_query s params chunk_rows >>= fun reply ->
-      Rows.start ~oneshot:false ?header:s.header s.h reply >|= function
+      Rows.start ~oneshot:false ?header:s.header ~runs:s.runs s.h reply >|= function
       | Ok (r, h) -> s.header <- Some h; Ok r
       | Error e -> Error e
 
@@ -230,7 +277,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       call_int64 (fun () -> Ffi.stmt_parameter_count s.h) (Ffi.stmt_parameter_count_async s.h)
       >|= Result.map Int64.to_int
 
-    let reset s = call_unit (fun () -> Ffi.stmt_reset s.h (-1)) (Ffi.stmt_reset_async s.h (-1))
+    let reset s =
+      ran s;
+      call_unit (fun () -> Ffi.stmt_reset s.h (-1)) (Ffi.stmt_reset_async s.h (-1))
     let close s = Rows.close_stmt s.h
   end
 
@@ -241,6 +290,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
 
     let connect ?(busy_timeout = 5.0) db =
+      match bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] with
+      | Some e -> Io.return (Error e)
+      | None ->
       let ms = ms_of_seconds busy_timeout in
       call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
       >|= Result.map (fun h -> { h; savepoints = 0 })
@@ -252,7 +304,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     let prepare_raw c sql =
       call_handle (fun () -> Ffi.conn_prepare c.h sql) (Ffi.conn_prepare_async c.h sql) Ffi.take_stmt
 
-    let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> { Stmt.h; header = None })
+    let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> (Stmt.make h))
 
     let query ?params c sql =
       prepare_raw c sql >>= function
@@ -291,7 +343,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       prepare_raw c sql >>= function
       | Error e -> Io.return (Error e)
       | Ok h ->
-        Stmt.query_one ?params { Stmt.h; header = None } >>= fun r ->
+        Stmt.query_one ?params (Stmt.make h) >>= fun r ->
         Rows.close_stmt h >|= fun () -> r
 
     let batch c sql = call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true)
@@ -307,6 +359,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       >|= Result.map (fun i -> i <> 0L)
 
     let set_busy_timeout c s =
+      match bad_durations [ ("Conn.set_busy_timeout", s, false) ] with
+      | Some e -> Io.return (Error e)
+      | None ->
       let ms = ms_of_seconds s in
       call_unit (fun () -> Ffi.conn_set_busy_timeout c.h ms) (Ffi.conn_set_busy_timeout_async c.h ms)
 
@@ -458,6 +513,11 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
   let jitter = lazy (Random.State.make_self_init ())
 
   let retry ?(attempts = 4) ?(base_delay = 0.1) ?(max_delay = 2.) ?on_retry f =
+    match bad_durations [ ("retry: base_delay", base_delay, false); ("retry: max_delay", max_delay, false) ] with
+    | Some e -> Io.return (Error e)
+    | None when attempts < 1 ->
+      Io.return (Error (Error.make `Misuse (Printf.sprintf "retry: attempts must be 1 or more (got %d)" attempts)))
+    | None ->
     let rec go attempt =
       f () >>= function
       | Error e when Error.is_transient e && attempt < attempts ->

@@ -36,7 +36,14 @@ module type IO = sig
       reply to [async id] is OK. *)
 end
 
-(** The operations, for any fiber. *)
+(** The operations, for any fiber.
+
+    {b Durations} are seconds, as floats. Every duration argument
+    ([timeout], [sync_timeout], [sync_interval], [busy_timeout], the
+    delays of [retry]) must be finite, from 0 to 1,000,000 (a [timeout] or
+    [sync_timeout] more than 0): anything else ([nan], [infinity], a
+    negative number) is a [`Misuse] error that names the argument, and
+    nothing is opened or run. *)
 module type S = sig
   type 'a io
 
@@ -381,7 +388,9 @@ module type S = sig
       [d = min max_delay (base_delay * 2^(n-1))] (defaults [0.1] s and
       [2.] s): exponential backoff with jitter. Other errors, and the last
       attempt's error, are returned as they are; exceptions pass through.
-      [on_retry] is told about each retry before its wait.
+      [on_retry] is told about each retry before its wait. An [attempts]
+      below 1, or a delay that is not a finite number of seconds from 0
+      to 1,000,000, is a [`Misuse] error and [f] is not run.
 
       Only retry what is safe to run twice: a write that timed out may
       have reached the server. *)

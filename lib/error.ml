@@ -74,11 +74,36 @@ let code_name code =
 let is_transient e =
   match e.kind with `Busy | `Network | `Timeout -> true | _ -> false
 
+(* Text for one line: every run of whitespace (newlines included) becomes
+   one space, and text longer than [max] bytes is cut at a character
+   boundary, with an ellipsis. *)
+let one_line ?(max = max_int) s =
+  let b = Buffer.create (min (String.length s) 256) in
+  let space = ref false in
+  String.iter
+    (fun c ->
+      match c with
+      | ' ' | '\t' | '\n' | '\r' | '\011' | '\012' -> if Buffer.length b > 0 then space := true
+      | c ->
+        if !space then Buffer.add_char b ' ';
+        space := false;
+        Buffer.add_char b c)
+    s;
+  let s = Buffer.contents b in
+  if String.length s <= max then s
+  else
+    (* back up to the first byte of a UTF-8 character *)
+    let rec cut i = if i > 0 && Char.code s.[i] land 0xC0 = 0x80 then cut (i - 1) else i in
+    String.sub s 0 (cut (max - 3)) ^ "..."
+
+(* How much of a statement an error shows: enough to recognise it. *)
+let sql_shown = 200
+
 let to_string e =
   let b = Buffer.create 128 in
-  Printf.bprintf b "%s error: %s" (kind_to_string e.kind) e.message;
+  Printf.bprintf b "%s error: %s" (kind_to_string e.kind) (one_line e.message);
   Option.iter (fun c -> Printf.bprintf b " (%s, code %d)" (code_name c) c) e.code;
-  Option.iter (fun s -> Printf.bprintf b " in SQL: %s" s) e.sql;
+  Option.iter (fun s -> Printf.bprintf b " in SQL: %s" (one_line ~max:sql_shown s)) e.sql;
   Buffer.contents b
 
 let pp ppf e = Format.pp_print_string ppf (to_string e)

@@ -48,8 +48,10 @@ val is_transient : t -> bool
 (** [true] for [`Busy], [`Network] and [`Timeout]: worth a retry. *)
 
 val to_string : t -> string
-(** One line: kind, message, code name and SQL. Never contains an auth
-    token. *)
+(** One line: kind, message, code name and SQL. Whitespace (newlines
+    included) is folded to single spaces, and an SQL text longer than 200
+    bytes is cut, with ["..."] (the whole text stays in [sql]). Never
+    contains an auth token. *)
 
 val pp : Format.formatter -> t -> unit
 (** Prints {!to_string}. *)

@@ -277,6 +277,22 @@ let test_error_to_string () =
   Alcotest.(check string) "format"
     "constraint error: UNIQUE constraint failed: t.u (SQLITE_CONSTRAINT_UNIQUE, code 2067) in SQL: INSERT"
     (Error.to_string e);
+  (* one line whatever the statement: whitespace folded, a long one cut *)
+  let multi = { e with message = "near \"x\":\n syntax error"; sql = Some "SELECT 1,\n\t2\r\n  FROM t\n" } in
+  Alcotest.(check string) "folded"
+    "constraint error: near \"x\": syntax error (SQLITE_CONSTRAINT_UNIQUE, code 2067) in SQL: SELECT 1, 2 FROM t"
+    (Error.to_string multi);
+  let long_sql = "SELECT '" ^ String.concat "" (List.init 1000 (fun _ -> "\xc3\xa9")) ^ "'" in
+  let s = Error.to_string { e with sql = Some long_sql } in
+  Alcotest.(check bool) ("cut with an ellipsis: " ^ s) true
+    (String.length s < 300 && String.sub s (String.length s - 3) 3 = "...");
+  Alcotest.(check bool) "cut at a character boundary" true
+    (String.index_opt s '\n' = None && Char.code s.[String.length s - 4] <> 0xc3);
+  (* and a real multi-line statement's error, from the engine *)
+  with_mem (fun c ->
+      let e = expect_error ~kind:`Sql (Conn.execute c "SELECT *\nFROM\n  missing_table\nWHERE 1") in
+      let s = Error.to_string e in
+      Alcotest.(check bool) ("no newline in: " ^ s) true (not (String.contains s '\n')));
   Alcotest.(check string) "primary" "SQLITE_BUSY" (Error.code_name 5);
   Alcotest.(check string) "extended" "SQLITE_IOERR_SHORT_READ" (Error.code_name 522);
   Alcotest.(check bool) "busy is transient" true (Error.is_transient { e with kind = `Busy });
@@ -466,9 +482,16 @@ let test_stale_cursor () =
       let r1 = ok (Stmt.query sel) in
       ignore (ok (Rows.next r1));
       let r2 = ok (Stmt.query sel) in
-      (* r1 still has rows of its first chunk; past it, it must not read r2's rows *)
-      let rec drain () = match Rows.next r1 with Ok (Some _) -> drain () | other -> other in
-      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (drain ()));
+      (* r1 still has rows of its first chunk in hand: its very next read is
+         already an error, as the .mli promises, not a stale row *)
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r1));
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r1));
+      (* so do Stmt.query and Stmt.query_one *)
+      let r3 = ok (Stmt.query sel) in
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r2));
+      ignore (ok (Stmt.query_one sel));
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r3));
+      let r2 = ok (Stmt.query sel) in
       Alcotest.(check int) "r2 reads everything" 2000 (List.length (ok (Rows.to_list r2))))
 
 let test_rows_close_releases_lock () =
@@ -564,8 +587,7 @@ let test_remaining_api () =
       let rows = ok (Stmt.query sel ~params:(`Positional [ Value.int 600 ])) in
       ignore (ok (Rows.next rows));
       ok (Stmt.reset sel);
-      let rec drain () = match Rows.next rows with Ok (Some _) -> drain () | other -> other in
-      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (drain ()));
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next rows));
       (* and the statement runs again from the start *)
       Alcotest.(check int) "after reset" 10 (List.length (ok (Rows.to_list (ok (Stmt.query sel ~params:(`Positional [ Value.int 10 ]))))));
       Stmt.close sel;
@@ -670,6 +692,35 @@ let flaky n e =
   let calls = ref 0 in
   (calls, fun () -> incr calls; if !calls <= n then Error e else Ok !calls)
 
+(* Every duration argument is checked: a bad one is a Misuse error naming
+   it, and nothing runs (before: retry raised Unix_error from the sleep and
+   open_remote accepted nan). *)
+let test_bad_durations () =
+  let runs = ref 0 in
+  let busy () = incr runs; Error (Error.make `Busy "locked") in
+  List.iter
+    (fun (name, r) ->
+      let e = expect_error ~kind:`Misuse ~contains:name r in
+      Alcotest.(check bool) ("names the value: " ^ e.message) true (String.length e.message > 0))
+    [ ("base_delay", retry ~base_delay:nan busy); ("base_delay", retry ~base_delay:(-1.) busy);
+      ("max_delay", retry ~max_delay:infinity busy); ("attempts", retry ~attempts:0 busy) ];
+  Alcotest.(check int) "f never ran" 0 !runs;
+  let url = "http://127.0.0.1:9" and auth_token = "" in
+  List.iter
+    (fun t -> ignore (expect_error ~kind:`Misuse ~contains:"timeout" (Db.open_remote ~timeout:t ~url ~auth_token ())))
+    [ nan; 0.; -1.; infinity; 1e300 ];
+  let path = Filename.temp_file "turso" ".db" in
+  ignore (expect_error ~kind:`Misuse ~contains:"sync_interval" (Db.open_replica ~sync_interval:nan ~path ~url ~auth_token ()));
+  ignore (expect_error ~kind:`Misuse ~contains:"sync_timeout" (Db.open_replica ~sync_timeout:0. ~path ~url ~auth_token ()));
+  Sys.remove path;
+  let db = ok (Db.open_local ":memory:") in
+  ignore (expect_error ~kind:`Misuse ~contains:"busy_timeout" (Conn.connect ~busy_timeout:nan db));
+  let c = ok (Conn.connect ~busy_timeout:0. db) in
+  ignore (expect_error ~kind:`Misuse ~contains:"set_busy_timeout" (Conn.set_busy_timeout c (-0.5)));
+  ok (Conn.set_busy_timeout c 1.);
+  Conn.close c;
+  Db.close db
+
 let test_retry () =
   let busy = Error.make `Busy "database is locked" in
   let delays = ref [] in
@@ -741,7 +792,7 @@ let () =
           tc "closing a connection closes its statements" test_closing_conn_closes_statements;
           tc "changes, rowid, RETURNING" test_conn_info; tc ":memory: shared per Db" test_memory_shared;
           tc "file persists" test_file_persists; tc "iter, fold, reset, helpers" test_remaining_api ] );
-      ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry ]);
+      ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry; tc "bad durations" test_bad_durations ]);
       ( "threads",
         [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] ) ]
   in
