@@ -59,15 +59,15 @@ let is_read_statement sql =
     not (List.exists (fun w -> List.mem w [ "INSERT"; "UPDATE"; "DELETE"; "REPLACE" ]) words)
   | _ -> false
 
-module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
-  type 'a io = 'a Io.t
+module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = struct
+  type 'a io = 'a Fiber.t
 
-  let ( >>= ) = Io.bind
-  let ( >|= ) x f = Io.bind x (fun v -> Io.return (f v))
+  let ( >>= ) = Fiber.bind
+  let ( >|= ) x f = Fiber.bind x (fun v -> Fiber.return (f v))
 
-  let call_unit sync async = Io.call sync async >|= unit_of_reply
-  let call_int64 sync async = Io.call sync async >|= int64_of_reply
-  let call_handle sync async take = Io.call_handle sync async take >|= handle_of_result
+  let call_unit sync async = Fiber.call sync async >|= unit_of_reply
+  let call_int64 sync async = Fiber.call sync async >|= int64_of_reply
+  let call_handle sync async take = Fiber.call_handle sync async take >|= handle_of_result
 
   module Rows = struct
     type state = Open | Exhausted | Closed
@@ -91,19 +91,19 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let columns r = r.cur.names
     let decltypes r = r.cur.decltypes
-    let close_stmt s = Io.call (fun () -> Ffi.stmt_close s) (Ffi.stmt_close_async s) >|= ignore
+    let close_stmt s = Fiber.call (fun () -> Ffi.stmt_close s) (Ffi.stmt_close_async s) >|= ignore
 
     let release r =
       if r.oneshot then close_stmt r.stmt
       else if r.state = Open then
-        Io.call
+        Fiber.call
           (fun () -> Ffi.stmt_reset r.stmt r.cur.generation)
           (Ffi.stmt_reset_async r.stmt r.cur.generation)
         >|= ignore
-      else Io.return ()
+      else Fiber.return ()
 
     let close r =
-      if r.state = Closed then Io.return ()
+      if r.state = Closed then Fiber.return ()
       else begin
         let release = release r in
         r.cur.remaining <- 0;
@@ -113,20 +113,20 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let finish r =
       r.state <- Exhausted;
-      if r.oneshot then close_stmt r.stmt else Io.return ()
+      if r.oneshot then close_stmt r.stmt else Fiber.return ()
 
     let rec next r =
       let c = r.cur in
-      if stale r then Io.return (invalidated ())
-      else if c.remaining > 0 then Io.return (Ok (Some (Row.make c.names (Wire.decode_row c))))
+      if stale r then Fiber.return (invalidated ())
+      else if c.remaining > 0 then Fiber.return (Ok (Some (Row.make c.names (Wire.decode_row c))))
       else
         match r.state with
-        | Exhausted -> Io.return (Ok None)
-        | Closed -> Io.return (Error (Error.make `Closed "result set is closed"))
+        | Exhausted -> Fiber.return (Ok None)
+        | Closed -> Fiber.return (Error (Error.make `Closed "result set is closed"))
         | Open ->
           if c.done_ then finish r >|= fun () -> Ok None
           else
-            Io.call
+            Fiber.call
               (fun () -> Ffi.stmt_fetch r.stmt c.generation chunk_rows)
               (Ffi.stmt_fetch_async r.stmt c.generation chunk_rows)
             >>= fun reply ->
@@ -137,10 +137,10 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       let rec go acc =
         next r >>= function
         | Ok (Some row) -> go (f acc row)
-        | Ok None -> Io.return (Ok acc)
-        | Error e -> Io.return (Error e)
+        | Ok None -> Fiber.return (Ok acc)
+        | Error e -> Fiber.return (Error e)
       in
-      Io.on_exn (fun () -> go init) (fun () -> close r)
+      Fiber.on_exn (fun () -> go init) (fun () -> close r)
 
     let iter r ~f = fold r ~init:() ~f:(fun () row -> f row)
     let to_list r = fold r ~init:[] ~f:(fun acc row -> row :: acc) >|= Result.map List.rev
@@ -152,11 +152,11 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
         if cur.done_ then begin
           (* the whole result came in the first chunk: release it now *)
           r.state <- Exhausted;
-          (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> Ok (r, header)
+          (if oneshot then close_stmt stmt else Fiber.return ()) >|= fun () -> Ok (r, header)
         end
-        else Io.return (Ok (r, header))
+        else Fiber.return (Ok (r, header))
       end
-      else (if oneshot then close_stmt stmt else Io.return ()) >|= fun () -> err_of_reply reply
+      else (if oneshot then close_stmt stmt else Fiber.return ()) >|= fun () -> err_of_reply reply
   end
 
   module Db = struct
@@ -172,7 +172,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let open_remote ?(timeout = 10.) ~url ~auth_token () =
       match bad_durations [ ("Db.open_remote: timeout", timeout, true) ] with
-      | Some e -> Io.return (Error e)
+      | Some e -> Fiber.return (Error e)
       | None ->
       let ms = int_of_float (Float.round (Float.max 0.001 timeout *. 1000.)) in
       call_handle
@@ -187,7 +187,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
           [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
             ("Db.open_replica: sync_timeout", sync_timeout, true) ]
       with
-      | Some e -> Io.return (Error e)
+      | Some e -> Fiber.return (Error e)
       | None ->
       let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
       let b = Bytes.create 25 in
@@ -204,17 +204,17 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     type sync_info = { frame_no : int64 option; frames_synced : int }
 
     let sync db =
-      Io.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
+      Fiber.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
       if Wire.is_ok r then
         let f = Wire.int64_at r 1 in
         Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
       else err_of_reply r
 
     let stats db =
-      Io.call (fun () -> Ffi.db_stats db) (Ffi.db_stats_async db) >|= fun r ->
+      Fiber.call (fun () -> Ffi.db_stats db) (Ffi.db_stats_async db) >|= fun r ->
       if Wire.is_ok r then Ok (Stats.decode r) else err_of_reply r
 
-    let close db = Io.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
+    let close db = Fiber.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
 
     let open_config ?timeout = function
       | Config.Local path -> open_local path
@@ -223,7 +223,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let of_env ?env_file () =
       match Config.of_env ?env_file () with
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok c -> open_config c
   end
 
@@ -252,7 +252,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       ran s;
       let header = s.header in
       let p = Params.encode params and want = header = None in
-      Io.call
+      Fiber.call
         (fun () -> Ffi.stmt_query s.h p max_rows want)
         (Ffi.stmt_query_async s.h p max_rows want)
 
@@ -291,7 +291,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let connect ?(busy_timeout = 5.0) db =
       match bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] with
-      | Some e -> Io.return (Error e)
+      | Some e -> Fiber.return (Error e)
       | None ->
       let ms = ms_of_seconds busy_timeout in
       call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
@@ -308,25 +308,25 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let query ?params c sql =
       prepare_raw c sql >>= function
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok s ->
         let p = Params.encode params in
-        Io.call
+        Fiber.call
           (fun () -> Ffi.stmt_query s p chunk_rows true)
           (Ffi.stmt_query_async s p chunk_rows true)
         >>= fun reply -> Rows.start ~oneshot:true s reply >|= Result.map fst
 
     let fold ?params c sql ~init ~f =
-      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.fold r ~init ~f
+      query ?params c sql >>= function Error e -> Fiber.return (Error e) | Ok r -> Rows.fold r ~init ~f
 
     let iter ?params c sql ~f = fold ?params c sql ~init:() ~f:(fun () row -> f row)
 
     let query_list ?params c sql =
-      query ?params c sql >>= function Error e -> Io.return (Error e) | Ok r -> Rows.to_list r
+      query ?params c sql >>= function Error e -> Fiber.return (Error e) | Ok r -> Rows.to_list r
 
     let query_map ?params c sql ~f =
       query ?params c sql >>= function
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok r ->
         let rec go acc =
           Rows.next r >>= function
@@ -334,14 +334,14 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
             match f row with
             | Ok x -> go (x :: acc)
             | Error e -> Rows.close r >|= fun () -> Error e)
-          | Ok None -> Io.return (Ok (List.rev acc))
-          | Error e -> Io.return (Error e)
+          | Ok None -> Fiber.return (Ok (List.rev acc))
+          | Error e -> Fiber.return (Error e)
         in
-        Io.on_exn (fun () -> go []) (fun () -> Rows.close r)
+        Fiber.on_exn (fun () -> go []) (fun () -> Rows.close r)
 
     let query_one ?params c sql =
       prepare_raw c sql >>= function
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok h ->
         Stmt.query_one ?params (Stmt.make h) >>= fun r ->
         Rows.close_stmt h >|= fun () -> r
@@ -360,7 +360,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let set_busy_timeout c s =
       match bad_durations [ ("Conn.set_busy_timeout", s, false) ] with
-      | Some e -> Io.return (Error e)
+      | Some e -> Fiber.return (Error e)
       | None ->
       let ms = ms_of_seconds s in
       call_unit (fun () -> Ffi.conn_set_busy_timeout c.h ms) (Ffi.conn_set_busy_timeout_async c.h ms)
@@ -369,7 +369,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let with_transaction ?(behavior = `Deferred) c f =
       is_autocommit c >>= function
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok autocommit ->
         let begin_sql, commit_sql, rollback_sqls =
           if autocommit then
@@ -386,23 +386,23 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
         in
         let leave () = if not autocommit then c.savepoints <- c.savepoints - 1 in
         let rollback () =
-          let rec go = function [] -> Io.return () | q :: r -> exec_ c q >>= fun _ -> go r in
+          let rec go = function [] -> Fiber.return () | q :: r -> exec_ c q >>= fun _ -> go r in
           go rollback_sqls >|= leave
         in
         exec_ c begin_sql >>= function
-        | Error e -> Io.return (Error e)
+        | Error e -> Fiber.return (Error e)
         | Ok () -> (
           if not autocommit then c.savepoints <- c.savepoints + 1;
-          Io.on_exn (fun () -> f c) rollback >>= function
+          Fiber.on_exn (fun () -> f c) rollback >>= function
           | Error e -> rollback () >|= fun () -> Error e
           | Ok v -> (
             exec_ c commit_sql >>= function
-            | Ok () -> leave (); Io.return (Ok v)
+            | Ok () -> leave (); Fiber.return (Ok v)
             | Error e -> rollback () >|= fun () -> Error e))
 
     let run ?params c sql =
       let p = Params.encode params in
-      Io.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
+      Fiber.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
       if Wire.is_ok r then Ok (Result_set.of_wire (Wire.decode_run r)) else err_of_reply r
 
     type batch_mode = [ `Write | `Read | `Deferred ]
@@ -417,26 +417,26 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
       in
       match not_read with
       | Some (i, sql) ->
-        Io.return
+        Fiber.return
           (Error
              (Error.make ~sql `Misuse
                 (Printf.sprintf "statement %d: a batch in `Read mode runs only SELECT, VALUES or WITH ... SELECT statements" i)))
       | None ->
         let m = match mode with `Deferred -> 0 | `Write -> 1 | `Read -> 2 in
         let req = Wire.encode_batch m (List.map (fun (sql, p) -> (sql, Some p)) stmts) in
-        Io.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
+        Fiber.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
         if Wire.is_ok r then Ok (List.map Result_set.of_wire (Wire.decode_batch r)) else err_of_reply r
 
     let execute_transaction c stmts =
       with_transaction ~behavior:`Immediate c (fun c ->
           let rec go = function
-            | [] -> Io.return (Ok ())
+            | [] -> Fiber.return (Ok ())
             | sql :: rest -> (
-              execute c sql >>= function Ok _ -> go rest | Error e -> Io.return (Error e))
+              execute c sql >>= function Ok _ -> go rest | Error e -> Fiber.return (Error e))
           in
           go stmts)
 
-    let close c = Io.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
+    let close c = Fiber.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
   end
 
   module Tx = struct
@@ -460,9 +460,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
     let begin_ ?(behavior = `Deferred) conn =
       Conn.is_autocommit conn >>= function
-      | Error e -> Io.return (Error e)
+      | Error e -> Fiber.return (Error e)
       | Ok false ->
-        Io.return
+        Fiber.return
           (Error (Error.make `Misuse "a transaction is already open on this connection (use Conn.with_transaction to nest)"))
       | Ok true ->
         let sql =
@@ -473,7 +473,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     (* Runs [f] if the transaction is open; afterwards, a connection back in
        autocommit mode means a statement ended the transaction. *)
     let guard t f =
-      if t.state <> Open then Io.return (Error (closed_error t))
+      if t.state <> Open then Fiber.return (Error (closed_error t))
       else
         f () >>= fun r ->
         Conn.is_autocommit t.conn >|= fun a ->
@@ -487,16 +487,16 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     let script t sql = guard t (fun () -> Conn.script t.conn sql)
 
     let finish t sql final =
-      if t.state <> Open then Io.return (Error (closed_error t))
+      if t.state <> Open then Fiber.return (Error (closed_error t))
       else
         Conn.execute t.conn sql >>= function
-        | Ok _ -> t.state <- final; Io.return (Ok ())
+        | Ok _ -> t.state <- final; Fiber.return (Ok ())
         | Error e ->
           (* a failed COMMIT: roll back, so the connection is usable *)
           Conn.is_autocommit t.conn >>= fun a ->
           (match a with
            | Ok false -> Conn.execute t.conn "ROLLBACK" >|= ignore
-           | _ -> Io.return ())
+           | _ -> Fiber.return ())
           >|= fun () ->
           t.state <- Rolled_back;
           Error e
@@ -505,7 +505,7 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
     let rollback t = finish t "ROLLBACK" Rolled_back
 
     let close t =
-      if t.state <> Open then Io.return ()
+      if t.state <> Open then Fiber.return ()
       else rollback t >|= fun _ -> t.state <- Closed
   end
 
@@ -514,9 +514,9 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
 
   let retry ?(attempts = 4) ?(base_delay = 0.1) ?(max_delay = 2.) ?on_retry f =
     match bad_durations [ ("retry: base_delay", base_delay, false); ("retry: max_delay", max_delay, false) ] with
-    | Some e -> Io.return (Error e)
+    | Some e -> Fiber.return (Error e)
     | None when attempts < 1 ->
-      Io.return (Error (Error.make `Misuse (Printf.sprintf "retry: attempts must be 1 or more (got %d)" attempts)))
+      Fiber.return (Error (Error.make `Misuse (Printf.sprintf "retry: attempts must be 1 or more (got %d)" attempts)))
     | None ->
     let rec go attempt =
       f () >>= function
@@ -525,8 +525,20 @@ module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t = struct
         (* "equal jitter": half the delay, plus up to the other half at random *)
         let delay = (d /. 2.) +. Random.State.float (Lazy.force jitter) (d /. 2.) in
         Option.iter (fun f -> f ~attempt ~delay e) on_retry;
-        Io.sleep delay >>= fun () -> go (attempt + 1)
-      | r -> Io.return r
+        Fiber.sleep delay >>= fun () -> go (attempt + 1)
+      | r -> Fiber.return r
     in
     go 1
+
+  (* For generic code over Api_intf.S: the fiber's own operations. *)
+  module Io = struct
+    let return = Fiber.return
+    let bind = Fiber.bind
+    let map f x = x >|= f
+  end
+
+  module Syntax = struct
+    let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
+    let ( let+ ) x f = x >|= Result.map f
+  end
 end

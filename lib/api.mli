@@ -1,8 +1,8 @@
 (** The operations written once over the fiber (internal: [Turso] and
     [Turso_lwt] are its instances). *)
 
-module Make (Io : Api_intf.IO) : Api_intf.S with type 'a io = 'a Io.t
-(** The API over the fiber [Io]. *)
+module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t
+(** The API over the fiber [Fiber]. *)
 
 val unit_of_reply : string -> (unit, Error.t) result
 (** A reply that carries nothing but success or an error. *)

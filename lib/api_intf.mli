@@ -46,6 +46,42 @@ end
     nothing is opened or run. *)
 module type S = sig
   type 'a io
+  (** The fiber: ['a] itself for [Turso] (the call blocks), ['a Lwt.t]
+      for [Turso_lwt]. Exposed, with {!Io} and {!Syntax}, so that code
+      written once as a functor over {!Turso.S} applies to either:
+      {[
+        module Users (T : Turso.S) = struct
+          let count conn =
+            let open T.Syntax in
+            let+ row = T.Conn.query_one conn "SELECT count(*) FROM users" in
+            match row with Some r -> Turso.Row.get r 0 | None -> Turso.Value.Null
+        end
+        module Blocking_users = Users (Turso)
+        module Lwt_users = Users (Turso_lwt)
+      ]} *)
+
+  module Io : sig
+    val return : 'a -> 'a io
+    (** A fiber that is done, with this value. *)
+
+    val bind : 'a io -> ('a -> 'b io) -> 'b io
+    (** Sequencing: for [Turso], [bind x f = f x]; for [Turso_lwt],
+        [Lwt.bind]. *)
+
+    val map : ('a -> 'b) -> 'a io -> 'b io
+    (** [map f x = bind x (fun v -> return (f v))]. *)
+  end
+
+  module Syntax : sig
+    (** Binding operators for [(_, Error.t) result io]: the fiber and the
+        result at once. *)
+
+    val ( let* ) : ('a, 'e) result io -> ('a -> ('b, 'e) result io) -> ('b, 'e) result io
+    (** Binds the fiber, then the result: an [Error] skips the rest. *)
+
+    val ( let+ ) : ('a, 'e) result io -> ('a -> 'b) -> ('b, 'e) result io
+    (** Maps the value inside the fiber's result. *)
+  end
 
   module Rows : sig
     type t

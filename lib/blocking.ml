@@ -2,7 +2,7 @@
    Each call runs the stub's synchronous export, which releases the OCaml
    runtime lock while the engine works. *)
 
-module Io = struct
+module Fiber = struct
   type 'a t = 'a
 
   let return x = x
@@ -21,4 +21,4 @@ module Io = struct
   let sleep = Unix.sleepf
 end
 
-include Api.Make (Io)
+include Api.Make (Fiber)

@@ -22,11 +22,6 @@ module type S = Api_intf.S
 
 include Blocking
 
-module Syntax = struct
-  let ( let* ) = Result.bind
-  let ( let+ ) r f = Result.map f r
-end
-
 (* The old integration module's names, over the blocking API above. *)
 module Compat = struct
   type connection = { db : Db.t; conn : Conn.t }

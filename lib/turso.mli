@@ -67,17 +67,7 @@ module Stats = Stats
     the two by changing a module name. *)
 module type S = Api_intf.S
 
-include S with type 'a io := 'a
-
-(** {1 Scripting helpers} *)
-
-module Syntax : sig
-  val ( let* ) : ('a, 'e) result -> ('a -> ('b, 'e) result) -> ('b, 'e) result
-  (** [Result.bind]. *)
-
-  val ( let+ ) : ('a, 'e) result -> ('a -> 'b) -> ('b, 'e) result
-  (** [Result.map]. *)
-end
+include S with type 'a io = 'a
 
 (** {1 Migrating from the old integration module} *)
 

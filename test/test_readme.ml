@@ -67,6 +67,26 @@ let test_examples () =
   (match Readme_blocks.open_all ~url:"http://127.0.0.1:9" ~token:"t0k3n-not-shown" with
    | Ok _ -> Alcotest.fail "open_all: no server, yet it worked"
    | Error e -> Alcotest.(check bool) "open_all without a server" true (Error.is_transient e));
+  (* one functor, both fibers *)
+  let db = ok (Db.open_local "readme.db") in
+  let conn = ok (Conn.connect db) in
+  Alcotest.(check string) "Users (Turso)" "3" (Value.to_string (ok (Readme_blocks.Blocking_users.count conn)));
+  Alcotest.(check string) "Users (Turso), Io.map" "3" (Value.to_string (Readme_blocks.Blocking_users.count_or_zero conn));
+  Conn.close conn;
+  Db.close db;
+  let lwt_count =
+    Lwt_main.run
+      (let open Lwt.Syntax in
+       let* db = Turso_lwt.Db.open_local "readme.db" in
+       let db = ok db in
+       let* conn = Turso_lwt.Conn.connect db in
+       let conn = ok conn in
+       let* n = Readme_blocks.Lwt_users.count_or_zero conn in
+       let* () = Turso_lwt.Conn.close conn in
+       let+ () = Turso_lwt.Db.close db in
+       n)
+  in
+  Alcotest.(check string) "Users (Turso_lwt)" "3" (Value.to_string lwt_count);
   match Lwt_main.run (Readme_blocks.count_users "readme.db") with
   | Ok (Some r) -> Alcotest.(check string) "count_users (Lwt)" "3" (Value.to_string (Row.get r 0))
   | Ok None -> Alcotest.fail "count_users: no row"

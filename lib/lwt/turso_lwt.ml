@@ -76,7 +76,7 @@ module Async = struct
     (id, p)
 end
 
-module Io = struct
+module Fiber = struct
   type 'a t = 'a Lwt.t
 
   let return = Lwt.return
@@ -93,7 +93,7 @@ module Io = struct
     Lwt.map (fun reply -> if Wire.is_ok reply then take id else Error reply) p
 end
 
-include Turso.Private.Make (Io)
+include Turso.Private.Make (Fiber)
 
 let rows_seq rows =
   let rec next () =
@@ -106,16 +106,11 @@ let rows_seq rows =
   in
   next
 
-module Syntax = struct
-  let ( let* ) p f = Lwt.bind p (function Ok x -> f x | Error e -> Lwt.return (Error e))
-  let ( let+ ) p f = Lwt.map (Result.map f) p
-end
-
 module Private = struct
   let pending () = Hashtbl.length Async.pending
 
   let test_panic () =
     Lwt.map
       (fun r -> if Wire.is_ok r then Ok () else Error (Wire.decode_error r))
-      (Io.call (fun () -> "") (Ffi.test_panic_async ()))
+      (Fiber.call (fun () -> "") (Ffi.test_panic_async ()))
 end

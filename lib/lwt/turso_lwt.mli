@@ -38,22 +38,11 @@ type params = Turso.params
 val ok_exn : ('a, Error.t) result -> 'a
 (** As {!Turso.ok_exn}. *)
 
-include Turso.S with type 'a io := 'a Lwt.t
+include Turso.S with type 'a io = 'a Lwt.t
 
 val rows_seq : Rows.t -> (Row.t, Error.t) result Lwt_seq.t
 (** The rows of a result set as a lazy sequence, fetched a chunk at a time;
     an error ends the sequence after being produced. *)
-
-module Syntax : sig
-  (** Binding operators for [(_, Error.t) result Lwt.t]. *)
-
-  val ( let* ) :
-    ('a, 'e) result Lwt.t -> ('a -> ('b, 'e) result Lwt.t) -> ('b, 'e) result Lwt.t
-  (** Binds the promise, then the result. *)
-
-  val ( let+ ) : ('a, 'e) result Lwt.t -> ('a -> 'b) -> ('b, 'e) result Lwt.t
-  (** Maps the value inside the promise's result. *)
-end
 
 (**/**)
 
