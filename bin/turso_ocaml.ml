@@ -6,7 +6,8 @@
    Turso.Db.of_env reads them.
 
    Exit codes: 0 success; 1 an error (one line on stderr, "turso-ocaml:
-   ..."); 2 doctor found a problem; 124 a bad command line (cmdliner). *)
+   ..."; in the shell, the first failing statement of piped input); 2 doctor
+   found a problem; 124 a bad command line, 125 a bug (cmdliner's). *)
 
 open Turso
 open Cmdliner
@@ -15,6 +16,7 @@ let now = Unix.gettimeofday
 
 exception Failed of string
 exception Exit_with of int
+exception Failed_in_shell of Error.t
 
 let fail fmt = Printf.ksprintf (fun s -> raise (Failed s)) fmt
 let ok = function Ok x -> x | Error e -> raise (Failed (Error.to_string e))
@@ -151,17 +153,26 @@ let print_csv columns rows =
 
 (* ------------------------------------------------------------ commands *)
 
-(* -p VALUE: NULL, an integer, a float, or else text. *)
+(* What --help says about exit codes: ours, then cmdliner's. *)
+let exits = Cmd.Exit.info 1 ~doc:"an error (one line on standard error)." :: Cmd.Exit.defaults
+
+(* -p VALUE: NULL, a number as SQL writes it, or else text. OCaml's own
+   number syntax (0x10, 0b11, 1_000, nan, infinity) is text here: a user
+   of SQL means the characters. An integer too large for 64 bits is a
+   real, as SQLite reads such a literal. *)
+let sql_integer = Str.regexp "^[+-]?[0-9]+$"
+let sql_real = Str.regexp "^[+-]?\\([0-9]+\\(\\.[0-9]*\\)?\\|\\.[0-9]+\\)\\([eE][+-]?[0-9]+\\)?$"
+
 let param_of_string s =
   if s = "NULL" || s = "null" then Value.Null
-  else
-    match Int64.of_string_opt s with
-    | Some i -> Value.Integer i
-    | None -> ( match float_of_string_opt s with Some f when String.trim s = s -> Value.Real f | _ -> Value.Text s)
+  else if Str.string_match sql_integer s 0 then
+    match Int64.of_string_opt s with Some i -> Value.Integer i | None -> Value.Real (float_of_string s)
+  else if Str.string_match sql_real s 0 then Value.Real (float_of_string s)
+  else Value.Text s
 
 let params_arg =
   Arg.(value & opt_all string [] & info [ "p"; "param" ] ~docv:"VALUE"
-         ~doc:"A positional parameter (repeat for several): NULL, an integer, a float, or else text.")
+         ~doc:"A positional parameter (repeat for several): NULL, a number as SQL writes it (42, -5, 2.5, 1e3), or else text. A value that starts with '-' may follow -p directly: -p -5.")
 
 let sql_arg = Arg.(required & pos 0 (some string) None & info [] ~docv:"SQL" ~doc:"One SQL statement.")
 
@@ -180,7 +191,7 @@ let query_cmd =
   let format =
     Arg.(value & vflag Table [ (Json, info [ "json" ] ~doc:"Print a JSON array of objects."); (Csv, info [ "csv" ] ~doc:"Print CSV (RFC 4180).") ])
   in
-  Cmd.v (Cmd.info "query" ~doc:"Run a query and print its rows.")
+  Cmd.v (Cmd.info "query" ~exits ~doc:"Run a query and print its rows.")
     Term.(const run_query $ target $ sql_arg $ params_arg $ format)
 
 let exec_cmd =
@@ -189,10 +200,12 @@ let exec_cmd =
         let n = ok (Conn.execute ?params:(params_of params) conn sql) in
         Printf.printf "%Ld row%s changed\n" n (if n = 1L then "" else "s"))
   in
-  Cmd.v (Cmd.info "exec" ~doc:"Run a statement and print the rows it changed.") Term.(const run $ target $ sql_arg $ params_arg)
+  Cmd.v (Cmd.info "exec" ~exits ~doc:"Run a statement and print the rows it changed.") Term.(const run $ target $ sql_arg $ params_arg)
 
-(* Splits on ';' outside quotes and comments. *)
-let split_statements text =
+(* Provisional, until the Rust scanner is wired in. *)
+module Sql = struct
+let is_complete text = let t = String.trim text in t <> "" && t.[String.length t - 1] = ';'
+let split text =
   let out = ref [] and cur = Buffer.create 64 in
   let n = String.length text in
   let rec go i quote =
@@ -217,31 +230,43 @@ let split_statements text =
   go 0 None;
   if String.trim (Buffer.contents cur) <> "" then out := Buffer.contents cur :: !out;
   List.rev !out
+end
 
-(* The interactive prompt: statements end with ';' and may span lines.
-   Errors are shown and the prompt goes on. *)
-let shell t =
+(* The interactive prompt: statements end with ';' and may span lines;
+   a statement is complete when SQLite would call it complete (so a
+   CREATE TRIGGER's body, and ';' inside quotes or comments, do not end
+   it). Errors go to standard error. At a terminal the prompt goes on after
+   an error; with piped input the first error ends the run with exit code 1
+   (as sqlite3 -bail), unless --keep-going. *)
+let shell t keep_going =
   with_conn t (fun _ conn ->
       let tty = Unix.isatty Unix.stdin in
       if tty then print_endline "turso-ocaml shell: end statements with ';', .quit to leave, .tables to list tables";
       let prompt p = if tty then (print_string p; flush stdout) in
+      let failed = ref false in
+      let report e =
+        Printf.eprintf "error: %s\n%!" (Error.to_string e);
+        if not (tty || keep_going) then raise (Failed_in_shell e)
+        else failed := true
+      in
       let run_one sql =
         match Conn.query conn sql with
-        | Error e -> Printf.printf "error: %s\n%!" (Error.to_string e)
+        | Error e -> report e
         | Ok rs -> (
           let columns = Rows.columns rs in
           match Rows.to_list rs with
-          | Error e -> Printf.printf "error: %s\n%!" (Error.to_string e)
+          | Error e -> report e
           | Ok rows when Array.length columns > 0 -> print_table columns rows; flush stdout
           | Ok _ ->
             let n = match Conn.changes conn with Ok n -> n | Error _ -> 0L in
             Printf.printf "ok (%Ld row%s changed)\n%!" n (if n = 1L then "" else "s"))
       in
+      let run_text text = List.iter (fun s -> if String.trim s <> "" then run_one s) (Sql.split text) in
       let buf = Buffer.create 256 in
       let rec loop () =
         prompt (if Buffer.length buf = 0 then "turso> " else "   ...> ");
         match input_line stdin with
-        | exception End_of_file -> if Buffer.length buf > 0 then run_one (Buffer.contents buf)
+        | exception End_of_file -> if String.trim (Buffer.contents buf) <> "" then run_text (Buffer.contents buf)
         | line -> (
           let trimmed = String.trim line in
           match trimmed with
@@ -252,34 +277,46 @@ let shell t =
           | _ ->
             Buffer.add_string buf line;
             Buffer.add_char buf '\n';
-            let text = String.trim (Buffer.contents buf) in
-            if text <> "" && text.[String.length text - 1] = ';' then begin
+            let text = Buffer.contents buf in
+            if String.trim text = "" then Buffer.clear buf
+            else if Sql.is_complete text then begin
               Buffer.clear buf;
-              (* one statement at a time: "a; b;" on one line runs both *)
-              List.iter
-                (fun s -> if String.trim s <> "" then run_one s)
-                (split_statements text)
-            end
-            else if text = "" then Buffer.clear buf;
+              (* "a; b;" on one line runs both, one after the other *)
+              run_text text
+            end;
             loop ())
       in
-      loop ())
+      (try loop () with Failed_in_shell _ -> raise (Exit_with 1));
+      (* with --keep-going, piped input that had an error still says so *)
+      if !failed && not tty then raise (Exit_with 1))
 
-let shell_cmd = Cmd.v (Cmd.info "shell" ~doc:"An interactive SQL prompt.") Term.(const shell $ target)
+let shell_cmd =
+  let keep_going =
+    Arg.(value & flag & info [ "keep-going" ]
+           ~doc:"With piped input, go on after a failing statement (and still exit with 1 at the end). Without it, the first error ends the run.")
+  in
+  Cmd.v (Cmd.info "shell" ~exits ~doc:"An interactive SQL prompt; or run the statements piped to it.")
+    Term.(const shell $ target $ keep_going)
 
 let sync_cmd =
   let run t =
     with_conn t (fun db _ ->
+        (* opening a replica already synced it: say what that brought too,
+           or a first sync would always look like "0 frames" *)
+        let at_open = ok (Db.stats db) in
         let t0 = now () in
         let i = ok (Db.sync db) in
-        Printf.printf "synced in %.1f ms: %d frames applied, now at frame %s\n" ((now () -. t0) *. 1000.) i.Db.frames_synced
+        if at_open.Stats.syncs > 0 then
+          Printf.printf "opening synced %Ld frame%s\n" at_open.frames_synced (if at_open.frames_synced = 1L then "" else "s");
+        Printf.printf "synced in %.1f ms: %d frame%s applied, now at frame %s\n" ((now () -. t0) *. 1000.) i.Db.frames_synced
+          (if i.Db.frames_synced = 1 then "" else "s")
           (match i.Db.frame_no with Some f -> Int64.to_string f | None -> "none"))
   in
-  Cmd.v (Cmd.info "sync" ~doc:"Sync an embedded replica with its primary and say what it did.") Term.(const run $ target)
+  Cmd.v (Cmd.info "sync" ~exits ~doc:"Sync an embedded replica with its primary and say what it did.") Term.(const run $ target)
 
 let stats_cmd =
   let run t = with_conn t (fun db _ -> Format.printf "%a@." Stats.pp (ok (Db.stats db))) in
-  Cmd.v (Cmd.info "stats" ~doc:"Print the database's statistics (mode, statements, syncs, frames).") Term.(const run $ target)
+  Cmd.v (Cmd.info "stats" ~exits ~doc:"Print the database's statistics (mode, statements, syncs, frames).") Term.(const run $ target)
 
 (* ------------------------------------------------------------ doctor *)
 
@@ -356,7 +393,7 @@ let doctor t =
 let doctor_cmd =
   Cmd.v
     (Cmd.info "doctor" ~doc:"Check the setup: configuration, server, replica file, workflow mode."
-       ~exits:(Cmd.Exit.info 2 ~doc:"a problem was found" :: Cmd.Exit.defaults))
+       ~exits:(Cmd.Exit.info 2 ~doc:"a problem was found." :: exits))
     Term.(const doctor $ target)
 
 (* ------------------------------------------------------------ bench *)
@@ -416,7 +453,7 @@ let bench_cmd =
   let inserts = Arg.(value & opt int 100 & info [ "inserts" ] ~docv:"N" ~doc:"Single-row inserts to time.") in
   let reads = Arg.(value & opt int 500 & info [ "reads" ] ~docv:"N" ~doc:"Point reads to time.") in
   Cmd.v
-    (Cmd.info "bench"
+    (Cmd.info "bench" ~exits
        ~doc:"Time single-row inserts, 1,000-row batches and point reads on the configured database, next to the old workflow's figures. Uses (and drops) a table named turso_ocaml_bench.")
     Term.(const bench $ target $ inserts $ reads)
 
@@ -424,15 +461,26 @@ let bench_cmd =
 
 let () =
   let info =
-    Cmd.info "turso-ocaml" ~version:"0.1.0"
+    Cmd.info "turso-ocaml" ~version:"0.1.0" ~exits
       ~doc:"Query, sync and check libSQL and Turso databases (a local file, remote, or an embedded replica)."
   in
   let cmd =
     Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; stats_cmd; doctor_cmd; bench_cmd ]
   in
   (* errors are one line and exit 1; doctor's problems exit 2 *)
+  (* "-p -5": cmdliner would read -5 as an option; "--param=-5" is what
+     the user meant *)
+  let argv =
+    let rec go = function
+      | "--" :: rest -> "--" :: rest
+      | ("-p" | "--param") :: v :: rest -> ("--param=" ^ v) :: go rest
+      | x :: rest -> x :: go rest
+      | [] -> []
+    in
+    Array.of_list (go (Array.to_list Sys.argv))
+  in
   let wrap () =
-    match Cmd.eval_value ~catch:false cmd with
+    match Cmd.eval_value ~catch:false ~argv cmd with
     | Ok (`Ok ()) | Ok `Version | Ok `Help -> 0
     | Error (`Parse | `Term) -> Cmd.Exit.cli_error
     | Error `Exn -> Cmd.Exit.internal_error

@@ -99,14 +99,81 @@ let test_missing_config () =
 let test_shell () =
   let dir = tmp_dir () in
   let input = "CREATE TABLE s (x);\nINSERT INTO s VALUES\n  (1), (2);\nbad sql;\nSELECT sum(x) AS total FROM s; SELECT 'a;b' AS t;\n.tables\n.quit\nSELECT 'not reached';\n" in
-  let (_, out, _) as r = run ~dir ~input exe [ "shell"; "--db"; "s.db" ] in
-  check_code "shell" 0 r;
+  (* piped input: the first error ends the run, with exit code 1, as sqlite3 -bail *)
+  let (_, out, err) as r = run ~dir ~input exe [ "shell"; "--db"; "s.db" ] in
+  check_code "shell, bail" 1 r;
   check_contains "multi-line insert" out "ok (2 rows changed)";
-  check_contains "error shown, the shell goes on" out "error: sql error: near \"bad\": syntax error";
+  check_contains "the error, on stderr" err "error: sql error: near \"bad\": syntax error";
+  Alcotest.(check bool) "not on stdout" false (contains out "syntax error");
+  Alcotest.(check bool) "nothing after the error ran" false (contains out "total");
+  (* --keep-going: the shell goes on, and still exits with 1 *)
+  let (_, out, err) as r = run ~dir ~input exe [ "shell"; "--keep-going"; "--db"; "k.db" ] in
+  check_code "shell --keep-going" 1 r;
+  check_contains "error shown" err "syntax error";
   check_contains "after the error" out "total\n-----\n3    \n(1 row)";
   check_contains "a ';' inside quotes" out "a;b";
   check_contains ".tables" out "name\n----\ns   ";
-  Alcotest.(check bool) ".quit stops" false (contains out "not reached")
+  Alcotest.(check bool) ".quit stops" false (contains out "not reached");
+  (* statements as SQLite ends them: a trigger's body, ';' in comments *)
+  let input =
+    "CREATE TABLE a (x); CREATE TABLE log (y);\n\
+     CREATE TRIGGER tr AFTER INSERT ON a BEGIN\n\
+    \  INSERT INTO log VALUES (new.x);\n\
+    \  INSERT INTO log VALUES (new.x * 10);\n\
+     END;\n\
+     INSERT INTO a VALUES (4); /* a comment; with a semicolon */\n\
+     SELECT sum(y) AS s -- a comment; too\n\
+     FROM log;\n"
+  in
+  let (_, out, _) as r = run ~dir ~input exe [ "shell"; "--db"; "tr.db" ] in
+  check_code "shell, trigger" 0 r;
+  check_contains "the trigger ran whole" out "s \n--\n44\n(1 row)"
+
+(* -p as SQL reads numbers; -p -5 works; --help lists every exit code *)
+let test_params_help () =
+  let dir = tmp_dir () in
+  let q args = run ~dir exe ([ "query"; "--db"; "p.db"; "SELECT ?1 AS v, typeof(?1) AS t" ] @ args) in
+  List.iter
+    (fun (p, expected) ->
+      let (_, out, _) as r = q [ "-p"; p ] in
+      check_code ("-p " ^ p) 0 r;
+      check_contains ("-p " ^ p) out expected)
+    [ ("0x10", "0x10 | text"); ("0b11", "0b11 | text"); ("1_000", "1_000 | text"); ("42", "42 | integer");
+      ("-5", "-5 | integer"); ("+7", "7 | integer"); ("2.5", "2.5 | real"); ("-1e3", "-1000.0 | real");
+      (".5", "0.5 | real"); ("nan", "nan | text"); ("infinity", "infinity | text"); ("12abc", "12abc | text");
+      ("99999999999999999999", "1e+20 | real") ];
+  let (_, out, _) as r = run ~dir exe [ "query"; "--db"; "p.db"; "SELECT ? + ?"; "--param"; "-2"; "-p"; "-3" ] in
+  check_code "negative params" 0 r;
+  check_contains "negative params" out "-5";
+  let (_, out, _) as r = run ~dir exe [ "--help=plain" ] in
+  check_code "help" 0 r;
+  List.iter (fun code -> check_contains ("help lists " ^ code) out code) [ "1"; "123"; "124"; "125"; "an error (one line on standard error)" ];
+  let (_, out, _) = run ~dir exe [ "doctor"; "--help=plain" ] in
+  check_contains "doctor lists 2" out "a problem was found"
+
+(* sync right after open: what the open's own sync brought is said too
+   (it used to say "0 frames applied", although the rows had arrived) *)
+let test_sync_replica () =
+  match Lazy.force Sqld.server with
+  | None -> Alcotest.fail Sqld.skipped
+  | Some url ->
+    let open Turso in
+    let db = ok_exn (Db.open_remote ~url ~auth_token:"" ()) in
+    let c = ok_exn (Conn.connect db) in
+    ignore (ok_exn (Conn.execute c "CREATE TABLE IF NOT EXISTS cli_sync (x)"));
+    ignore (ok_exn (Conn.execute c "INSERT INTO cli_sync VALUES (1), (2), (3)"));
+    Conn.close c;
+    Db.close db;
+    let dir = tmp_dir () in
+    let (_, out, _) as r = run ~dir exe [ "sync"; "--url"; url; "--replica"; "r.db" ] in
+    check_code "sync" 0 r;
+    let frames = Scanf.sscanf out "opening synced %d frame" Fun.id in
+    Alcotest.(check bool) (Printf.sprintf "the open brought frames (%d): %s" frames out) true (frames > 0);
+    check_contains "then this sync" out "synced in";
+    check_contains "which applied nothing new" out "0 frames applied";
+    let (_, out, _) as r = run ~dir exe [ "query"; "--url"; url; "--replica"; "r.db"; "SELECT count(*) AS n FROM cli_sync" ] in
+    check_code "read on the replica" 0 r;
+    check_contains "the rows are there" out "3"
 
 let test_doctor () =
   let dir = tmp_dir () in
@@ -169,7 +236,9 @@ let test_example () =
 let () =
   let tc n f = Alcotest.test_case n `Quick f in
   Alcotest.run ~argv:[| Sys.argv.(0) |] "turso-ocaml"
-    [ ( "cli",
+    ([ ( "cli",
         [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
-          tc "shell" test_shell; tc "doctor" test_doctor; tc "bench" test_bench_local ] );
+          tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local ] );
       ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
+    @ if Sqld.sqld_bin = None then (Sqld.no_server "cli sync on a replica: 1 case not run"; [])
+      else [ ("sqld", [ tc "sync right after open" test_sync_replica ]) ])
