@@ -4,14 +4,18 @@
      val of_row     : Turso.Row.t -> (t, Turso.Error.t) result   (by column name)
      val to_params  : t -> Turso.params                           (`Named, one per field)
      val columns    : string list                                 (column names, in order)
-   ([foo_of_row], [foo_to_params], [foo_columns] for [foo]); for a tuple type,
-   [of_row] (by position) and [to_params] (`Positional).
+     val to_values  : t -> Turso.Value.t list                     (the fields, in order)
+   ([foo_of_row], [foo_to_params], [foo_columns], [foo_to_values] for [foo]);
+   for a tuple type, [of_row] (by position), [to_params] (`Positional) and
+   [to_values]. [to_values] is what Stmt.execute_many takes, row by row.
 
    Field types: int, int32, int64, float, bool, string, bytes, Turso.Value.t
    (or Value.t), an option of any of them, and M.t through M.of_value /
    M.to_value (or the attributes
    [@turso.of_value f] [@turso.to_value g]). Field attributes:
-   [@turso.column "name"] and [@turso.default expr]. *)
+   [@turso.column "name"] and [@turso.default expr]. Any other attribute
+   named turso.* is a compile error (a misspelt one would otherwise be
+   silently ignored). *)
 
 open Ppxlib
 module B = Ast_builder.Default
@@ -30,6 +34,34 @@ let attr_of_value_ld = expr_attr Attribute.Context.label_declaration "turso.of_v
 let attr_to_value_ld = expr_attr Attribute.Context.label_declaration "turso.to_value"
 let attr_of_value_ct = expr_attr Attribute.Context.core_type "turso.of_value"
 let attr_to_value_ct = expr_attr Attribute.Context.core_type "turso.to_value"
+
+(* The attributes this deriver reads, where it reads them; any other
+   [@turso.*] attribute is refused, so that a misspelling is not ignored. *)
+let field_attributes = [ "turso.column"; "turso.default"; "turso.of_value"; "turso.to_value" ]
+let type_attributes = [ "turso.of_value"; "turso.to_value" ]
+
+let check_attributes known (attrs : attributes) =
+  List.iter
+    (fun (a : attribute) ->
+      let name = a.attr_name.txt in
+      if String.length name > 6 && String.sub name 0 6 = "turso." && not (List.mem name known) then
+        Location.raise_errorf ~loc:a.attr_name.loc
+          "[@@@@deriving turso]: unknown attribute [@%s]; the attributes are [@turso.column \"name\"], \
+           [@turso.default expr], [@turso.of_value f] and [@turso.to_value g]"
+          name)
+    attrs
+
+(* The field's own attributes and those of its type, at any depth. *)
+let rec check_type_attributes (ty : core_type) =
+  check_attributes type_attributes ty.ptyp_attributes;
+  match ty.ptyp_desc with
+  | Ptyp_constr (_, args) | Ptyp_tuple args -> List.iter check_type_attributes args
+  | Ptyp_arrow (_, a, b) -> check_type_attributes a; check_type_attributes b
+  | _ -> ()
+
+let check_field (ld : label_declaration) =
+  check_attributes field_attributes ld.pld_attributes;
+  check_type_attributes ld.pld_type
 
 let supported =
   "supported field types: int, int32, int64, float, bool, string, bytes, Turso.Value.t, an \
@@ -122,6 +154,7 @@ let rec inline ~loc ?of_value (ty : core_type) : (expression -> expression) opti
 let name_for tname suffix = if tname = "t" then suffix else tname ^ "_" ^ suffix
 
 let record_str ~loc tname (fields : label_declaration list) =
+  List.iter check_field fields;
   let tyname = B.ptyp_constr ~loc { loc; txt = Lident tname } [] in
   let columns =
     List.map
@@ -202,11 +235,22 @@ let record_str ~loc tname (fields : label_declaration list) =
     in
     [%expr fun (x : [%t tyname]) : Turso.params -> `Named [%e B.elist ~loc items]]
   in
+  let to_values =
+    let items =
+      List.map2
+        (fun (ld : label_declaration) (_, enc) ->
+          [%expr [%e enc] [%e B.pexp_field ~loc [%expr x] { loc; txt = Lident ld.pld_name.txt }]])
+        fields codecs
+    in
+    [%expr fun (x : [%t tyname]) : Turso.Value.t list -> [%e B.elist ~loc items]]
+  in
   [ [%stri let [%p B.pvar ~loc (name_for tname "columns")] = [%e B.elist ~loc (List.map (B.estring ~loc) columns)]];
     [%stri let [%p B.pvar ~loc (name_for tname "of_row")] = [%e of_row]];
-    [%stri let [%p B.pvar ~loc (name_for tname "to_params")] = [%e to_params]] ]
+    [%stri let [%p B.pvar ~loc (name_for tname "to_params")] = [%e to_params]];
+    [%stri let [%p B.pvar ~loc (name_for tname "to_values")] = [%e to_values]] ]
 
 let tuple_str ~loc tname (tys : core_type list) =
+  List.iter check_type_attributes tys;
   let tyname = B.ptyp_constr ~loc { loc; txt = Lident tname } [] in
   let codecs = List.map (fun ty -> codec ~loc:ty.ptyp_loc ty) tys in
   let vars = List.mapi (fun i _ -> "c" ^ string_of_int i) tys in
@@ -244,8 +288,14 @@ let tuple_str ~loc tname (tys : core_type list) =
     let items = List.map2 (fun v (_, enc) -> [%expr [%e enc] [%e B.evar ~loc v]]) vars codecs in
     [%expr fun ([%p pat] : [%t tyname]) : Turso.params -> `Positional [%e B.elist ~loc items]]
   in
+  let to_values =
+    let pat = B.ppat_tuple ~loc (List.map (B.pvar ~loc) vars) in
+    let items = List.map2 (fun v (_, enc) -> [%expr [%e enc] [%e B.evar ~loc v]]) vars codecs in
+    [%expr fun ([%p pat] : [%t tyname]) : Turso.Value.t list -> [%e B.elist ~loc items]]
+  in
   [ [%stri let [%p B.pvar ~loc (name_for tname "of_row")] = [%e of_row]];
-    [%stri let [%p B.pvar ~loc (name_for tname "to_params")] = [%e to_params]] ]
+    [%stri let [%p B.pvar ~loc (name_for tname "to_params")] = [%e to_params]];
+    [%stri let [%p B.pvar ~loc (name_for tname "to_values")] = [%e to_values]] ]
 
 let not_supported_decl ~loc =
   Location.raise_errorf ~loc
@@ -272,9 +322,10 @@ let sig_type_decl ~ctxt (_rec_flag, decls) =
       let v name t = B.psig_value ~loc (B.value_description ~loc ~name:{ loc; txt = name_for tname name } ~type_:t ~prim:[]) in
       let of_row = v "of_row" [%type: Turso.Row.t -> ([%t ty], Turso.Error.t) result] in
       let to_params = v "to_params" [%type: [%t ty] -> Turso.params] in
+      let to_values = v "to_values" [%type: [%t ty] -> Turso.Value.t list] in
       match (td.ptype_kind, td.ptype_manifest) with
-      | Ptype_record _, _ -> [ v "columns" [%type: string list]; of_row; to_params ]
-      | Ptype_abstract, Some { ptyp_desc = Ptyp_tuple _; _ } -> [ of_row; to_params ]
+      | Ptype_record _, _ -> [ v "columns" [%type: string list]; of_row; to_params; to_values ]
+      | Ptype_abstract, Some { ptyp_desc = Ptyp_tuple _; _ } -> [ of_row; to_params; to_values ]
       | _ -> not_supported_decl ~loc:td.ptype_loc)
     decls
 

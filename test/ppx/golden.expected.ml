@@ -83,6 +83,14 @@ include
          ("payload", ((Turso.Encode.option Turso.Encode.string) x.payload));
          ("sent", (Turso.Encode.bool x.sent))] : Turso.params)
     let _ = schedule_to_params
+    let schedule_to_values (x : schedule) =
+      ([Turso.Encode.int64 x.id;
+       Turso.Encode.string x.email;
+       Turso.Encode.float x.send_at;
+       Turso.Encode.int x.attempts;
+       (Turso.Encode.option Turso.Encode.string) x.payload;
+       Turso.Encode.bool x.sent] : Turso.Value.t list)
+    let _ = schedule_to_values
   end[@@ocaml.doc "@inline"][@@merlin.hide ]
 type t =
   {
@@ -162,6 +170,14 @@ include
          ("raw", (Turso.Encode.value x.raw));
          ("level", (Level.encode x.level))] : Turso.params)
     let _ = to_params
+    let to_values (x : t) =
+      ([Turso.Encode.string x.key;
+       Turso.Encode.int32 x.n;
+       (Turso.Encode.option Turso.Encode.bytes) x.data;
+       Stamp.to_value x.when_;
+       Turso.Encode.value x.raw;
+       Level.encode x.level] : Turso.Value.t list)
+    let _ = to_values
   end[@@ocaml.doc "@inline"][@@merlin.hide ]
 type pair = (int64 * string)[@@deriving turso]
 include
@@ -185,4 +201,7 @@ include
       (`Positional [Turso.Encode.int64 c0; Turso.Encode.string c1] : 
       Turso.params)
     let _ = pair_to_params
+    let pair_to_values ((c0, c1) : pair) =
+      ([Turso.Encode.int64 c0; Turso.Encode.string c1] : Turso.Value.t list)
+    let _ = pair_to_values
   end[@@ocaml.doc "@inline"][@@merlin.hide ]

@@ -207,6 +207,27 @@ let test_hand_written_helpers () =
       expect_decode_error ~contains:"missing column \"zz\"" (Decode.get r "zz" Decode.int);
       expect_decode_error ~contains:"expected TEXT, found NULL" (Decode.get r "b" Decode.string))
 
+(* to_values: a list of records straight into Stmt.execute_many, in the
+   order of schedule_columns *)
+let test_to_values () =
+  with_conn (fun c ->
+      ignore (ok (Conn.execute c schedule_sql));
+      let rows =
+        List.init 100 (fun i ->
+            { id = Int64.of_int (i + 1); email = Printf.sprintf "u%d@x" i; send_at = float i; attempts = i mod 3;
+              payload = (if i mod 2 = 0 then None else Some "p"); sent = i mod 5 = 0 })
+      in
+      let sql =
+        Printf.sprintf "INSERT INTO email_schedules (%s) VALUES (%s)" (String.concat ", " schedule_columns)
+          (String.concat ", " (List.map (fun _ -> "?") schedule_columns))
+      in
+      let ins = ok (Conn.prepare c sql) in
+      Alcotest.(check int64) "inserted" 100L (ok (Stmt.execute_many ins (List.map schedule_to_values rows)));
+      Stmt.close ins;
+      let back = ok (Conn.query_map c "SELECT * FROM email_schedules ORDER BY id" ~f:schedule_of_row) in
+      Alcotest.(check bool) "the same records come back" true (back = rows);
+      Alcotest.(check int) "a tuple's values" 2 (List.length (pair_to_values (7L, "x"))))
+
 let () =
   let tc n f = Alcotest.test_case n `Quick f in
   Alcotest.run "turso.ppx"
@@ -214,4 +235,5 @@ let () =
         [ tc "record round trip" test_schedule_roundtrip; tc "every field type" test_every_field_type;
           tc "decode errors" test_decode_errors; tc "int range" test_int_range; tc "tuples" test_tuple;
           tc "query_map stops at an error" test_query_map_stops_at_error;
-          tc "Decode for hand-written code" test_hand_written_helpers ] ) ]
+          tc "Decode for hand-written code" test_hand_written_helpers;
+          tc "to_values into execute_many" test_to_values ] ) ]

@@ -1,0 +1,4 @@
+type t = {
+  a : int; [@turso.colunm "x"]
+}
+[@@deriving turso]

@@ -1,0 +1,4 @@
+type t = {
+  a : (int [@turso.of_valu f]) option;
+}
+[@@deriving turso]
