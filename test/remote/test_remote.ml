@@ -118,6 +118,41 @@ let lwt_concurrency ~replica () =
        Turso_lwt.Db.close db);
     cleanup_replica path
 
+(* Mixed queries and inserts over 8 remote connections, some cancelled in
+   flight: every promise settles (resolved or Canceled) within the bound,
+   nothing is left pending, and every connection is usable after. *)
+let lwt_cancel_mixed () =
+  match Lazy.force server with
+  | None -> Alcotest.fail skipped
+  | Some url ->
+    let open Lwt.Syntax in
+    let n = 4_000 and settled = ref 0 in
+    Lwt_main.run
+      (let* db = Lwt.map ok (Turso_lwt.Db.open_remote ~url ~auth_token:token ()) in
+       let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok (Turso_lwt.Conn.connect db)) (List.init 8 Fun.id) in
+       let conns = Array.of_list conns in
+       let* _ = Lwt.map ok (Turso_lwt.Conn.execute conns.(0) "CREATE TABLE IF NOT EXISTS lwt_mixed (x)") in
+       let ps =
+         List.init n (fun i ->
+             let c = conns.(i mod 8) and p = `Positional [ Value.int i ] in
+             let op =
+               if i mod 2 = 0 then Lwt.map (Result.map ignore) (Turso_lwt.Conn.query_one c "SELECT ?" ~params:p)
+               else Lwt.map (Result.map ignore) (Turso_lwt.Conn.execute c "INSERT INTO lwt_mixed VALUES (?)" ~params:p)
+             in
+             Lwt.on_termination op (fun () -> incr settled);
+             op)
+       in
+       let* () = Lwt_unix.sleep 0.05 in
+       List.iteri (fun i p -> if i mod 10 = 3 then Lwt.cancel p) ps;
+       let all = Lwt.map ignore (Lwt.all (List.map (fun p -> Lwt.catch (fun () -> Lwt.map ignore p) (fun _ -> Lwt.return ())) ps)) in
+       let* finished = Lwt.pick [ Lwt.map (fun () -> true) all; Lwt.map (fun () -> false) (Lwt_unix.sleep 120.) ] in
+       Alcotest.(check bool) (Printf.sprintf "every promise settled (%d of %d)" !settled n) true finished;
+       Alcotest.(check int) "nothing left pending" 0 (Turso_lwt.Private.pending ());
+       let* usable = Lwt_list.map_s (fun c -> Turso_lwt.Conn.query_one c "SELECT 1") (Array.to_list conns) in
+       Alcotest.(check bool) "every connection usable" true (List.for_all Result.is_ok usable);
+       let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
+       Turso_lwt.Db.close db)
+
 let replica_path () =
   let f = Filename.temp_file "turso-replica" ".db" in
   Sys.remove f;
@@ -714,6 +749,7 @@ let () =
     [ tc "CRUD and parameters" test_crud; tc "errors" test_errors; tc "transactions and batch" test_transactions;
       tc "prepared statements, streaming" test_prepared; tc "turso.lwt: 10,000 concurrent queries" (lwt_concurrency ~replica:false);
       tc "turso.lwt: 10,000 concurrent queries on a replica" (lwt_concurrency ~replica:true);
+      tc "turso.lwt: mixed work over 8 connections, some cancelled" lwt_cancel_mixed;
       tc "replica: sync brings another client's writes" test_replica_sync;
       tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
