@@ -31,7 +31,7 @@ use ocaml_interop_010 as oi;
 
 use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
-use crate::error::{Error, Kind};
+use crate::error::{panic_error, Error, Kind};
 use crate::local::{Conn, Db, Stmt};
 use crate::remote;
 use crate::executor::{self, Job};
@@ -175,15 +175,6 @@ impl StmtH {
     fn serial(&self) -> Arc<executor::Serial> {
         on_stmt!(self, s => s.serial().clone())
     }
-}
-
-pub(crate) fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
-    let what = p
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    Error::new(Kind::Internal, format!("Rust panic caught at the boundary: {what}"))
 }
 
 /// Runs `f` with the OCaml runtime lock released; a panic becomes an error.

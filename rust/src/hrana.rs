@@ -244,7 +244,7 @@ impl Client {
         let code = if e.code == "SQL_PARSE_ERROR" || e.code == "SQL_INPUT_ERROR" {
             Some(1)
         } else {
-            crate::remote::sqlite_code_by_name(&e.code).map(|c| crate::remote::refine_code(c, &e.message))
+            crate::error::sqlite_code_by_name(&e.code).map(|c| crate::error::refine_code(c, &e.message))
         };
         let kind = match code {
             _ if e.code == INFINITE_REAL => Kind::Decode,
@@ -254,7 +254,7 @@ impl Client {
             None if e.code.contains("AUTH") => Kind::Auth,
             None => Kind::Sql,
         };
-        Error { kind, code, message: self.scrub(crate::remote::plain_message(e.message)), sql: None }
+        Error { kind, code, message: self.scrub(crate::error::plain_message(e.message)), sql: None }
     }
 
     async fn pipeline(

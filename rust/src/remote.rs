@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, Kind};
+use crate::error::{code_in, plain_message, refine_code, Error, Kind};
 use crate::hrana;
 use libsql_hrana::proto;
 use crate::executor::{runtime, Serial};
@@ -72,58 +72,6 @@ fn convert(e: libsql::Error, token: &str) -> Error {
     };
     let code = code.map(|c| refine_code(c, &msg));
     Error { kind, code, message: scrub(plain_message(msg), token), sql: None }
-}
-
-/// The SQLite result code named in a server error (`code: "SQLITE_..."`).
-fn code_in(msg: &str) -> Option<i32> {
-    let start = msg.find("code: \"SQLITE_")? + "code: \"".len();
-    let name = &msg[start..start + msg[start..].find('"')?];
-    sqlite_code_by_name(name)
-}
-
-/// SQLite's own message, as a local database gives it: without the
-/// wrapping of libsql's Hrana errors (`Hrana: \`stream error: \`Error {
-/// message: "SQLite error: ...", code: "..." }\`\``).
-pub fn plain_message(msg: String) -> String {
-    let inner = match (msg.find("message: \""), msg.rfind("\", code: \"")) {
-        (Some(a), Some(b)) if a + 10 <= b => msg[a + 10..b].replace("\\\"", "\""),
-        _ => msg,
-    };
-    match inner.find("SQLite error: ") {
-        Some(i) => inner[i + 14..].trim_end_matches('`').to_string(),
-        None => inner,
-    }
-}
-
-/// A server often reports only the primary code of a constraint error
-/// (`SQLITE_CONSTRAINT`); SQLite's message says which constraint it was.
-/// (A PRIMARY KEY conflict on a rowid table reads as UNIQUE.)
-pub fn refine_code(code: i32, msg: &str) -> i32 {
-    if code != 19 {
-        return code;
-    }
-    const BY_MESSAGE: &[(&str, i32)] = &[
-        ("UNIQUE constraint failed", 2067),
-        ("NOT NULL constraint failed", 1299),
-        ("CHECK constraint failed", 275),
-        ("FOREIGN KEY constraint failed", 787),
-    ];
-    BY_MESSAGE.iter().find(|(m, _)| msg.contains(m)).map(|(_, c)| *c).unwrap_or(code)
-}
-
-/// `SQLITE_CONSTRAINT_UNIQUE` → 2067, for the codes a server reports.
-pub fn sqlite_code_by_name(name: &str) -> Option<i32> {
-    const CODES: &[(&str, i32)] = &[
-        ("SQLITE_ERROR", 1), ("SQLITE_UNKNOWN", 1), ("SQLITE_INTERNAL", 2), ("SQLITE_PERM", 3), ("SQLITE_ABORT", 4),
-        ("SQLITE_BUSY", 5), ("SQLITE_LOCKED", 6), ("SQLITE_NOMEM", 7), ("SQLITE_READONLY", 8),
-        ("SQLITE_INTERRUPT", 9), ("SQLITE_IOERR", 10), ("SQLITE_CORRUPT", 11), ("SQLITE_FULL", 13),
-        ("SQLITE_CANTOPEN", 14), ("SQLITE_SCHEMA", 17), ("SQLITE_TOOBIG", 18),
-        ("SQLITE_CONSTRAINT", 19), ("SQLITE_MISMATCH", 20), ("SQLITE_MISUSE", 21), ("SQLITE_AUTH", 23),
-        ("SQLITE_RANGE", 25), ("SQLITE_CONSTRAINT_CHECK", 275), ("SQLITE_CONSTRAINT_FOREIGNKEY", 787),
-        ("SQLITE_CONSTRAINT_NOTNULL", 1299), ("SQLITE_CONSTRAINT_PRIMARYKEY", 1555),
-        ("SQLITE_CONSTRAINT_UNIQUE", 2067),
-    ];
-    CODES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
 struct Shared {
