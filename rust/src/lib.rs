@@ -7,6 +7,6 @@ mod ffi;
 pub mod hrana;
 pub mod local;
 pub mod remote;
-pub mod sqlparams;
+pub mod sql;
 pub mod stats;
 pub mod wire;

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 
 use crate::error::{kind_of_sqlite_code, Error, Kind};
 use crate::executor::Serial;
+use crate::sql::{ends_transaction, leading_words};
 use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out, Param, Reader};
 
@@ -592,48 +593,6 @@ fn step_to_done(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt) -> Result<(
             }
         }
     }
-}
-
-/// The first keyword(s) of a statement, to refuse transaction control
-/// inside an atomic batch (it would end the batch's own transaction).
-pub(crate) fn ends_transaction(sql: &[u8]) -> bool {
-    let words = leading_words(sql, 3);
-    let w = |i: usize| words.get(i).map(|s| s.as_str()).unwrap_or("");
-    match w(0) {
-        "BEGIN" | "COMMIT" | "END" => true,
-        "ROLLBACK" => !(w(1) == "TO" || (w(1) == "TRANSACTION" && w(2) == "TO")),
-        _ => false,
-    }
-}
-
-pub(crate) fn leading_words(sql: &[u8], n: usize) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut i = 0;
-    while i < sql.len() && words.len() < n {
-        let c = sql[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if sql[i..].starts_with(b"--") {
-            while i < sql.len() && sql[i] != b'\n' {
-                i += 1;
-            }
-        } else if sql[i..].starts_with(b"/*") {
-            i += 2;
-            while i < sql.len() && !sql[i..].starts_with(b"*/") {
-                i += 1;
-            }
-            i += 2;
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < sql.len() && (sql[i].is_ascii_alphanumeric() || sql[i] == b'_') {
-                i += 1;
-            }
-            words.push(String::from_utf8_lossy(&sql[start..i]).to_ascii_uppercase());
-        } else {
-            break;
-        }
-    }
-    words
 }
 
 /// `ran` counts the statements started.

@@ -422,7 +422,7 @@ fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<proto::Value, Error> 
 
 /// A statement for the server, with its parameters (wire bytes) as the
 /// protocol's values. Named ones go under their names in the SQL, and
-/// `?NNN` given by name become named (see [crate::sqlparams]).
+/// `?NNN` given by name become named (see [crate::sql]).
 fn step(sql: &str, ps: &[u8], want_rows: bool) -> Result<hrana::Step, Error> {
     let mut st = hrana::Step { sql: String::new(), args: Vec::new(), named: Vec::new(), want_rows };
     if ps.is_empty() {
@@ -439,7 +439,7 @@ fn step(sql: &str, ps: &[u8], want_rows: bool) -> Result<hrana::Step, Error> {
             let value = to_value(r.value()?, &|| format!("parameter {name:?}"))?;
             named.push((name, value));
         }
-        let (sql, named) = crate::sqlparams::bind_names(sql, named)?;
+        let (sql, named) = crate::sql::bind_names(sql, named)?;
         st.sql = sql.into_owned();
         st.named = named;
     } else {
@@ -549,14 +549,6 @@ fn sql_text(sql: &[u8]) -> Result<&str, Error> {
     }
 }
 
-/// Whether a statement begins or ends a transaction (comments before it
-/// skipped): on a replica those go to the primary (SQLite calls them
-/// read-only, but the transaction is the primary's).
-fn controls_transaction(sql: &str) -> bool {
-    let first = crate::local::leading_words(sql.trim_start_matches(|c: char| c.is_whitespace() || c == ';').as_bytes(), 1);
-    matches!(first.first().map(String::as_str), Some("BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"))
-}
-
 fn stmt_result(r: proto::StreamResult) -> Result<proto::StmtResult, proto::Error> {
     match r {
         proto::StreamResult::Ok { response: proto::StreamResponse::Execute(r) } => Ok(r.result),
@@ -586,7 +578,7 @@ fn note(s: &mut Session, sql: &str, r: &proto::StmtResult) {
     if let Some(id) = r.last_insert_rowid {
         s.last_insert_rowid = id;
     }
-    let first = crate::local::leading_words(sql.as_bytes(), 1);
+    let first = crate::sql::leading_words(sql.as_bytes(), 1);
     if r.affected_row_count > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
         s.changes = r.affected_row_count as i64;
     }
@@ -699,7 +691,7 @@ impl Conn {
     /// the replica's file; `None` for any other.
     fn local_read(&self, s: &Session, sql: &str, ps: &[u8]) -> Result<Option<Fetched>, Error> {
         let Some(path) = &self.shared.replica_path else { return Ok(None) };
-        if !s.autocommit || controls_transaction(sql) {
+        if !s.autocommit || crate::sql::controls_transaction(sql.as_bytes()) {
             return Ok(None);
         }
         // the same value rules as on the primary (infinity)
@@ -800,7 +792,7 @@ impl Conn {
             e.with_sql(stmts[i].0)
         };
         for (i, (sql, _)) in stmts.iter().enumerate() {
-            if crate::local::ends_transaction(sql) {
+            if crate::sql::ends_transaction(sql) {
                 return Err(tag(i, Error::new(
                     Kind::Misuse,
                     "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
@@ -830,7 +822,7 @@ impl Conn {
     }
 
     /// A script (`atomic`: all or nothing), split into its statements (see
-    /// [crate::sqlparams::split]) and sent in one request, as on a local
+    /// [crate::sql::split]) and sent in one request, as on a local
     /// file: it stops at the first error, whose message names the
     /// statement. An atomic script runs in a transaction of its own (a
     /// savepoint inside an open one) and cannot contain BEGIN, COMMIT or
@@ -838,13 +830,13 @@ impl Conn {
     /// it rolled back, in the same request.
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
         let text = sql_text(sql)?;
-        let pieces = crate::sqlparams::split(text);
+        let pieces = crate::sql::split(text);
         let tag = |i: usize, mut e: Error| {
             e.message = format!("statement {i}: {}", e.message);
             e.with_sql(pieces[i].as_bytes())
         };
         if atomic {
-            if let Some(i) = pieces.iter().position(|p| crate::local::ends_transaction(p.as_bytes())) {
+            if let Some(i) = pieces.iter().position(|p| crate::sql::ends_transaction(p.as_bytes())) {
                 return Err(tag(i, Error::new(
                     Kind::Misuse,
                     "an atomic batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK; use a script",
@@ -1067,10 +1059,10 @@ impl Stmt {
         Ok(out)
     }
 
-    /// Counted in the SQL as SQLite counts (see [crate::sqlparams]).
+    /// Counted in the SQL as SQLite counts (see [crate::sql]).
     pub fn parameter_count(&self) -> Result<i64, Error> {
         drop(self.live()?);
-        Ok(crate::sqlparams::parameter_count(sql_text(&self.sql)?) as i64)
+        Ok(crate::sql::parameter_count(sql_text(&self.sql)?) as i64)
     }
 
     pub fn serial(&self) -> &Arc<Serial> {
