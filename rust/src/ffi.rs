@@ -32,8 +32,8 @@ use ocaml_interop_010 as oi;
 use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
 use crate::error::{panic_error, Error, Kind};
-use crate::local::{Conn, Db, Stmt};
-use crate::remote;
+use crate::engine::local::{Conn, Db, Stmt};
+use crate::engine::remote;
 use crate::executor::{self, Job};
 use crate::wire::{self, Out};
 

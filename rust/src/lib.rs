@@ -4,9 +4,7 @@
 pub mod error;
 pub mod executor;
 mod ffi;
-pub mod hrana;
-pub mod local;
-pub mod remote;
+pub mod engine;
 pub mod sql;
 pub mod stats;
 pub mod wire;

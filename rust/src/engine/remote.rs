@@ -14,7 +14,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::error::{code_in, plain_message, refine_code, Error, Kind};
-use crate::hrana;
+use crate::engine::hrana;
 use libsql_hrana::proto;
 use crate::executor::{runtime, Serial};
 use crate::stats::{Mode, Stats};
@@ -380,7 +380,7 @@ fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, eve
 pub struct Conn {
     session: Mutex<Session>,
     /// On a replica: a read-only connection of our own to its file.
-    reader: Mutex<Option<(Arc<crate::local::Db>, Arc<crate::local::Conn>)>>,
+    reader: Mutex<Option<(Arc<crate::engine::local::Db>, Arc<crate::engine::local::Conn>)>>,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -698,7 +698,7 @@ impl Conn {
         check_finite(ps)?;
         let mut g = self.reader.lock();
         if g.is_none() {
-            let db = Arc::new(crate::local::Db::open(path, 2)?);
+            let db = Arc::new(crate::engine::local::Db::open(path, 2)?);
             let conn = db.connect(5000)?;
             *g = Some((db, conn));
         }
