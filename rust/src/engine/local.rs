@@ -106,7 +106,7 @@ pub struct Db {
     keeper: Mutex<Option<RawDb>>,
     /// Where the Lwt API runs this database's jobs.
     pub serial: Arc<Serial>,
-    pub stats: Arc<Stats>,
+    stats: Arc<Stats>,
 }
 
 impl Db {
@@ -148,11 +148,22 @@ impl Db {
         Ok(conn)
     }
 
-    pub fn live(&self) -> Result<(), Error> {
+    fn live(&self) -> Result<(), Error> {
         match *self.keeper.lock() {
             Some(_) => Ok(()),
             None => Err(Error::closed("database")),
         }
+    }
+
+    /// A local file has no primary to sync with.
+    pub fn sync(&self) -> Result<Out, Error> {
+        Err(Error::new(Kind::Misuse, "sync is for embedded replicas; this database is a local file"))
+    }
+
+    /// See [Stats::encode] (no frame: nothing is replicated).
+    pub fn stats(&self) -> Result<Out, Error> {
+        self.live()?;
+        Ok(self.stats.encode(None))
     }
 
     pub fn close(&self) {
