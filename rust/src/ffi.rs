@@ -34,6 +34,7 @@ use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml,
 use crate::error::{panic_error, Error, Kind};
 use crate::engine::{local, remote, replica};
 use crate::executor::{self, Job};
+use crate::sql;
 use crate::wire::{self, Out};
 
 /// The runtime handle of the calling thread (which holds the runtime lock).
@@ -480,6 +481,22 @@ export! {
         let id: i64 = id.to_rust();
         executor::cancel(id as u64);
         OCaml::unit()
+    }
+
+    // SQL text read as the engines read it ([crate::sql]), for the OCaml
+    // side's own checks: no database, nothing to wait for.
+
+    fn turso_sql_is_read_only(cr, sql: String) -> OCaml<bool> {
+        // not UTF-8: the invalid bytes become U+FFFD, identifier characters
+        // as they were, so the answer is the same
+        let read_only = sql::is_read_only(&String::from_utf8_lossy(sql.as_bytes()));
+        read_only.to_ocaml(cr)
+    }
+
+    fn turso_sql_split(cr, sql: String) -> OCaml<String> {
+        // copied out before the reply is allocated (the GC may move `sql`)
+        let reply = wire::string_list(&sql::split_bytes(sql.as_bytes()));
+        reply.as_slice().to_ocaml(cr)
     }
 }
 

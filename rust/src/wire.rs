@@ -170,6 +170,18 @@ pub fn reply(r: Result<Out, Error>) -> Vec<u8> {
     }
 }
 
+/// A list of byte strings, as a plain export that cannot fail replies it
+/// (no status byte): u32 count, then each as u32 length and bytes
+/// (`turso_sql_split`: a script's statements).
+pub fn string_list(items: &[&[u8]]) -> Vec<u8> {
+    let mut o = Out { buf: Vec::with_capacity(4 + items.iter().map(|b| 4 + b.len()).sum::<usize>()) };
+    o.u32(items.len() as u32);
+    for b in items {
+        o.bytes(b);
+    }
+    o.buf
+}
+
 /// A batch request: u8 mode (0 deferred, 1 write, 2 read), u32 count, then
 /// per statement its SQL and its parameters (as [Reader::value] encodes
 /// them, possibly empty), both length-prefixed.
