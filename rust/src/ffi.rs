@@ -11,6 +11,12 @@
 //! through the executor's completions (the Lwt API), taking one more
 //! argument, the request id.
 //!
+//! The handles ([DbH], [ConnH], [StmtH]) are the one place that knows the
+//! engines by name: one variant per engine, and an operation is written
+//! once over all of them ([on!]). Plain exports, which touch no database
+//! (completions, the SQL scanner), run on the calling thread with the
+//! runtime lock held.
+//!
 //! OCaml 4 uses ocaml-interop 0.10 (cargo feature `ocaml4`), OCaml 5 uses
 //! 0.12 (feature `ocaml5`); lib/dune picks the feature from the compiler.
 //! The two differ here in one place only: [runtime].

@@ -7,6 +7,13 @@
 //! Integers are little-endian. A value is a tag byte followed by its payload:
 //! 0 Null; 1 Integer (i64); 2 Real (f64 bits); 3 Text (u32 length, bytes);
 //! 4 Blob (u32 length, bytes).
+//!
+//! Every engine builds the same replies, whichever way it gets the rows:
+//! - a statement's whole result (`run`, each statement of a batch): u32
+//!   column count, (name, declared type) per column, u32 row count, the
+//!   values row by row, i64 rows changed, u8 has-rowid, i64 rowid;
+//! - a chunk of a query's rows: u32 row count, the values row by row, u8
+//!   done.
 
 use crate::error::{Error, Kind};
 

@@ -556,7 +556,7 @@ fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
     }
 }
 
-/// Appends one statement's result in the layout of `local::encode_result`.
+/// Appends one statement's whole result (layout: `wire`).
 pub fn encode_result(out: &mut Out, f: &Fetched, changes: i64, rowid: Option<i64>) {
     out.u32(f.names.len() as u32);
     for (n, d) in f.names.iter().zip(&f.decltypes) {

@@ -243,7 +243,7 @@ impl Conn {
         self.statement(sql, ps).map(|(f, _, _)| f)
     }
 
-    /// One statement and its whole result (see `local::Conn::run`).
+    /// One statement and its whole result (layout: `wire`).
     pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
         let (f, changes, rowid) = self.statement(sql, params)?;
         let mut out = Out::ok();
@@ -285,7 +285,7 @@ impl Conn {
         Ok(results)
     }
 
-    /// A batch of statements with parameters (see `local::Conn::batch_list`):
+    /// A batch of statements with parameters (see [wire::batch_request]):
     /// one request. A read batch outside a transaction, on a connection
     /// whose engine keeps a copy, runs statement by statement, so that the
     /// copy answers them.
@@ -591,8 +591,8 @@ impl Stmt {
     }
 }
 
-/// A chunk from the buffered result (see `local::fill_chunk` for the
-/// layout). `max_rows == 0`: the first row only.
+/// A chunk from the buffered result (layout: `wire`). `max_rows == 0`:
+/// the first row only.
 fn fill(s: &mut StmtState, out: &mut Out, max_rows: usize) {
     let single = max_rows == 0;
     let limit = max_rows.max(1);
