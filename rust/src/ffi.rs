@@ -13,7 +13,7 @@
 //!
 //! The handles ([DbH], [ConnH], [StmtH]) are the one place that knows the
 //! engines by name: one variant per engine, and an operation is written
-//! once over all of them ([on!]). Plain exports, which touch no database
+//! once over all of them (`on!`). Plain exports, which touch no database
 //! (completions, the SQL scanner), run on the calling thread with the
 //! runtime lock held.
 //!
@@ -120,7 +120,7 @@ macro_rules! export {
 
 /// A handle, whatever its engine: the one place that dispatches on the
 /// engine. Every engine's types have the same methods, so an operation is
-/// written once, with [on!]; a new engine is one more variant in each.
+/// written once, with `on!`; a new engine is one more variant in each.
 #[derive(Clone)]
 pub enum DbH {
     Local(Arc<local::Db>),

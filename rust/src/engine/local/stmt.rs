@@ -168,7 +168,7 @@ impl Stmt {
         self.finish_chunk(s, out, r)
     }
 
-    /// The next chunk of a query started with [query] in generation `generation`.
+    /// The next chunk of a query started with [Stmt::query] in generation `generation`.
     pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
         let l = self.conn.live()?;
         let mut s = self.state.lock();
