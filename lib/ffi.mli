@@ -93,3 +93,18 @@ external async_ready : unit -> bool = "turso_async_ready" [@@noalloc]
 
 external async_cancel : int -> unit = "turso_async_cancel"
 (** Forgets a request: not run if not started; its result is dropped. *)
+
+external sql_is_read_only : string -> bool = "turso_sql_is_read_only"
+(** Whether a statement only reads: its first keyword is SELECT, VALUES or
+    WITH, and none of INSERT, UPDATE, DELETE or REPLACE appears as a word
+    outside string literals, quoted identifiers and comments ([--], [/* */]).
+    The scanner the engines use ([rust/src/sql.rs], [is_read_only]); runs on
+    the calling thread, without a database. *)
+
+external sql_split : string -> string = "turso_sql_split"
+(** The statements of a script as SQLite splits them: a [;] ends one where
+    [sqlite3_complete] says the text up to it is one (so not inside a
+    trigger's body, a literal or a comment); each trimmed, without its final
+    [;], empty ones left out. Reply: u32 count, then for each statement a
+    u32 length and its bytes, little-endian ([rust/src/sql.rs], [split];
+    [rust/src/wire.rs], [string_list]). Runs on the calling thread. *)

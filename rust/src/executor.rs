@@ -178,7 +178,7 @@ fn complete(id: u64, reply: Vec<u8>, handle: Option<Box<dyn Any + Send>>) {
 }
 
 fn panic_reply(p: Box<dyn Any + Send>) -> Vec<u8> {
-    wire::error_reply(&crate::ffi::panic_error(p))
+    wire::error_reply(&crate::error::panic_error(p))
 }
 
 /// Runs a job that replies with bytes; its reply goes to completion `id`.

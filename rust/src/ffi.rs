@@ -11,6 +11,12 @@
 //! through the executor's completions (the Lwt API), taking one more
 //! argument, the request id.
 //!
+//! The handles ([DbH], [ConnH], [StmtH]) are the one place that knows the
+//! engines by name: one variant per engine, and an operation is written
+//! once over all of them (`on!`). Plain exports, which touch no database
+//! (completions, the SQL scanner), run on the calling thread with the
+//! runtime lock held.
+//!
 //! OCaml 4 uses ocaml-interop 0.10 (cargo feature `ocaml4`), OCaml 5 uses
 //! 0.12 (feature `ocaml5`); lib/dune picks the feature from the compiler.
 //! The two differ here in one place only: [runtime].
@@ -31,10 +37,10 @@ use ocaml_interop_010 as oi;
 
 use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
-use crate::error::{Error, Kind};
-use crate::local::{Conn, Db, Stmt};
-use crate::remote;
+use crate::error::{panic_error, Error, Kind};
+use crate::engine::{local, remote, replica};
 use crate::executor::{self, Job};
+use crate::sql;
 use crate::wire::{self, Out};
 
 /// The runtime handle of the calling thread (which holds the runtime lock).
@@ -112,33 +118,38 @@ macro_rules! export {
     )*};
 }
 
-/// A handle of any mode. Local and remote types have the same methods, so
-/// an operation is written once, with [on!].
+/// A handle, whatever its engine: the one place that dispatches on the
+/// engine. Every engine's types have the same methods, so an operation is
+/// written once, with `on!`; a new engine is one more variant in each.
 #[derive(Clone)]
 pub enum DbH {
-    Local(Arc<Db>),
+    Local(Arc<local::Db>),
     Remote(Arc<remote::Db>),
+    Replica(Arc<replica::Db>),
 }
 
 #[derive(Clone)]
 pub enum ConnH {
-    Local(Arc<Conn>),
+    Local(Arc<local::Conn>),
     Remote(Arc<remote::Conn>),
+    Replica(Arc<replica::Conn>),
 }
 
 #[derive(Clone)]
 pub enum StmtH {
-    Local(Arc<Stmt>),
+    Local(Arc<local::Stmt>),
     Remote(Arc<remote::Stmt>),
+    Replica(Arc<replica::Stmt>),
 }
 
 /// `on!(h, x => expr)`: `expr` with `x` bound to the handle's inner value,
-/// whatever its mode.
+/// whatever its engine.
 macro_rules! on {
     ($h:expr, $x:ident => $e:expr) => {
         match $h {
             DbH::Local($x) => $e,
             DbH::Remote($x) => $e,
+            DbH::Replica($x) => $e,
         }
     };
 }
@@ -147,6 +158,7 @@ macro_rules! on_conn {
         match $h {
             ConnH::Local($x) => $e,
             ConnH::Remote($x) => $e,
+            ConnH::Replica($x) => $e,
         }
     };
 }
@@ -155,6 +167,7 @@ macro_rules! on_stmt {
         match $h {
             StmtH::Local($x) => $e,
             StmtH::Remote($x) => $e,
+            StmtH::Replica($x) => $e,
         }
     };
 }
@@ -175,15 +188,6 @@ impl StmtH {
     fn serial(&self) -> Arc<executor::Serial> {
         on_stmt!(self, s => s.serial().clone())
     }
-}
-
-pub(crate) fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
-    let what = p
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    Error::new(Kind::Internal, format!("Rust panic caught at the boundary: {what}"))
 }
 
 /// Runs `f` with the OCaml runtime lock released; a panic becomes an error.
@@ -256,7 +260,7 @@ fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> V
 fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
     let path = String::from_utf8(path)
         .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
-    Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
+    local::Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
 }
 
 /// Opening a database has no queue of its own yet: one shared queue.
@@ -289,7 +293,7 @@ handle_ops! {
                 String::from_utf8(b).map_err(|_| Error::new(Kind::Config, format!("the {what} is not valid UTF-8")))
             };
             let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
-            remote::Db::open_replica(&path, &url, &token, &opts).map(|d| DbH::Remote(Arc::new(d)))
+            replica::Db::open(&path, &url, &token, &opts).map(|d| DbH::Replica(Arc::new(d)))
         })
     }
 
@@ -299,6 +303,7 @@ handle_ops! {
         Job::new(&db.serial(), move || match &db {
             DbH::Local(d) => d.connect(busy_ms).map(ConnH::Local),
             DbH::Remote(d) => d.connect(busy_ms).map(ConnH::Remote),
+            DbH::Replica(d) => d.connect(busy_ms).map(ConnH::Replica),
         })
     }
 
@@ -308,6 +313,7 @@ handle_ops! {
         Job::new(&conn.serial(), move || match &conn {
             ConnH::Local(c) => c.prepare(&sql).map(StmtH::Local),
             ConnH::Remote(c) => c.prepare(&sql).map(StmtH::Remote),
+            ConnH::Replica(c) => c.prepare(&sql).map(StmtH::Replica),
         })
     }
 }
@@ -320,22 +326,12 @@ reply_ops! {
 
     fn turso_db_sync / turso_db_sync_async (db: DynBox<DbH>) {
         let db = get(&db);
-        Job::new(&db.serial(), move || {
-            out_reply(match &db {
-                DbH::Remote(d) => d.sync(),
-                DbH::Local(_) => Err(Error::new(Kind::Misuse, "sync is for embedded replicas; this database is a local file")),
-            })
-        })
+        Job::new(&db.serial(), move || out_reply(on!(&db, d => d.sync())))
     }
 
     fn turso_db_stats / turso_db_stats_async (db: DynBox<DbH>) {
         let db = get(&db);
-        Job::new(&db.serial(), move || {
-            out_reply(match &db {
-                DbH::Remote(d) => d.stats(),
-                DbH::Local(d) => d.live().map(|()| d.stats.encode(None)),
-            })
-        })
+        Job::new(&db.serial(), move || out_reply(on!(&db, d => d.stats())))
     }
 
     fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {
@@ -491,6 +487,22 @@ export! {
         let id: i64 = id.to_rust();
         executor::cancel(id as u64);
         OCaml::unit()
+    }
+
+    // SQL text read as the engines read it ([crate::sql]), for the OCaml
+    // side's own checks: no database, nothing to wait for.
+
+    fn turso_sql_is_read_only(cr, sql: String) -> OCaml<bool> {
+        // not UTF-8: the invalid bytes become U+FFFD, identifier characters
+        // as they were, so the answer is the same
+        let read_only = sql::is_read_only(&String::from_utf8_lossy(sql.as_bytes()));
+        read_only.to_ocaml(cr)
+    }
+
+    fn turso_sql_split(cr, sql: String) -> OCaml<String> {
+        // copied out before the reply is allocated (the GC may move `sql`)
+        let reply = wire::string_list(&sql::split_bytes(sql.as_bytes()));
+        reply.as_slice().to_ocaml(cr)
     }
 }
 

@@ -7,6 +7,13 @@
 //! Integers are little-endian. A value is a tag byte followed by its payload:
 //! 0 Null; 1 Integer (i64); 2 Real (f64 bits); 3 Text (u32 length, bytes);
 //! 4 Blob (u32 length, bytes).
+//!
+//! Every engine builds the same replies, whichever way it gets the rows:
+//! - a statement's whole result (`run`, each statement of a batch): u32
+//!   column count, (name, declared type) per column, u32 row count, the
+//!   values row by row, i64 rows changed, u8 has-rowid, i64 rowid;
+//! - a chunk of a query's rows: u32 row count, the values row by row, u8
+//!   done.
 
 use crate::error::{Error, Kind};
 
@@ -168,6 +175,18 @@ pub fn reply(r: Result<Out, Error>) -> Vec<u8> {
         Ok(o) => o.buf,
         Err(e) => error_reply(&e),
     }
+}
+
+/// A list of byte strings, as a plain export that cannot fail replies it
+/// (no status byte): u32 count, then each as u32 length and bytes
+/// (`turso_sql_split`: a script's statements).
+pub fn string_list(items: &[&[u8]]) -> Vec<u8> {
+    let mut o = Out { buf: Vec::with_capacity(4 + items.iter().map(|b| 4 + b.len()).sum::<usize>()) };
+    o.u32(items.len() as u32);
+    for b in items {
+        o.bytes(b);
+    }
+    o.buf
 }
 
 /// A batch request: u8 mode (0 deferred, 1 write, 2 read), u32 count, then

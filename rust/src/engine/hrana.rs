@@ -1,9 +1,16 @@
-//! A Hrana (HTTP) pipeline client. Every statement of a remote database,
-//! and of a replica other than its local reads, goes through it, on the
-//! connection's own server stream (see `remote::Conn`): one request per
-//! call, batches of statements *with parameters* in one request whatever
-//! their number (libsql does not offer that over HTTP), declared column
-//! types in every result, and transactions that span requests.
+//! The Hrana protocol (sqld and Turso over HTTP), as the remote and replica
+//! engines speak it: a pipeline client, a database URL's HTTP form, and the
+//! conversions between the boundary's values (`wire`) and the protocol's.
+//! Our own client rather than libsql's: one request per call, batches of
+//! statements *with parameters* in one request whatever their number
+//! (libsql does not offer that over HTTP), declared column types in every
+//! result, and transactions that span requests. What a connection is over
+//! it (its server stream, transaction state, statements) is [session].
+//!
+//! Every request is bounded by the database's timeout, and the auth token
+//! never enters an error: messages are scrubbed of it before they leave.
+
+pub mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +18,7 @@ use std::time::Duration;
 use libsql_hrana::proto;
 
 use crate::error::{Error, Kind};
+use crate::wire::{self, Out, Param, Reader};
 
 type Https = hyper_rustls::HttpsConnector<hyper::client::HttpConnector>;
 
@@ -244,7 +252,7 @@ impl Client {
         let code = if e.code == "SQL_PARSE_ERROR" || e.code == "SQL_INPUT_ERROR" {
             Some(1)
         } else {
-            crate::remote::sqlite_code_by_name(&e.code).map(|c| crate::remote::refine_code(c, &e.message))
+            crate::error::sqlite_code_by_name(&e.code).map(|c| crate::error::refine_code(c, &e.message))
         };
         let kind = match code {
             _ if e.code == INFINITE_REAL => Kind::Decode,
@@ -254,7 +262,7 @@ impl Client {
             None if e.code.contains("AUTH") => Kind::Auth,
             None => Kind::Sql,
         };
-        Error { kind, code, message: self.scrub(crate::remote::plain_message(e.message)), sql: None }
+        Error { kind, code, message: self.scrub(crate::error::plain_message(e.message)), sql: None }
     }
 
     async fn pipeline(
@@ -361,4 +369,233 @@ fn infinite_in(v: &serde_json::Value) -> Option<String> {
         J::Array(a) => a.iter().find_map(infinite_in),
         _ => None,
     }
+}
+
+/// The HTTP URL of a database URL, and the token the URL carries:
+/// - `libsql://host` is HTTPS, or HTTP with `?tls=0` (which needs a port:
+///   there is no default port for plain HTTP to a Turso host);
+/// - `https://`, `http://` are kept; `wss://`, `ws://` mean the same host
+///   over HTTPS and HTTP (this library speaks Hrana over HTTP);
+/// - query parameters: `tls=0|1` (libsql:// only) and `authToken`; any
+///   other is a `Config` error that names it.
+/// Errors never quote the URL's query (it may hold the token).
+pub fn http_url(url: &str) -> Result<(String, Option<String>), Error> {
+    let config = |m: String| Error::new(Kind::Config, m);
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        config("a remote database URL starts with libsql://, https://, http://, wss:// or ws://".into())
+    })?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (base, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let base = base.split('#').next().unwrap_or("");
+    if base.is_empty() || base.starts_with('/') {
+        return Err(config(format!("the {scheme}:// URL has no host")));
+    }
+    let mut tls: Option<bool> = None;
+    let mut token = None;
+    for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "tls" => {
+                tls = Some(match v {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(config(format!("unsupported value {v:?} for the URL parameter tls (0 or 1)"))),
+                })
+            }
+            "authToken" => token = Some(v.to_string()),
+            _ => {
+                return Err(config(format!(
+                    "unknown URL parameter {k:?} (supported: tls, authToken)"
+                )))
+            }
+        }
+    }
+    let host_port = base.split('/').next().unwrap_or("");
+    let has_port = host_port.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let http = match scheme.as_str() {
+        "libsql" => match tls {
+            Some(false) if !has_port => {
+                return Err(config("a libsql:// URL with tls=0 needs a port (for example libsql://localhost:8080?tls=0)".into()))
+            }
+            Some(false) => "http",
+            _ => "https",
+        },
+        "https" | "wss" | "http" | "ws" if tls.is_some() => {
+            return Err(config(format!("the URL parameter tls is for libsql:// URLs; {scheme}:// already says it")))
+        }
+        "https" | "wss" => "https",
+        "http" | "ws" => "http",
+        other => {
+            return Err(config(format!(
+                "unsupported URL scheme {other:?}: use libsql://, https://, http://, wss:// or ws:// (or a file path for a local database)"
+            )))
+        }
+    };
+    Ok((format!("{http}://{}", base.trim_end_matches('/')), token))
+}
+
+// The boundary's values and results in the protocol's terms.
+
+const NO_INFINITY: &str = "infinity cannot be sent to a remote database or replica (its protocol, JSON, has no infinity)";
+
+fn to_value(p: Param, what: &dyn Fn() -> String) -> Result<proto::Value, Error> {
+    Ok(match p {
+        Param::Null => proto::Value::Null,
+        Param::Integer(i) => proto::Value::Integer { value: i },
+        Param::Real(f) => {
+            if f.is_nan() {
+                return Err(Error::new(Kind::Misuse, format!("{}: NaN cannot be stored", what())));
+            }
+            if f.is_infinite() {
+                return Err(Error::new(Kind::Misuse, format!("{}: {NO_INFINITY}", what())));
+            }
+            proto::Value::Float { value: f }
+        }
+        Param::Text(t) => proto::Value::Text {
+            value: std::str::from_utf8(t)
+                .map_err(|_| Error::new(Kind::Misuse, format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what())))?
+                .into(),
+        },
+        Param::Blob(b) => proto::Value::Blob { value: bytes::Bytes::copy_from_slice(b) },
+    })
+}
+
+/// A statement for the server, with its parameters (wire bytes) as the
+/// protocol's values. Named ones go under their names in the SQL, and
+/// `?NNN` given by name become named (see [crate::sql]).
+pub fn step(sql: &str, ps: &[u8], want_rows: bool) -> Result<Step, Error> {
+    let mut st = Step { sql: String::new(), args: Vec::new(), named: Vec::new(), want_rows };
+    if ps.is_empty() {
+        st.sql = sql.to_string();
+        return Ok(st);
+    }
+    let mut r = Reader::new(ps);
+    let kind = r.u8()?;
+    let n = r.u32()? as usize;
+    if kind == wire::PARAMS_NAMED {
+        let mut named = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+            let value = to_value(r.value()?, &|| format!("parameter {name:?}"))?;
+            named.push((name, value));
+        }
+        let (sql, named) = crate::sql::bind_names(sql, named)?;
+        st.sql = sql.into_owned();
+        st.named = named;
+    } else {
+        st.sql = sql.to_string();
+        st.args.reserve(n);
+        for i in 1..=n {
+            st.args.push(to_value(r.value()?, &|| format!("parameter {i}"))?);
+        }
+    }
+    Ok(st)
+}
+
+/// Refuses an infinite `Real` parameter, as [step] does, without
+/// converting the others (the replica read path binds them itself).
+pub fn check_finite(buf: &[u8]) -> Result<(), Error> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(buf);
+    let kind = r.u8()?;
+    for i in 1..=r.u32()? {
+        if kind == wire::PARAMS_NAMED {
+            r.bytes()?;
+        }
+        if let Param::Real(f) = r.value()? {
+            if f.is_infinite() {
+                return Err(Error::new(Kind::Misuse, format!("parameter {i}: {NO_INFINITY}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn encode_value(v: &libsql::Value, out: &mut Out) {
+    match v {
+        libsql::Value::Null => out.u8(wire::TAG_NULL),
+        libsql::Value::Integer(i) => {
+            out.u8(wire::TAG_INTEGER);
+            out.i64(*i)
+        }
+        libsql::Value::Real(f) => {
+            out.u8(wire::TAG_REAL);
+            out.i64(f.to_bits() as i64)
+        }
+        libsql::Value::Text(s) => {
+            out.u8(wire::TAG_TEXT);
+            out.bytes(s.as_bytes())
+        }
+        libsql::Value::Blob(b) => {
+            out.u8(wire::TAG_BLOB);
+            out.bytes(b)
+        }
+    }
+}
+
+/// A remote result: fetched whole, then handed out in chunks.
+pub struct Fetched {
+    pub names: Vec<String>,
+    pub decltypes: Vec<Option<String>>,
+    pub rows: Vec<Vec<libsql::Value>>,
+}
+
+fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
+    use libsql_hrana::proto::Value as V;
+    match v {
+        V::None | V::Null => libsql::Value::Null,
+        V::Integer { value } => libsql::Value::Integer(value),
+        V::Float { value } => libsql::Value::Real(value),
+        V::Text { value } => libsql::Value::Text(value.to_string()),
+        V::Blob { value } => libsql::Value::Blob(value.to_vec()),
+    }
+}
+
+/// Appends one statement's whole result (layout: `wire`).
+pub fn encode_result(out: &mut Out, f: &Fetched, changes: i64, rowid: Option<i64>) {
+    out.u32(f.names.len() as u32);
+    for (n, d) in f.names.iter().zip(&f.decltypes) {
+        out.bytes(n.as_bytes());
+        out.bytes(d.as_deref().unwrap_or("").as_bytes());
+    }
+    out.u32(f.rows.len() as u32);
+    for row in &f.rows {
+        for v in row {
+            encode_value(v, out);
+        }
+    }
+    out.i64(changes);
+    out.u8(rowid.is_some() as u8);
+    out.i64(rowid.unwrap_or(0));
+}
+
+pub fn fetched_of_hrana(r: libsql_hrana::proto::StmtResult) -> (Fetched, i64, Option<i64>) {
+    let f = Fetched {
+        names: r.cols.iter().map(|c| c.name.clone().unwrap_or_default()).collect(),
+        decltypes: r.cols.into_iter().map(|c| c.decltype).collect(),
+        rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_hrana).collect()).collect(),
+    };
+    (f, r.affected_row_count as i64, r.last_insert_rowid)
+}
+
+pub fn stmt_result(r: proto::StreamResult) -> Result<proto::StmtResult, proto::Error> {
+    match r {
+        proto::StreamResult::Ok { response: proto::StreamResponse::Execute(r) } => Ok(r.result),
+        proto::StreamResult::Error { error } => Err(error),
+        _ => Err(proto::Error { message: "unexpected reply from the server to a statement".into(), code: String::new() }),
+    }
+}
+
+pub fn execute_req(s: Step) -> proto::StreamRequest {
+    proto::StreamRequest::Execute(proto::ExecuteStreamReq { stmt: s.into_stmt() })
+}
+
+/// A statement without parameters, its rows wanted.
+pub fn plain_step(sql: &str) -> Step {
+    Step { sql: sql.to_string(), args: Vec::new(), named: Vec::new(), want_rows: true }
 }

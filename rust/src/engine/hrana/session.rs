@@ -1,0 +1,619 @@
+//! A connection over Hrana, shared by the remote and replica engines: the
+//! connection's own server stream (how a transaction spans requests), what
+//! SQLite says of the connection as of the last reply (autocommit, changes,
+//! last insert rowid), and every operation of a connection and a statement
+//! in the boundary's terms (replies in the `wire` format, errors as a local
+//! database words them). One request per call (libsql's `query` costs two).
+//!
+//! An engine that keeps a copy of the database (a replica) says how, with
+//! [Hooks]: it may answer a statement outside a transaction itself, and
+//! hears when the connection's writes are committed. The session knows
+//! nothing else of it, so it depends on neither engine.
+
+use std::sync::Arc;
+
+use libsql_hrana::proto;
+use parking_lot::Mutex;
+
+use super::{
+    encode_result, encode_value, execute_req, fetched_of_hrana, plain_step, step, stmt_result, stream_gone, Begin,
+    Client, Fetched, Step, Stream, Wrap,
+};
+use crate::error::{Error, Kind};
+use crate::executor::{runtime, Serial};
+use crate::stats::Stats;
+use crate::wire::{self, Out, Reader};
+
+/// What an engine that keeps a copy of the database adds to its sessions.
+pub trait Hooks: Send + Sync {
+    /// A statement outside a transaction, answered from the copy; `None`:
+    /// the server runs it.
+    fn read(&self, sql: &str, params: &[u8]) -> Result<Option<Fetched>, Error>;
+    /// Statements ran on the server and the connection is in autocommit
+    /// mode again: its writes are committed.
+    fn committed(&self) -> Result<(), Error>;
+    /// The connection is closed.
+    fn close(&self);
+}
+
+/// A connection to a remote database or a replica's primary. Its
+/// statements run on a server stream of its own, through the Hrana
+/// [Client]: declared column types in every result, batches with
+/// parameters in one request, and transactions that span requests.
+pub struct Conn {
+    session: Mutex<Session>,
+    client: Arc<Client>,
+    stats: Arc<Stats>,
+    hooks: Option<Box<dyn Hooks>>,
+    pub serial: Arc<Serial>,
+}
+
+/// A connection's server stream, and what SQLite says of the connection
+/// as of the last reply.
+struct Session {
+    closed: bool,
+    /// The server stream (none open: the next request opens one).
+    stream: Stream,
+    autocommit: bool,
+    changes: i64,
+    last_insert_rowid: i64,
+}
+
+/// SQL as text: valid UTF-8 and without NUL bytes (which would cut it).
+fn sql_text(sql: &[u8]) -> Result<&str, Error> {
+    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+    match sql.iter().position(|b| *b == 0) {
+        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
+        None => Ok(text),
+    }
+}
+
+
+/// Asks for what SQLite's `changes()` and `last_insert_rowid()` say after
+/// a script (the server reports them per statement, and only for some).
+const CHANGES_SQL: &str = "SELECT changes(), last_insert_rowid()";
+
+/// What a statement's result says of SQLite's `changes()` and
+/// `last_insert_rowid()`: the server reports them for INSERT, UPDATE and
+/// DELETE only (0 and none otherwise), and SQLite keeps them until the
+/// next such statement.
+fn note(s: &mut Session, sql: &str, r: &proto::StmtResult) {
+    if let Some(id) = r.last_insert_rowid {
+        s.last_insert_rowid = id;
+    }
+    let first = crate::sql::leading_words(sql.as_bytes(), 1);
+    if r.affected_row_count > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+        s.changes = r.affected_row_count as i64;
+    }
+}
+
+impl Conn {
+    fn live(&self) -> Result<parking_lot::MutexGuard<'_, Session>, Error> {
+        let s = self.session.lock();
+        if s.closed {
+            return Err(Error::closed("connection"));
+        }
+        Ok(s)
+    }
+
+    /// A new connection: no server stream until its first request.
+    pub fn new(client: Arc<Client>, stats: Arc<Stats>, hooks: Option<Box<dyn Hooks>>) -> Arc<Conn> {
+        Arc::new(Conn {
+            session: Mutex::new(Session {
+                closed: false,
+                stream: Stream::default(),
+                autocommit: true,
+                changes: 0,
+                last_insert_rowid: 0,
+            }),
+            client,
+            stats,
+            hooks,
+            serial: Serial::new(),
+        })
+    }
+
+    /// Sends `requests` in one HTTP request on this connection's stream,
+    /// with a question for the autocommit state after them, and keeps the
+    /// answer. A stream the server has dropped (sqld expires one idle for
+    /// about 10 s, and forgets all when it restarts) is replaced: outside a
+    /// transaction transparently (nothing ran), inside one with an error
+    /// that says the transaction is gone.
+    fn send(&self, s: &mut Session, mut requests: Vec<proto::StreamRequest>) -> Result<Vec<proto::StreamResult>, Error> {
+        requests.push(proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}));
+        let had_stream = s.stream.is_open();
+        let hrana = &self.client;
+        let mut r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
+        let gone = match &r {
+            Err(e) if had_stream && stream_gone(e) => Some(e.message.clone()),
+            _ => None,
+        };
+        if let Some(said) = gone {
+            s.stream = Stream::default();
+            if !s.autocommit {
+                s.autocommit = true;
+                return Err(Error::new(
+                    Kind::TransactionClosed,
+                    format!(
+                        "the server ended this connection's transaction: it was idle too long (sqld expires an \
+                         idle stream after about 10 s) or the server restarted; it was rolled back, and the \
+                         connection is usable again (the server said: {said})"
+                    ),
+                ));
+            }
+            r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
+        }
+        let mut results = r?;
+        if let Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) = results.pop() {
+            s.autocommit = a.is_autocommit;
+        }
+        Ok(results)
+    }
+
+    /// The server reports a constraint's primary code only, and SQLite
+    /// words a PRIMARY KEY violation as "UNIQUE constraint failed: t.c":
+    /// the extended code is inferred from the message (UNIQUE), then the
+    /// schema tells whether those columns are the table's primary key.
+    /// One more request, on the same stream, only on this error.
+    fn refine_unique(&self, s: &mut Session, mut e: Error) -> Error {
+        const UNIQUE: i32 = 2067;
+        const PRIMARYKEY: i32 = 1555;
+        if e.code != Some(UNIQUE) {
+            return e;
+        }
+        let Some(list) = e.message.split("UNIQUE constraint failed: ").nth(1) else { return e };
+        let cols: Vec<(&str, &str)> = list.trim_end().split(", ").filter_map(|c| c.split_once('.')).collect();
+        let Some((table, _)) = cols.first() else { return e };
+        let names = cols.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(",");
+        let probe = "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l WHERE l.origin = 'pk' AND \
+                     (SELECT group_concat(name) FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno)) = ?2) \
+                     OR ((SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 AND EXISTS \
+                     (SELECT 1 FROM pragma_table_info(?1) WHERE pk = 1 AND name = ?2 AND upper(type) = 'INTEGER'))";
+        let text = |t: &str| proto::Value::Text { value: t.to_string().into() };
+        let req = execute_req(Step {
+            sql: probe.to_string(),
+            args: vec![text(table), text(&names)],
+            named: Vec::new(),
+            want_rows: true,
+        });
+        if let Ok(mut r) = self.send(s, vec![req]) {
+            if let Some(Ok(res)) = r.pop().map(stmt_result) {
+                let is_pk = res.rows.first().and_then(|row| row.values.first()).is_some_and(|v| matches!(v, proto::Value::Integer { value: 1 }));
+                if is_pk {
+                    e.code = Some(PRIMARYKEY);
+                }
+            }
+        }
+        e
+    }
+
+    /// A statement's error, as an [Error] (refined; with its SQL).
+    fn statement_error(&self, s: &mut Session, e: proto::Error, sql: &str) -> Error {
+        let e = self.client.server_error(e);
+        self.refine_unique(s, e).with_sql(sql.as_bytes())
+    }
+
+    /// After statements on the server: once the connection is back in
+    /// autocommit mode, its writes are committed, which a copy may want to
+    /// catch up with ([Hooks::committed]).
+    fn after_write(&self, s: &Session) -> Result<(), Error> {
+        match &self.hooks {
+            Some(h) if s.autocommit => h.committed(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Outside a transaction, a statement a copy answers ([Hooks::read]).
+    fn local_read(&self, s: &Session, sql: &str, ps: &[u8]) -> Result<Option<Fetched>, Error> {
+        match &self.hooks {
+            Some(h) if s.autocommit => h.read(sql, ps),
+            _ => Ok(None),
+        }
+    }
+
+    /// One statement and its whole result, rows changed and inserted rowid.
+    fn statement(&self, sql: &[u8], ps: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
+        let sql = sql_text(sql)?;
+        let mut s = self.live()?;
+        self.stats.statements(1);
+        if let Some(f) = self.local_read(&s, sql, ps)? {
+            return Ok((f, 0, None));
+        }
+        let req = execute_req(step(sql, ps, true).map_err(|e| e.with_sql(sql.as_bytes()))?);
+        let reply = self.send(&mut s, vec![req]).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        let r = match reply.into_iter().next().map(stmt_result) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Err(self.statement_error(&mut s, e, sql)),
+            None => return Err(Error::new(Kind::Network, "no reply from the server to a statement")),
+        };
+        note(&mut s, sql, &r);
+        self.after_write(&s)?;
+        Ok(fetched_of_hrana(r))
+    }
+
+    pub fn execute(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+        let (_, changes, _) = self.statement(sql, ps)?;
+        let mut o = Out::ok();
+        o.i64(changes);
+        o.i64(self.live()?.last_insert_rowid);
+        Ok(o)
+    }
+
+    pub fn query(&self, sql: &[u8], ps: &[u8]) -> Result<Fetched, Error> {
+        self.statement(sql, ps).map(|(f, _, _)| f)
+    }
+
+    /// One statement and its whole result (layout: `wire`).
+    pub fn run(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
+        let (f, changes, rowid) = self.statement(sql, params)?;
+        let mut out = Out::ok();
+        encode_result(&mut out, &f, changes, rowid);
+        Ok(out)
+    }
+
+    /// Statements with their parameters, all or nothing, in one request:
+    /// in a transaction of their own (`begin`), or in a savepoint of the
+    /// open one. `tag` names a failing statement.
+    fn batch_steps(
+        &self,
+        begin: Begin,
+        steps: Vec<Step>,
+        tag: &dyn Fn(usize, Error) -> Error,
+    ) -> Result<Vec<proto::StmtResult>, Error> {
+        let mut s = self.live()?;
+        let wrap = if s.autocommit { Wrap::Begin(begin) } else { Wrap::Savepoint };
+        let sqls: Vec<String> = steps.iter().map(|st| st.sql.clone()).collect();
+        self.stats.statements(steps.len() as u64);
+        let reply = self.send(&mut s, vec![Client::batch_request(wrap, steps)])?;
+        let reply = reply.into_iter().next().ok_or_else(|| Error::new(Kind::Network, "no reply to a batch"))?;
+        let refs: Vec<&str> = sqls.iter().map(String::as_str).collect();
+        let outcome = runtime().block_on(self.client.batch_outcome(reply, &refs));
+        let results = match outcome {
+            Ok(r) => r,
+            Err((k, e)) => {
+                let e = self.refine_unique(&mut s, e);
+                return Err(match k {
+                    Some(k) => tag(k, e),
+                    None => e,
+                });
+            }
+        };
+        for (r, sql) in results.iter().zip(&sqls) {
+            note(&mut s, sql, r);
+        }
+        self.after_write(&s)?;
+        Ok(results)
+    }
+
+    /// A batch of statements with parameters (see [wire::batch_request]):
+    /// one request. A read batch outside a transaction, on a connection
+    /// whose engine keeps a copy, runs statement by statement, so that the
+    /// copy answers them.
+    pub fn batch_list(&self, req: &[u8]) -> Result<Out, Error> {
+        let (mode, stmts) = wire::batch_request(req)?;
+        let tag = |i: usize, mut e: Error| {
+            e.message = format!("statement {i}: {}", e.message);
+            e.with_sql(stmts[i].0)
+        };
+        for (i, (sql, _)) in stmts.iter().enumerate() {
+            if crate::sql::ends_transaction(sql) {
+                return Err(tag(i, Error::new(
+                    Kind::Misuse,
+                    "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
+                )));
+            }
+        }
+        let mut out = Out::ok();
+        out.u32(stmts.len() as u32);
+        if mode == 2 && self.hooks.is_some() && self.live()?.autocommit {
+            for (i, (sql, params)) in stmts.iter().enumerate() {
+                let (f, changes, rowid) = self.statement(sql, params).map_err(|e| tag(i, e))?;
+                encode_result(&mut out, &f, changes, rowid);
+            }
+            return Ok(out);
+        }
+        let mut steps = Vec::with_capacity(stmts.len());
+        for (i, (sql, params)) in stmts.iter().enumerate() {
+            let text = sql_text(sql).map_err(|e| tag(i, e))?;
+            steps.push(step(text, params, true).map_err(|e| tag(i, e))?);
+        }
+        let begin = if mode == 1 { Begin::Immediate } else { Begin::Deferred };
+        for r in self.batch_steps(begin, steps, &tag)? {
+            let (f, changes, rowid) = fetched_of_hrana(r);
+            encode_result(&mut out, &f, changes, rowid);
+        }
+        Ok(out)
+    }
+
+    /// A script (`atomic`: all or nothing), split into its statements (see
+    /// [crate::sql::split]) and sent in one request, as on a local
+    /// file: it stops at the first error, whose message names the
+    /// statement. An atomic script runs in a transaction of its own (a
+    /// savepoint inside an open one) and cannot contain BEGIN, COMMIT or
+    /// ROLLBACK; a plain script that opened a transaction and failed has
+    /// it rolled back, in the same request.
+    pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
+        let text = sql_text(sql)?;
+        let pieces = crate::sql::split(text);
+        let tag = |i: usize, mut e: Error| {
+            e.message = format!("statement {i}: {}", e.message);
+            e.with_sql(pieces[i].as_bytes())
+        };
+        if atomic {
+            if let Some(i) = pieces.iter().position(|p| crate::sql::ends_transaction(p.as_bytes())) {
+                return Err(tag(i, Error::new(
+                    Kind::Misuse,
+                    "an atomic batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK; use a script",
+                )));
+            }
+            if !pieces.is_empty() {
+                let steps = pieces.iter().map(|p| Step { want_rows: false, ..plain_step(p) }).collect();
+                self.batch_steps(Begin::Deferred, steps, &tag)?;
+            }
+        } else if !pieces.is_empty() {
+            self.script(&pieces, &tag)?;
+        }
+        let s = self.live()?;
+        let mut o = Out::ok();
+        o.i64(s.changes);
+        o.i64(s.last_insert_rowid);
+        Ok(o)
+    }
+
+    /// The statements of a script, each only if the one before succeeded,
+    /// then SQLite's `changes()` and `last_insert_rowid()`: one request.
+    fn script(&self, pieces: &[&str], tag: &dyn Fn(usize, Error) -> Error) -> Result<(), Error> {
+        use proto::BatchCond as C;
+        let n = pieces.len();
+        let mut s = self.live()?;
+        let was_autocommit = s.autocommit;
+        let mut steps: Vec<(Option<C>, String)> = Vec::with_capacity(n + 1);
+        for (i, p) in pieces.iter().enumerate() {
+            steps.push(((i > 0).then(|| C::Ok { step: i as u32 - 1 }), p.to_string()));
+        }
+        if was_autocommit {
+            // it opened a transaction and failed: roll that back
+            let failed = C::Not { cond: Box::new(C::Ok { step: n as u32 - 1 }) };
+            let open = C::Not { cond: Box::new(C::IsAutocommit {}) };
+            steps.push((Some(C::And(proto::BatchCondList { conds: vec![failed, open] })), "ROLLBACK".into()));
+        }
+        self.stats.statements(n as u64);
+        let requests = vec![Client::batch_request_of(steps), execute_req(plain_step(CHANGES_SQL))];
+        let mut reply = self.send(&mut s, requests)?.into_iter();
+        let batch = reply.next();
+        if let Some(Ok(r)) = reply.next().map(stmt_result) {
+            if let Some([proto::Value::Integer { value: c }, proto::Value::Integer { value: id }]) =
+                r.rows.first().map(|row| &row.values[..])
+            {
+                s.changes = *c;
+                s.last_insert_rowid = *id;
+            }
+        }
+        let failure = match batch {
+            Some(proto::StreamResult::Ok { response: proto::StreamResponse::Batch(b) }) => {
+                b.result.step_errors.into_iter().take(n).enumerate().find_map(|(i, e)| e.map(|e| (Some(i), e)))
+            }
+            Some(proto::StreamResult::Error { error }) => Some((None, error)),
+            _ => return Err(Error::new(Kind::Network, "unexpected reply from the server to a script")),
+        };
+        let Some((index, error)) = failure else {
+            self.after_write(&s)?;
+            return Ok(());
+        };
+        let e = self.client.server_error(error.clone());
+        let e = self.refine_unique(&mut s, e);
+        if index.is_none() && error.code == "SQL_PARSE_ERROR" {
+            // sqld parses the whole request first: nothing ran. As on a
+            // local file, the statements before the unparsable one run.
+            let k = runtime().block_on(self.client.first_unparsable(pieces));
+            drop(s);
+            if let Some(k) = k {
+                if k > 0 {
+                    self.script(&pieces[..k], tag)?;
+                }
+                return Err(tag(k, e));
+            }
+            return Err(e);
+        }
+        let _ = self.after_write(&s);
+        Err(match index {
+            Some(i) => tag(i, e),
+            None => e,
+        })
+    }
+
+    pub fn last_insert_rowid(&self) -> Result<i64, Error> {
+        Ok(self.live()?.last_insert_rowid)
+    }
+
+    pub fn changes(&self) -> Result<i64, Error> {
+        Ok(self.live()?.changes)
+    }
+
+    pub fn is_autocommit(&self) -> Result<bool, Error> {
+        Ok(self.live()?.autocommit)
+    }
+
+    /// Closes the connection; its server stream is closed in the
+    /// background (which rolls back a transaction left open), so closing
+    /// never waits for a server that does not answer.
+    pub fn close(&self) {
+        let mut s = self.session.lock();
+        s.closed = true;
+        let mut stream = std::mem::take(&mut s.stream);
+        if stream.is_open() {
+            let hrana = self.client.clone();
+            runtime().spawn(async move {
+                let _ = hrana.pipeline_on(&mut stream, &[proto::StreamRequest::Close(proto::CloseStreamReq {})]).await;
+            });
+        }
+        if let Some(h) = &self.hooks {
+            h.close();
+        }
+    }
+
+    pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        Stmt::new(self, sql)
+    }
+
+    /// A remote server has no local lock to wait for.
+    pub fn set_busy_timeout(&self, _ms: i64) -> Result<(), Error> {
+        self.live().map(drop)
+    }
+}
+
+/// A prepared statement on a remote connection: its SQL, run again on each
+/// execution (the server caches the preparation), and the result being read.
+pub struct Stmt {
+    pub conn: Arc<Conn>,
+    sql: Vec<u8>,
+    state: Mutex<StmtState>,
+}
+
+struct StmtState {
+    closed: bool,
+    generation: u64,
+    header_sent: bool,
+    result: Option<(Fetched, usize)>,
+}
+
+impl Stmt {
+    pub fn new(conn: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        drop(conn.live()?);
+        Ok(Arc::new(Stmt {
+            conn: conn.clone(),
+            sql: sql.to_vec(),
+            state: Mutex::new(StmtState { closed: false, generation: 0, header_sent: false, result: None }),
+        }))
+    }
+
+    fn live(&self) -> Result<parking_lot::MutexGuard<'_, StmtState>, Error> {
+        let s = self.state.lock();
+        if s.closed {
+            return Err(Error::closed("statement"));
+        }
+        Ok(s)
+    }
+
+    pub fn execute(&self, params: Vec<u8>) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        s.generation += 1;
+        s.result = None;
+        drop(s);
+        self.conn.execute(&self.sql, &params)
+    }
+
+    /// All parameter sets, all or nothing, in one request (see
+    /// [Conn::batch_list]).
+    pub fn execute_many(&self, sets: Vec<u8>) -> Result<Out, Error> {
+        drop(self.live()?);
+        let mut r = Reader::new(&sets);
+        let n = r.u32()? as usize;
+        let sql = sql_text(&self.sql)?;
+        let tag = |k: usize, mut e: Error| {
+            e.message = format!("parameter set {k}: {}", e.message);
+            e.with_sql(sql.as_bytes())
+        };
+        let mut steps = Vec::with_capacity(n);
+        for k in 0..n {
+            steps.push(step(sql, r.bytes()?, false).map_err(|e| tag(k, e))?);
+        }
+        let results = self.conn.batch_steps(Begin::Immediate, steps, &tag).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        let total: u64 = results.iter().map(|r| r.affected_row_count).sum();
+        let mut o = Out::ok();
+        o.i64(total as i64);
+        o.i64(self.conn.last_insert_rowid()?);
+        Ok(o)
+    }
+
+    pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        s.generation += 1;
+        s.result = None;
+        let generation = s.generation;
+        drop(s);
+        let res = self.conn.query(&self.sql, &params)?;
+        let mut s = self.live()?;
+        if s.generation != generation {
+            return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
+        }
+        let mut out = Out::ok();
+        out.i64(generation as i64);
+        if want_header || !s.header_sent {
+            s.header_sent = true;
+            out.u8(1);
+            out.u32(res.names.len() as u32);
+            for (n, d) in res.names.iter().zip(&res.decltypes) {
+                out.bytes(n.as_bytes());
+                out.bytes(d.as_deref().unwrap_or("").as_bytes());
+            }
+        } else {
+            out.u8(0);
+        }
+        s.result = Some((res, 0));
+        fill(&mut s, &mut out, max_rows);
+        Ok(out)
+    }
+
+    pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
+        let mut s = self.live()?;
+        if s.generation != generation {
+            return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
+        }
+        let mut out = Out::ok();
+        fill(&mut s, &mut out, max_rows);
+        Ok(out)
+    }
+
+    /// Counted in the SQL as SQLite counts (see [crate::sql]).
+    pub fn parameter_count(&self) -> Result<i64, Error> {
+        drop(self.live()?);
+        Ok(crate::sql::parameter_count(sql_text(&self.sql)?) as i64)
+    }
+
+    pub fn serial(&self) -> &Arc<Serial> {
+        &self.conn.serial
+    }
+
+    pub fn reset(&self, generation: Option<u64>) -> Result<(), Error> {
+        let mut s = self.live()?;
+        if generation.is_none_or(|g| g == s.generation) {
+            s.result = None;
+            s.generation += 1;
+        }
+        Ok(())
+    }
+
+    pub fn close(&self) {
+        let mut s = self.state.lock();
+        s.closed = true;
+        s.result = None;
+    }
+}
+
+/// A chunk from the buffered result (layout: `wire`). `max_rows == 0`:
+/// the first row only.
+fn fill(s: &mut StmtState, out: &mut Out, max_rows: usize) {
+    let single = max_rows == 0;
+    let limit = max_rows.max(1);
+    let count_at = out.buf.len();
+    out.u32(0);
+    let mut n = 0u32;
+    let mut done = true;
+    if let Some((res, pos)) = s.result.as_mut() {
+        while *pos < res.rows.len() && (n as usize) < limit {
+            for v in &res.rows[*pos] {
+                encode_value(v, out);
+            }
+            *pos += 1;
+            n += 1;
+        }
+        done = single || *pos >= res.rows.len();
+    }
+    if done {
+        s.result = None;
+    }
+    out.patch_u32(count_at, n);
+    out.u8(done as u8);
+}
+

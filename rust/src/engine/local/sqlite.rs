@@ -1,0 +1,469 @@
+//! The calls on SQLite's C API that the local engine's connections and
+//! statements share: opening, preparing exactly one statement, stepping,
+//! binding parameters straight from their wire encoding, and reading
+//! columns into the wire format (or into libsql values, for a replica's
+//! reads). Each caller holds the connection's lock.
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::ptr;
+
+use libsql::ffi;
+
+use super::{OPEN_READ_ONLY, OPEN_READ_WRITE};
+use crate::error::{kind_of_sqlite_code, Error, Kind};
+use crate::sql::leading_words;
+use crate::wire::{self, Out, Param, Reader};
+
+pub(super) fn sqlite_error(db: *mut ffi::sqlite3, rc: c_int) -> Error {
+    let (code, message) = unsafe {
+        if db.is_null() {
+            (rc, CStr::from_ptr(ffi::sqlite3_errstr(rc)).to_string_lossy().into_owned())
+        } else {
+            let code = ffi::sqlite3_extended_errcode(db);
+            let msg = CStr::from_ptr(ffi::sqlite3_errmsg(db)).to_string_lossy().into_owned();
+            (if code == 0 { rc } else { code }, msg)
+        }
+    };
+    Error { kind: kind_of_sqlite_code(code), code: Some(code), message, sql: None }
+}
+
+pub(super) fn check_no_nul(sql: &[u8]) -> Result<(), Error> {
+    match sql.iter().position(|&b| b == 0) {
+        Some(i) => Err(Error::new(
+            Kind::Misuse,
+            format!("SQL contains a NUL byte at offset {i}; pass such data as a parameter"),
+        )
+        .with_sql(&sql[..i])),
+        None => Ok(()),
+    }
+}
+
+/// libsql configures SQLite (serialized threading) once per process, the
+/// first time it opens a database, and asserts that the configuration took:
+/// it cannot after SQLite is initialized. So libsql must initialize SQLite
+/// before this module first does, or a replica opened after a local file
+/// would fail. Opening an in-memory libsql database runs that step (and
+/// opens no connection).
+fn libsql_init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        #[allow(deprecated)]
+        let _ = libsql::Database::open_in_memory();
+    });
+}
+
+pub(super) fn open_raw(path: &str, flags: i64) -> Result<*mut ffi::sqlite3, Error> {
+    libsql_init();
+    let cpath = CString::new(path)
+        .map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
+    let mode = match flags {
+        OPEN_READ_WRITE => ffi::SQLITE_OPEN_READWRITE,
+        OPEN_READ_ONLY => ffi::SQLITE_OPEN_READONLY,
+        _ => ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE,
+    };
+    // NOMUTEX: every use of a handle is already serialised by our own mutex.
+    let flags = mode | ffi::SQLITE_OPEN_URI | ffi::SQLITE_OPEN_NOMUTEX;
+    let mut db: *mut ffi::sqlite3 = ptr::null_mut();
+    let rc = unsafe { ffi::sqlite3_open_v2(cpath.as_ptr(), &mut db, flags, ptr::null()) };
+    if rc != ffi::SQLITE_OK {
+        let mut e = sqlite_error(db, rc);
+        e.message = format!("cannot open database {path:?}: {}", e.message);
+        unsafe { ffi::sqlite3_close_v2(db) };
+        return Err(e);
+    }
+    unsafe { ffi::sqlite3_extended_result_codes(db, 1) };
+    Ok(db)
+}
+
+pub(super) fn exec_reply(db: *mut ffi::sqlite3) -> Out {
+    let mut o = Out::ok();
+    unsafe {
+        o.i64(ffi::sqlite3_changes64(db));
+        o.i64(ffi::sqlite3_last_insert_rowid(db));
+    }
+    o
+}
+
+/// Runs `f` all or nothing: in a transaction begun with `begin` when the
+/// connection is in autocommit mode, else in the savepoint `name`;
+/// committed (released) when `f` succeeds, rolled back when it fails.
+pub(super) fn atomically<T>(
+    db: *mut ffi::sqlite3,
+    begin: &str,
+    name: &str,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let was_autocommit = unsafe { ffi::sqlite3_get_autocommit(db) } != 0;
+    if was_autocommit {
+        exec_simple(db, begin)?;
+    } else {
+        exec_simple(db, &format!("SAVEPOINT {name}"))?;
+    }
+    match f() {
+        Ok(v) => {
+            let close = if was_autocommit { "COMMIT".to_string() } else { format!("RELEASE {name}") };
+            if let Err(e) = exec_simple(db, &close) {
+                if was_autocommit {
+                    let _ = exec_simple(db, "ROLLBACK");
+                }
+                return Err(e);
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            if was_autocommit {
+                let _ = exec_simple(db, "ROLLBACK");
+            } else {
+                let _ = exec_simple(db, &format!("ROLLBACK TO {name}"));
+                let _ = exec_simple(db, &format!("RELEASE {name}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+pub(super) fn exec_simple(db: *mut ffi::sqlite3, sql: &str) -> Result<(), Error> {
+    let stmt = prepare_one(db, sql.as_bytes())?;
+    let r = step_to_done(db, stmt);
+    unsafe { ffi::sqlite3_finalize(stmt) };
+    r
+}
+
+/// Prepares the first statement of `sql`; `Ok(None)` when only whitespace
+/// and comments remain. Returns the statement and the offset after it.
+pub(super) fn prepare_next(
+    db: *mut ffi::sqlite3,
+    sql: &[u8],
+    from: usize,
+) -> Result<(Option<*mut ffi::sqlite3_stmt>, usize), Error> {
+    let rest = &sql[from..];
+    if rest.len() > i32::MAX as usize {
+        return Err(Error::new(Kind::Misuse, "SQL text is larger than 2 GiB"));
+    }
+    let mut stmt = ptr::null_mut();
+    let mut tail: *const c_char = ptr::null();
+    let rc = unsafe {
+        ffi::sqlite3_prepare_v2(
+            db,
+            rest.as_ptr() as *const c_char,
+            rest.len() as c_int,
+            &mut stmt,
+            &mut tail,
+        )
+    };
+    let used = if tail.is_null() { rest.len() } else { tail as usize - rest.as_ptr() as usize };
+    if rc != ffi::SQLITE_OK {
+        return Err(sqlite_error(db, rc).with_sql(rest));
+    }
+    Ok((if stmt.is_null() { None } else { Some(stmt) }, from + used))
+}
+
+/// Prepares exactly one statement: several statements, or none, is an error
+/// rather than running part of the text.
+pub(super) fn prepare_one(db: *mut ffi::sqlite3, sql: &[u8]) -> Result<*mut ffi::sqlite3_stmt, Error> {
+    check_no_nul(sql)?;
+    let (stmt, end) = prepare_next(db, sql, 0)?;
+    let stmt = stmt.ok_or_else(|| {
+        Error::new(Kind::Misuse, "SQL text contains no statement").with_sql(sql)
+    })?;
+    if end < sql.len() {
+        let more = match prepare_next(db, sql, end) {
+            Ok((Some(s), _)) => {
+                unsafe { ffi::sqlite3_finalize(s) };
+                true
+            }
+            Ok((None, _)) => false,
+            Err(_) => true,
+        };
+        if more {
+            unsafe { ffi::sqlite3_finalize(stmt) };
+            return Err(Error::new(
+                Kind::Misuse,
+                format!(
+                    "SQL text holds more than one statement (the second starts at byte {end}); \
+                     use batch for a script"
+                ),
+            )
+            .with_sql(sql));
+        }
+    }
+    Ok(stmt)
+}
+
+pub(super) fn step_to_done(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt) -> Result<(), Error> {
+    loop {
+        match unsafe { ffi::sqlite3_step(stmt) } {
+            ffi::SQLITE_ROW => continue,
+            ffi::SQLITE_DONE => return Ok(()),
+            rc => {
+                let e = sqlite_error(db, rc);
+                unsafe { ffi::sqlite3_reset(stmt) };
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn bind_one(
+    stmt: *mut ffi::sqlite3_stmt,
+    idx: c_int,
+    v: &Param,
+    db: *mut ffi::sqlite3,
+    what: &dyn Fn() -> String,
+) -> Result<(), Error> {
+    let rc = unsafe {
+        match *v {
+            Param::Null => ffi::sqlite3_bind_null(stmt, idx),
+            Param::Integer(i) => ffi::sqlite3_bind_int64(stmt, idx, i),
+            Param::Real(f) => {
+                if f.is_nan() {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("{}: NaN cannot be stored (SQLite turns it into NULL)", what()),
+                    ));
+                }
+                ffi::sqlite3_bind_double(stmt, idx, f)
+            }
+            Param::Text(s) => {
+                if std::str::from_utf8(s).is_err() {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("{}: Text is not valid UTF-8 (use Blob for binary data)", what()),
+                    ));
+                }
+                ffi::sqlite3_bind_text64(
+                    stmt,
+                    idx,
+                    s.as_ptr() as *const c_char,
+                    s.len() as u64,
+                    ffi::SQLITE_STATIC(),
+                    ffi::SQLITE_UTF8 as u8,
+                )
+            }
+            Param::Blob(b) => ffi::sqlite3_bind_blob64(
+                stmt,
+                idx,
+                b.as_ptr() as *const std::ffi::c_void,
+                b.len() as u64,
+                ffi::SQLITE_STATIC(),
+            ),
+        }
+    };
+    if rc != ffi::SQLITE_OK {
+        let mut e = sqlite_error(db, rc);
+        e.message = format!("{}: {}", what(), e.message);
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn param_name(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Option<String> {
+    let p = unsafe { ffi::sqlite3_bind_parameter_name(stmt, i) };
+    if p.is_null() {
+        None
+    } else {
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+/// Binds parameters straight from their wire encoding. The text and blob
+/// bytes are bound without a copy (`SQLITE_STATIC`): the caller keeps the
+/// buffer alive while the statement runs. Every parameter of the statement
+/// is bound on every execution (a count or name that does not match is an
+/// error, never a silent NULL), so stale bindings are never read.
+pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlite3) -> Result<(), Error> {
+    let expected = unsafe { ffi::sqlite3_bind_parameter_count(stmt) } as usize;
+    let mut r = Reader::new(buf);
+    let (kind, n) = if buf.is_empty() { (0, 0) } else { (r.u8()?, r.u32()? as usize) };
+    match kind {
+        wire::PARAMS_POSITIONAL => {
+            if n != expected {
+                return Err(Error::new(
+                    Kind::Misuse,
+                    format!("statement expects {expected} parameter(s), {n} given"),
+                ));
+            }
+            for i in 1..=n {
+                let v = r.value()?;
+                bind_one(stmt, i as c_int, &v, db, &|| format!("parameter {i}"))?;
+            }
+            Ok(())
+        }
+        wire::PARAMS_NAMED => {
+            let mut bound = vec![false; expected + 1];
+            for _ in 0..n {
+                let name = r.bytes()?;
+                let v = r.value()?;
+                let name_s = || String::from_utf8_lossy(name).into_owned();
+                let idx = resolve_name(stmt, name).ok_or_else(|| {
+                    Error::new(
+                        Kind::Misuse,
+                        format!("statement has no parameter named {:?}", name_s()),
+                    )
+                })?;
+                if bound[idx as usize] {
+                    return Err(Error::new(
+                        Kind::Misuse,
+                        format!("parameter {:?} is given more than once", name_s()),
+                    ));
+                }
+                bound[idx as usize] = true;
+                bind_one(stmt, idx, &v, db, &|| format!("parameter {:?}", name_s()))?;
+            }
+            if let Some(i) = (1..=expected).find(|&i| !bound[i]) {
+                let name = param_name(stmt, i as c_int);
+                return Err(Error::new(
+                    Kind::Misuse,
+                    match name {
+                        Some(n) => format!("parameter {n:?} is not given"),
+                        None => format!("positional parameter {i} cannot be given by name"),
+                    },
+                ));
+            }
+            Ok(())
+        }
+        _ if expected == 0 => Ok(()),
+        _ => Err(Error::new(
+            Kind::Misuse,
+            format!("statement expects {expected} parameter(s), none given"),
+        )),
+    }
+}
+
+/// Finds a named parameter: a name with its prefix (`:id`, `@id`, `$id`,
+/// `?3`) as written, or a bare name (`id`) under any of the three prefixes.
+fn resolve_name(stmt: *mut ffi::sqlite3_stmt, name: &[u8]) -> Option<c_int> {
+    let lookup = |n: &[u8]| -> Option<c_int> {
+        let c = CString::new(n).ok()?;
+        let i = unsafe { ffi::sqlite3_bind_parameter_index(stmt, c.as_ptr()) };
+        if i > 0 {
+            Some(i)
+        } else {
+            None
+        }
+    };
+    match name.first() {
+        Some(b':' | b'@' | b'$' | b'?') => lookup(name),
+        Some(_) => [b':', b'@', b'$'].iter().find_map(|p| {
+            let mut n = vec![*p];
+            n.extend_from_slice(name);
+            lookup(&n)
+        }),
+        None => None,
+    }
+}
+
+pub(super) fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        &[]
+    } else {
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
+
+#[inline]
+pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -> Result<(), Error> {
+    match ffi::sqlite3_column_type(stmt, i) {
+        ffi::SQLITE_INTEGER => {
+            out.u8(wire::TAG_INTEGER);
+            out.i64(ffi::sqlite3_column_int64(stmt, i));
+        }
+        ffi::SQLITE_FLOAT => {
+            out.u8(wire::TAG_REAL);
+            out.i64(ffi::sqlite3_column_double(stmt, i).to_bits() as i64);
+        }
+        ffi::SQLITE_TEXT => {
+            let p = ffi::sqlite3_column_text(stmt, i);
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            if std::str::from_utf8(b).is_err() {
+                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                return Err(Error::new(
+                    Kind::Decode,
+                    format!(
+                        "column {i} ({name}) holds TEXT that is not valid UTF-8; \
+                         read it as a BLOB (CAST({name} AS BLOB))"
+                    ),
+                ));
+            }
+            out.u8(wire::TAG_TEXT);
+            out.bytes(b);
+        }
+        ffi::SQLITE_BLOB => {
+            let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            out.u8(wire::TAG_BLOB);
+            out.bytes(b);
+        }
+        _ => out.u8(wire::TAG_NULL),
+    }
+    Ok(())
+}
+
+/// Steps a bound statement to its end and appends its result: u32 column
+/// count, (name, declared type) per column, u32 row count, the values, i64
+/// rows changed, u8 has-rowid, i64 last insert rowid. The rowid is there
+/// when the statement inserted (as sqld reports it): the connection's last
+/// insert rowid moved, or an INSERT/REPLACE changed rows.
+pub(super) unsafe fn encode_result(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt, sql: &[u8], out: &mut Out) -> Result<(), Error> {
+    let ncols = ffi::sqlite3_column_count(stmt);
+    out.u32(ncols as u32);
+    for i in 0..ncols {
+        out.bytes(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+        out.bytes(cstr_bytes(ffi::sqlite3_column_decltype(stmt, i)));
+    }
+    let count_at = out.buf.len();
+    out.u32(0);
+    let rowid_before = ffi::sqlite3_last_insert_rowid(db);
+    let total_before = ffi::sqlite3_total_changes64(db);
+    let mut n = 0u32;
+    loop {
+        match ffi::sqlite3_step(stmt) {
+            ffi::SQLITE_ROW => {
+                for i in 0..ncols {
+                    encode_column(stmt, i, out)?;
+                }
+                n += 1;
+            }
+            ffi::SQLITE_DONE => break,
+            rc => return Err(sqlite_error(db, rc)),
+        }
+    }
+    out.patch_u32(count_at, n);
+    let changed = ffi::sqlite3_total_changes64(db) != total_before;
+    let changes = if changed && ffi::sqlite3_stmt_readonly(stmt) == 0 { ffi::sqlite3_changes64(db) } else { 0 };
+    out.i64(changes);
+    let rowid = ffi::sqlite3_last_insert_rowid(db);
+    let first = leading_words(sql, 1);
+    let inserted = rowid != rowid_before
+        || (changes > 0 && matches!(first.first().map(String::as_str), Some("INSERT" | "REPLACE")));
+    out.u8(inserted as u8);
+    out.i64(rowid);
+    Ok(())
+}
+
+/// A column as a libsql value; TEXT must be UTF-8 (a `Decode` error
+/// otherwise) and keeps any NUL bytes.
+pub(super) unsafe fn column_value(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Result<libsql::Value, Error> {
+    Ok(match ffi::sqlite3_column_type(stmt, i) {
+        ffi::SQLITE_INTEGER => libsql::Value::Integer(ffi::sqlite3_column_int64(stmt, i)),
+        ffi::SQLITE_FLOAT => libsql::Value::Real(ffi::sqlite3_column_double(stmt, i)),
+        ffi::SQLITE_TEXT => {
+            let p = ffi::sqlite3_column_text(stmt, i);
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            libsql::Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
+                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                Error::new(Kind::Decode, format!("column {i} ({name}) holds TEXT that is not valid UTF-8; read it as a BLOB (CAST(... AS BLOB))"))
+            })?)
+        }
+        ffi::SQLITE_BLOB => {
+            let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
+            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            libsql::Value::Blob(if p.is_null() { Vec::new() } else { std::slice::from_raw_parts(p, n).to_vec() })
+        }
+        _ => libsql::Value::Null,
+    })
+}

@@ -1,0 +1,321 @@
+//! Embedded replicas: a local file that libsql opens and keeps in step
+//! with a primary (sqld or Turso) by syncing. A replica is read locally and
+//! written remotely, so it composes the two other engines' parts, and this
+//! is the one engine allowed to depend on them: outside a transaction a
+//! read-only statement runs on a read-only `local` connection to the file
+//! (exact values, no network), and every other statement goes to the
+//! primary over a Hrana session ([hrana::session]), as on a remote
+//! database. The session hears of both through [Hooks]; after writes are
+//! committed, a replica with read-your-writes syncs so that the writer sees
+//! them. Nothing depends on this module but `ffi`.
+
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::engine::hrana::session::{self, Hooks};
+use crate::engine::hrana::{self, Fetched};
+use crate::engine::local;
+use crate::error::{code_in, plain_message, refine_code, Error, Kind};
+use crate::executor::{runtime, Serial};
+use crate::stats::{Mode, Stats};
+use crate::wire::{Out, Reader};
+
+/// A replica's connections and statements are the session's, with this
+/// engine's [Hooks].
+pub type Conn = session::Conn;
+pub type Stmt = session::Stmt;
+
+fn scrub(msg: String, token: &str) -> String {
+    if token.len() >= 4 {
+        msg.replace(token, "<redacted>")
+    } else {
+        msg
+    }
+}
+
+/// Classifies a libsql error. Server-side SQL errors carry SQLite's code
+/// name in their text (e.g. SQLITE_CONSTRAINT_UNIQUE).
+fn convert(e: libsql::Error, token: &str) -> Error {
+    use libsql::Error as E;
+    let (kind, code, msg) = match e {
+        E::RemoteSqliteFailure(code, ext, msg) => {
+            let code = if ext != 0 { ext } else { code };
+            (crate::error::kind_of_sqlite_code(code), Some(code), msg)
+        }
+        E::SqliteFailure(code, msg) => (crate::error::kind_of_sqlite_code(code), Some(code), msg),
+        E::ConnectionFailed(msg) => (Kind::Network, None, msg),
+        E::Misuse(msg) => (Kind::Misuse, None, msg),
+        e @ E::SyncNotSupported(_) => (Kind::Misuse, None, e.to_string()),
+        // libsql parses the SQL before sending it
+        e @ (E::Sqlite3SyntaxError(..) | E::Sqlite3ParserError(_) | E::Sqlite3UnsupportedStatement) => {
+            (Kind::Sql, Some(1), e.to_string())
+        }
+        other => {
+            let msg = other.to_string();
+            if let Some(code) = code_in(&msg) {
+                let code = refine_code(code, &msg);
+                let kind = crate::error::kind_of_sqlite_code(code);
+                return Error { kind, code: Some(code), message: scrub(plain_message(msg), token), sql: None };
+            }
+            if msg.contains("constraint failed") {
+                let code = refine_code(19, &msg);
+                return Error { kind: Kind::Constraint, code: Some(code), message: scrub(plain_message(msg), token), sql: None };
+            }
+            let kind = if msg.contains("SQLITE_CONSTRAINT") {
+                Kind::Constraint
+            } else if msg.contains("SQLITE_BUSY") || msg.contains("SQLITE_LOCKED") {
+                Kind::Busy
+            } else if msg.contains("401") || msg.contains("403") || msg.to_lowercase().contains("unauthorized") {
+                Kind::Auth
+            } else if msg.contains("SQLITE_") || msg.contains("SQL") {
+                Kind::Sql
+            } else {
+                Kind::Network
+            };
+            (kind, None, msg)
+        }
+    };
+    let code = code.map(|c| refine_code(c, &msg));
+    Error { kind, code, message: scrub(plain_message(msg), token), sql: None }
+}
+
+/// What a replica's database and its connections share: how to sync.
+struct Shared {
+    /// The bound on a whole sync (many requests when far behind).
+    sync_timeout: Duration,
+    /// libsql's database, to catch up after a write (weak: closing the
+    /// database ends its syncs).
+    replica: Mutex<Option<Weak<libsql::Database>>>,
+    read_your_writes: bool,
+    token: String,
+    timeout: Duration,
+    stats: Arc<Stats>,
+    /// The primary's HTTP URL (to ask why a handshake failed).
+    url: String,
+}
+
+impl Shared {
+    /// Runs a future on the runtime, bounded by the timeout.
+    fn block_on<T, F>(&self, what: &str, f: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, libsql::Error>>,
+    {
+        match runtime().block_on(async { tokio::time::timeout(self.timeout, f).await }) {
+            Ok(r) => r.map_err(|e| convert(e, &self.token)),
+            Err(_) => Err(Error::new(
+                Kind::Timeout,
+                format!("{what}: no answer from the server within {:?}", self.timeout),
+            )),
+        }
+    }
+}
+
+pub struct Db {
+    /// libsql's database (which syncs the file); `None` once closed.
+    db: Mutex<Option<Arc<libsql::Database>>>,
+    /// The primary's client, for the statements that go there.
+    client: Arc<hrana::Client>,
+    /// The replica's file, read directly (see [Reads]).
+    path: String,
+    shared: Arc<Shared>,
+    pub serial: Arc<Serial>,
+}
+
+impl Db {
+    /// A local file at `path` that reads locally and syncs from the primary
+    /// at `url`. Options (wire bytes): i64 sync interval in ms (0: none),
+    /// i64 timeout in ms, u8 read-your-writes, i64 sync timeout in ms.
+    pub fn open(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
+        let mut r = Reader::new(opts);
+        let (sync_ms, timeout_ms, ryw, sync_timeout_ms) = (r.i64()?, r.i64()?, r.u8()? != 0, r.i64()?);
+        let (url, url_token) = hrana::http_url(url)?;
+        let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
+        let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
+        let client = hrana::Client::new(&url, token, timeout)?;
+        let shared = Arc::new(Shared {
+            sync_timeout: Duration::from_millis(sync_timeout_ms.max(1) as u64),
+            replica: Mutex::new(None),
+            read_your_writes: ryw,
+            token: token.to_string(),
+            timeout,
+            stats: Arc::new(Stats::new(Mode::Replica)),
+            url: url.clone(),
+        });
+        let existed = std::path::Path::new(path).exists();
+        let b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
+        let db = Arc::new(shared.block_on("open the replica", b.build())?);
+        *shared.replica.lock() = Some(Arc::downgrade(&db));
+        // A first sync: the replica starts in step, and a wrong token or URL
+        // shows now. With the primary unreachable, a replica that has a file
+        // already opens anyway (it serves what it has; the stats keep the
+        // error) and catches up at the next sync.
+        if let Err(e) = runtime().block_on(sync_once(&db, &shared)) {
+            if !(existed && matches!(e.kind, Kind::Network | Kind::Timeout)) {
+                return Err(e);
+            }
+        }
+        if sync_ms > 0 {
+            periodic_sync(Arc::downgrade(&db), shared.clone(), Duration::from_millis(sync_ms as u64));
+        }
+        Ok(Db { db: Mutex::new(Some(db)), client, path: path.to_string(), shared, serial: Serial::new() })
+    }
+
+    /// libsql's database; an error once closed.
+    fn live(&self) -> Result<Arc<libsql::Database>, Error> {
+        self.db.lock().clone().ok_or_else(|| Error::closed("database"))
+    }
+
+    /// Pulls the primary's changes: replies the frame number now applied
+    /// (-1: none yet) and the frames this sync applied.
+    pub fn sync(&self) -> Result<Out, Error> {
+        let db = self.live()?;
+        let (frame, frames) = runtime().block_on(sync_once(&db, &self.shared))?;
+        let mut o = Out::ok();
+        o.i64(frame.map(|f| f as i64).unwrap_or(-1));
+        o.i64(frames as i64);
+        Ok(o)
+    }
+
+    /// See [Stats::encode]; the frame is asked from libsql.
+    pub fn stats(&self) -> Result<Out, Error> {
+        let db = self.live()?;
+        let frame = runtime().block_on(db.replication_index()).ok().flatten();
+        Ok(self.shared.stats.encode(frame))
+    }
+
+    /// A session on the primary with this replica's [Reads]; the reader
+    /// opens on the connection's first local read.
+    pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
+        drop(self.live()?);
+        let reads = Reads { path: self.path.clone(), reader: Mutex::new(None), shared: self.shared.clone() };
+        Ok(Conn::new(self.client.clone(), self.shared.stats.clone(), Some(Box::new(reads))))
+    }
+
+    pub fn close(&self) {
+        self.db.lock().take();
+    }
+}
+
+/// A connection's hooks: a read-only connection of our own to the
+/// replica's file (reading it past libsql keeps TEXT exact: libsql's rows
+/// cut it at a NUL byte and panic on invalid UTF-8), and the catch-up after
+/// its writes.
+struct Reads {
+    path: String,
+    reader: Mutex<Option<(Arc<local::Db>, Arc<local::Conn>)>>,
+    shared: Arc<Shared>,
+}
+
+impl Hooks for Reads {
+    /// A statement SQLite calls read-only, run on the file; transaction
+    /// control is not one (the transaction is the primary's).
+    fn read(&self, sql: &str, ps: &[u8]) -> Result<Option<Fetched>, Error> {
+        if crate::sql::controls_transaction(sql.as_bytes()) {
+            return Ok(None);
+        }
+        // the same value rules as on the primary (infinity)
+        hrana::check_finite(ps)?;
+        let mut g = self.reader.lock();
+        if g.is_none() {
+            let db = Arc::new(local::Db::open(&self.path, local::OPEN_READ_ONLY)?);
+            let conn = db.connect(5000)?;
+            *g = Some((db, conn));
+        }
+        let (_, reader) = g.as_ref().unwrap();
+        Ok(reader
+            .read_only_query(sql.as_bytes(), ps)?
+            .map(|(names, decltypes, rows)| Fetched { names, decltypes, rows }))
+    }
+
+    fn committed(&self) -> Result<(), Error> {
+        self.shared.catch_up()
+    }
+
+    fn close(&self) {
+        self.reader.lock().take();
+    }
+}
+
+impl Shared {
+    /// After a write on the primary, a replica with read-your-writes
+    /// syncs, so that the writer sees it.
+    fn catch_up(&self) -> Result<(), Error> {
+        if !self.read_your_writes {
+            return Ok(());
+        }
+        let db = self.replica.lock().as_ref().and_then(|w| w.upgrade());
+        match db {
+            Some(db) => runtime().block_on(sync_once(&db, self)).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One sync, bounded by the timeout, recorded in the stats.
+async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
+    let started = std::time::SystemTime::now();
+    let t0 = std::time::Instant::now();
+    let r = match tokio::time::timeout(shared.sync_timeout, db.sync()).await {
+        Ok(Ok(r)) => Ok((r.frame_no(), r.frames_synced() as u64)),
+        Ok(Err(e)) => {
+            let mut e = convert(e, &shared.token);
+            if e.kind == Kind::Sql {
+                e.kind = Kind::Sync;
+            }
+            if e.message.contains("handshake") {
+                e = why_no_handshake(shared, e).await;
+            }
+            Err(e)
+        }
+        Err(_) => Err(Error::new(
+            Kind::Timeout,
+            format!("sync: not done within {:?} (the sync timeout)", shared.sync_timeout),
+        )),
+    };
+    shared.stats.sync_done(started, t0.elapsed(), r.as_ref().map(|x| *x).map_err(|e| e.message.as_str()));
+    r
+}
+
+/// libsql retries a failed replication handshake and then reports a
+/// timeout, whatever the cause. One Hrana request with the same URL and
+/// token tells a refused token (an `Auth` error) from a server that cannot
+/// be reached.
+async fn why_no_handshake(shared: &Shared, e: Error) -> Error {
+    let probe = async {
+        let db = libsql::Builder::new_remote(shared.url.clone(), shared.token.clone()).build().await?;
+        db.connect()?.execute("SELECT 1", ()).await
+    };
+    match tokio::time::timeout(shared.timeout, probe).await {
+        Ok(Err(p)) => {
+            let p = convert(p, &shared.token);
+            if p.kind == Kind::Auth {
+                return Error::new(
+                    Kind::Auth,
+                    format!("the primary refused the auth token (replication handshake failed): {}", p.message),
+                );
+            }
+            e
+        }
+        _ => e,
+    }
+}
+
+/// Syncs every `every` until the database is closed (this task holds it
+/// only while a sync runs). Failures are kept in the stats; the next tick
+/// tries again.
+fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, every: Duration) {
+    runtime().spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(db) = db.upgrade() else { break };
+            let _ = sync_once(&db, &shared).await;
+        }
+    });
+}
+
