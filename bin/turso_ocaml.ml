@@ -202,35 +202,8 @@ let exec_cmd =
   in
   Cmd.v (Cmd.info "exec" ~exits ~doc:"Run a statement and print the rows it changed.") Term.(const run $ target $ sql_arg $ params_arg)
 
-(* Provisional, until the Rust scanner is wired in. *)
-module Sql = struct
-let is_complete text = let t = String.trim text in t <> "" && t.[String.length t - 1] = ';'
-let split text =
-  let out = ref [] and cur = Buffer.create 64 in
-  let n = String.length text in
-  let rec go i quote =
-    if i >= n then ()
-    else
-      let c = text.[i] in
-      match quote with
-      | Some q ->
-        Buffer.add_char cur c;
-        go (i + 1) (if c = q then None else quote)
-      | None when c = '\'' || c = '"' || c = '`' -> Buffer.add_char cur c; go (i + 1) (Some c)
-      | None when c = '[' -> Buffer.add_char cur c; go (i + 1) (Some ']')
-      | None when c = '-' && i + 1 < n && text.[i + 1] = '-' ->
-        let j = try String.index_from text i '\n' with Not_found -> n in
-        go j None
-      | None when c = ';' ->
-        out := Buffer.contents cur :: !out;
-        Buffer.clear cur;
-        go (i + 1) None
-      | None -> Buffer.add_char cur c; go (i + 1) None
-  in
-  go 0 None;
-  if String.trim (Buffer.contents cur) <> "" then out := Buffer.contents cur :: !out;
-  List.rev !out
-end
+(* Statements as SQLite ends them: the library's own scanner. *)
+module Sql = Turso.Private.Sql
 
 (* The interactive prompt: statements end with ';' and may span lines;
    a statement is complete when SQLite would call it complete (so a

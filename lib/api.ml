@@ -30,35 +30,6 @@ let bad_durations checks =
 (* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
 let chunk_rows = 256
 
-(* Whether a statement only reads: what a batch in `Read mode accepts, the
-   same in every mode (sqld does not enforce read-only transactions). *)
-let is_read_statement sql =
-  let n = String.length sql in
-  let words = ref [] in
-  let i = ref 0 in
-  let quote = ref None in
-  while !i < n do
-    let c = sql.[!i] in
-    (match !quote with
-     | Some q -> if c = q then quote := None
-     | None ->
-       if c = '\'' || c = '"' || c = '`' then quote := Some c
-       else if c = '[' then quote := Some ']'
-       else if c = '-' && !i + 1 < n && sql.[!i + 1] = '-' then
-         (while !i < n && sql.[!i] <> '\n' do incr i done)
-       else if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c = '_' then begin
-         let start = !i in
-         while !i + 1 < n && (match sql.[!i + 1] with 'A' .. 'Z' | 'a' .. 'z' | '0' .. '9' | '_' -> true | _ -> false) do incr i done;
-         words := String.uppercase_ascii (String.sub sql start (!i - start + 1)) :: !words
-       end);
-    incr i
-  done;
-  let words = List.rev !words in
-  match words with
-  | ("SELECT" | "VALUES" | "WITH") :: _ ->
-    not (List.exists (fun w -> List.mem w [ "INSERT"; "UPDATE"; "DELETE"; "REPLACE" ]) words)
-  | _ -> false
-
 module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = struct
   type 'a io = 'a Fiber.t
 
@@ -412,7 +383,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         if mode <> `Read then None
         else
           List.find_map
-            (fun (i, (sql, _)) -> if is_read_statement sql then None else Some (i, sql))
+            (fun (i, (sql, _)) -> if Sql.is_read_only sql then None else Some (i, sql))
             (List.mapi (fun i s -> (i, s)) stmts)
       in
       match not_read with

@@ -38,8 +38,8 @@ external conn_batch : conn -> string -> bool -> string = "turso_conn_batch"
 external conn_batch_async : conn -> string -> bool -> int -> unit = "turso_conn_batch_async"
 external conn_batch_list : conn -> string -> string = "turso_conn_batch_list"
 (** A batch of statements with parameters; the request and reply layouts
-    are in [rust/src/wire.rs] ([batch_request]) and [rust/src/local.rs]
-    ([encode_result]). *)
+    are in [rust/src/wire.rs] ([batch_request], and its module comment
+    for a result). *)
 
 external conn_batch_list_async : conn -> string -> int -> unit = "turso_conn_batch_list_async"
 external conn_run : conn -> string -> string -> string = "turso_conn_run"
@@ -100,6 +100,11 @@ external sql_is_read_only : string -> bool = "turso_sql_is_read_only"
     outside string literals, quoted identifiers and comments ([--], [/* */]).
     The scanner the engines use ([rust/src/sql.rs], [is_read_only]); runs on
     the calling thread, without a database. *)
+
+external sql_complete : string -> bool = "turso_sql_complete"
+(** Whether the text ends with a complete statement, as
+    [sqlite3_complete] says ([rust/src/sql.rs], [complete]): not inside a
+    literal, a comment or a trigger's body. Runs on the calling thread. *)
 
 external sql_split : string -> string = "turso_sql_split"
 (** The statements of a script as SQLite splits them: a [;] ends one where

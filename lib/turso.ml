@@ -78,6 +78,7 @@ end
 module Private = struct
   module Ffi = Ffi
   module Wire = Wire
+  module Sql = Sql
 
   module type IO = Api_intf.IO
 

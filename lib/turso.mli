@@ -127,6 +127,7 @@ module Private : sig
   (* For turso.lwt and the tests; not a stable interface. *)
   module Ffi = Ffi
   module Wire = Wire
+  module Sql = Sql
   module type IO = Api_intf.IO
 
   module Make (Io : IO) : S with type 'a io = 'a Io.t

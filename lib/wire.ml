@@ -179,6 +179,15 @@ let decode_row c =
   c.remaining <- c.remaining - 1;
   row
 
+let string_list s =
+  let n = u32 s 0 in
+  let pos = ref 4 in
+  List.init n (fun _ ->
+      let len = u32 s !pos in
+      let item = String.sub s (!pos + 4) len in
+      pos := !pos + 4 + len;
+      item)
+
 let iter_completions s f =
   let n = u32 s 0 in
   let pos = ref 4 in
@@ -197,7 +206,7 @@ type result = {
   r_rowid : int64 option;
 }
 
-(* One result at [pos] (layout: rust/src/local.rs, encode_result); returns
+(* One result at [pos] (layout: rust/src/wire.rs, its module comment); returns
    it and the position after it. *)
 let decode_result s pos =
   let pos = ref pos in

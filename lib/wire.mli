@@ -50,6 +50,9 @@ val next_chunk : cursor -> string -> unit
 val decode_row : cursor -> value array
 (** Decodes the next row of the current chunk; [remaining] must be > 0. *)
 
+val string_list : string -> string list
+(** A u32 count, then each string (u32 length, bytes): [sql_split]'s reply. *)
+
 val iter_completions : string -> (int -> string -> unit) -> unit
 (** Calls [f id reply] for each completion in an [async_take] result. *)
 

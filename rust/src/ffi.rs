@@ -499,6 +499,10 @@ export! {
         read_only.to_ocaml(cr)
     }
 
+    fn turso_sql_complete(cr, sql: String) -> OCaml<bool> {
+        sql::complete_bytes(sql.as_bytes()).to_ocaml(cr)
+    }
+
     fn turso_sql_split(cr, sql: String) -> OCaml<String> {
         // copied out before the reply is allocated (the GC may move `sql`)
         let reply = wire::string_list(&sql::split_bytes(sql.as_bytes()));

@@ -205,7 +205,7 @@ pub fn complete(sql: &str) -> bool {
     complete_bytes(sql.as_bytes())
 }
 
-fn complete_bytes(s: &[u8]) -> bool {
+pub fn complete_bytes(s: &[u8]) -> bool {
     let c = CString::new(s).unwrap_or_else(|_| {
         CString::new(s.iter().map(|&b| if b == 0 { b' ' } else { b }).collect::<Vec<u8>>()).expect("no NUL left")
     });
