@@ -104,6 +104,30 @@ let test_nan_rejected () =
            (Conn.execute c "INSERT INTO v VALUES (?)" ~params:(`Positional [ Value.Real nan ])));
       Alcotest.(check int) "nothing inserted" 0 (count c "v"))
 
+(* A script's cost grows with its length, not its square: a million short
+   statements (about 10 MB). SQLite copied the rest of the text at every
+   statement, so this took hours; now a second or two. The work runs in a
+   thread, so that a regression fails the test after 60 s instead of
+   hanging the suite. *)
+let test_long_script () =
+  with_mem (fun c ->
+      exec c "CREATE TABLE n (x)";
+      let b = Buffer.create (10 * 1024 * 1024) in
+      for i = 1 to 1_000_000 do
+        Buffer.add_string b (if i mod 1000 = 0 then "INSERT INTO n VALUES (1);\n" else "SELECT 1;\n")
+      done;
+      let text = Buffer.contents b in
+      let result = ref None in
+      let th = Thread.create (fun () -> result := Some (Conn.script c text)) () in
+      let deadline = Unix.gettimeofday () +. 60. in
+      while !result = None && Unix.gettimeofday () < deadline do Thread.delay 0.05 done;
+      match !result with
+      | None -> Alcotest.fail "a script of a million statements was not done in 60 s"
+      | Some r ->
+        Thread.join th;
+        ok r;
+        Alcotest.(check int) "every statement ran" 1000 (count c "n"))
+
 let test_big_blob () =
   with_mem (fun c ->
       exec c "CREATE TABLE b (x BLOB)";
@@ -771,7 +795,8 @@ let () =
         [ tc "every type round-trips" test_value_roundtrip; tc "negative zero keeps its sign" test_negative_zero_bits;
           tc "NaN is refused" test_nan_rejected; tc "invalid UTF-8 Text parameter" test_invalid_utf8_text_param;
           tc "invalid UTF-8 TEXT read" test_invalid_utf8_text_read; tc "printing" test_value_pp ] );
-      ("big values", [ tc "10 MB blob and text" test_big_blob; tc "multi-byte text 800 KB" test_big_text ]);
+      ("big values", [ tc "10 MB blob and text" test_big_blob; tc "multi-byte text 800 KB" test_big_text;
+                       tc "a script of a million statements" test_long_script ]);
       ("parameters", [ tc "positional and named" test_params ]);
       ( "errors",
         [ tc "invalid SQL" test_invalid_sql; tc "constraint violation" test_constraint;

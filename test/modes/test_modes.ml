@@ -382,13 +382,34 @@ let error_codes env =
 
 (* ------------------------------------------------------------------ run *)
 
+(* A reply of any size arrives whole: a column name of 256 KiB (which alone
+   filled the local chunk, so query_one said None), and a value of 1 MiB,
+   read by query_one, query_list, a prepared statement and Rows. *)
+let big_replies env =
+  let name = String.make (256 * 1024) 'c' in
+  let sql = Printf.sprintf "SELECT 1 AS \"%s\"" name in
+  (match ok (Conn.query_one env.conn sql) with
+   | Some r -> Alcotest.(check int) "query_one: the row, its long name" (String.length name) (String.length (Row.columns r).(0))
+   | None -> Alcotest.fail "query_one: no row for a one-row result");
+  Alcotest.(check int) "query_list" 1 (List.length (ok (Conn.query_list env.conn sql)));
+  let st = ok (Conn.prepare env.conn sql) in
+  Alcotest.(check bool) "Stmt.query_one" true (ok (Stmt.query_one st) <> None);
+  Stmt.close st;
+  let big = "SELECT zeroblob(1048576) AS b, 2 AS n UNION ALL SELECT zeroblob(1048576), 3" in
+  let rows = ok (Conn.query_list env.conn big) in
+  Alcotest.(check int) "two rows of 1 MiB each" 2 (List.length rows);
+  (match ok (Conn.query_one env.conn big) with
+   | Some r -> Alcotest.(check string) "query_one: the first of them" "2" (Value.to_string (Row.get r 1))
+   | None -> Alcotest.fail "query_one: no row")
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
     ("transaction value", tx_basics); ("transaction ended by a statement", tx_ended_by_statement);
     ("with_transaction", with_transaction_semantics); ("results: columns, declared types, rowid, RETURNING", results);
     ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
-    ("floats: NaN and infinity", floats); ("error codes by name", error_codes) ]
+    ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
+    ("replies of any size arrive whole", big_replies) ]
 
 let token = "modes-token-5b2e"
 

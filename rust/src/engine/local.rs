@@ -416,11 +416,15 @@ impl Drop for Conn {
 
 /// `ran` counts the statements started.
 fn run_script(db: *mut ffi::sqlite3, sql: &[u8], atomic: bool, ran: &mut u64) -> Result<(), Error> {
+    // SQLite reads a NUL-terminated text in place; any other it copies,
+    // whole, at every prepare: a script of a million statements would
+    // cost a million copies of what is left of it.
+    let z = [sql, b"\0"].concat();
     let mut pos = 0;
     let mut index = 0usize;
     while pos < sql.len() {
         let start = pos;
-        let (stmt, next) = prepare_next(db, sql, pos).map_err(|mut e| {
+        let (stmt, next) = prepare_next(db, &z, pos).map_err(|mut e| {
             e.message = format!("statement {index}: {}", e.message);
             e
         })?;

@@ -131,12 +131,16 @@ pub(super) fn exec_simple(db: *mut ffi::sqlite3, sql: &str) -> Result<(), Error>
 
 /// Prepares the first statement of `sql`; `Ok(None)` when only whitespace
 /// and comments remain. Returns the statement and the offset after it.
+/// `sql` may end with a NUL byte (its only one), which SQLite then needs
+/// not copy the text for.
 pub(super) fn prepare_next(
     db: *mut ffi::sqlite3,
     sql: &[u8],
     from: usize,
 ) -> Result<(Option<*mut ffi::sqlite3_stmt>, usize), Error> {
     let rest = &sql[from..];
+    // the text without the NUL a caller may end it with (see run_script)
+    let text = rest.strip_suffix(b"\0").unwrap_or(rest);
     if rest.len() > i32::MAX as usize {
         return Err(Error::new(Kind::Misuse, "SQL text is larger than 2 GiB"));
     }
@@ -153,9 +157,9 @@ pub(super) fn prepare_next(
     };
     let used = if tail.is_null() { rest.len() } else { tail as usize - rest.as_ptr() as usize };
     if rc != ffi::SQLITE_OK {
-        return Err(sqlite_error(db, rc).with_sql(rest));
+        return Err(sqlite_error(db, rc).with_sql(text));
     }
-    Ok((if stmt.is_null() { None } else { Some(stmt) }, from + used))
+    Ok((if stmt.is_null() { None } else { Some(stmt) }, from + used.min(text.len())))
 }
 
 /// Prepares exactly one statement: several statements, or none, is an error

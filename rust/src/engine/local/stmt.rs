@@ -304,7 +304,11 @@ fn fill_chunk(
     let ncols = s.ncols as c_int;
     let mut done = false;
     let single = max_rows == 0;
-    while (n as usize) < max_rows.max(1) && out.buf.len() < CHUNK_BYTES {
+    // The cap counts this chunk's rows only (not the header before them:
+    // a 256 KiB column name would leave no room), and the first row always
+    // fits: a chunk holds at least one row, or a single-row query would
+    // see none.
+    while (n as usize) < max_rows.max(1) && (n == 0 || out.buf.len() - count_at < CHUNK_BYTES) {
         match unsafe { ffi::sqlite3_step(stmt) } {
             ffi::SQLITE_ROW => {
                 for i in 0..ncols {
