@@ -27,6 +27,12 @@ let bad_durations checks =
                 (if positive then "more than 0" else "0 or more") max_duration v)))
     checks
 
+(* The largest server reply read (see Db.open_remote). *)
+let default_max_reply = 128 * 1024 * 1024
+
+let bad_max_reply what n =
+  Error.make `Misuse (Printf.sprintf "%s: max_reply_size must be 1 or more bytes (got %d)" what n)
+
 (* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
 let chunk_rows = 256
 
@@ -141,31 +147,37 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         (Ffi.db_open_local_async path flags)
         Ffi.take_db
 
-    let open_remote ?(timeout = 10.) ~url ~auth_token () =
+    let open_remote ?(timeout = 10.) ?(max_reply_size = default_max_reply) ~url ~auth_token () =
       match bad_durations [ ("Db.open_remote: timeout", timeout, true) ] with
       | Some e -> Fiber.return (Error e)
+      | None when max_reply_size < 1 -> Fiber.return (Error (bad_max_reply "Db.open_remote" max_reply_size))
       | None ->
-      let ms = int_of_float (Float.round (Float.max 0.001 timeout *. 1000.)) in
+      let b = Bytes.create 16 in
+      Bytes.set_int64_le b 0 (Int64.max 1L (Int64.of_float (Float.round (timeout *. 1000.))));
+      Bytes.set_int64_le b 8 (Int64.of_int max_reply_size);
+      let opts = Bytes.unsafe_to_string b in
       call_handle
-        (fun () -> Ffi.db_open_remote url auth_token ms)
-        (Ffi.db_open_remote_async url auth_token ms)
+        (fun () -> Ffi.db_open_remote url auth_token opts)
+        (Ffi.db_open_remote_async url auth_token opts)
         Ffi.take_db
 
     let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
-        ~path ~url ~auth_token () =
+        ?(max_reply_size = default_max_reply) ~path ~url ~auth_token () =
       match
         bad_durations
           [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
             ("Db.open_replica: sync_timeout", sync_timeout, true) ]
       with
       | Some e -> Fiber.return (Error e)
+      | None when max_reply_size < 1 -> Fiber.return (Error (bad_max_reply "Db.open_replica" max_reply_size))
       | None ->
       let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
-      let b = Bytes.create 25 in
+      let b = Bytes.create 33 in
       Bytes.set_int64_le b 0 (ms sync_interval);
       Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
       Bytes.set b 16 (if read_your_writes then '\001' else '\000');
       Bytes.set_int64_le b 17 (Int64.max 1L (ms sync_timeout));
+      Bytes.set_int64_le b 25 (Int64.of_int max_reply_size);
       let opts = Bytes.unsafe_to_string b in
       call_handle
         (fun () -> Ffi.db_open_replica path url auth_token opts)
@@ -277,15 +289,20 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> (Stmt.make h))
 
+    (* One call into the stub, so that the query keeps its place among the
+       connection's operations (see rust/src/ffi.rs, turso_conn_query_one). *)
     let query ?params c sql =
-      prepare_raw c sql >>= function
-      | Error e -> Fiber.return (Error e)
-      | Ok s ->
-        let p = Params.encode params in
-        Fiber.call
-          (fun () -> Ffi.stmt_query s p chunk_rows true)
-          (Ffi.stmt_query_async s p chunk_rows true)
-        >>= fun reply -> Rows.start ~oneshot:true s reply >|= Result.map fst
+      let p = Params.encode params in
+      Fiber.call_with_handle
+        (fun () ->
+          match Ffi.conn_prepare c.h sql with
+          | Error r -> Error r
+          | Ok s -> Ok (s, Ffi.stmt_query s p chunk_rows true))
+        (Ffi.conn_query_async c.h sql p chunk_rows)
+        Ffi.take_stmt
+      >>= function
+      | Error r -> Fiber.return (err_of_reply r)
+      | Ok (s, reply) -> Rows.start ~oneshot:true s reply >|= Result.map fst
 
     let fold ?params c sql ~init ~f =
       query ?params c sql >>= function Error e -> Fiber.return (Error e) | Ok r -> Rows.fold r ~init ~f
@@ -311,11 +328,12 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         Fiber.on_exn (fun () -> go []) (fun () -> Rows.close r)
 
     let query_one ?params c sql =
-      prepare_raw c sql >>= function
-      | Error e -> Fiber.return (Error e)
-      | Ok h ->
-        Stmt.query_one ?params (Stmt.make h) >>= fun r ->
-        Rows.close_stmt h >|= fun () -> r
+      let p = Params.encode params in
+      Fiber.call (fun () -> Ffi.conn_query_one c.h sql p) (Ffi.conn_query_one_async c.h sql p) >|= fun reply ->
+      if Wire.is_ok reply then
+        let cur, _ = Wire.decode_query reply None in
+        if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur))) else Ok None
+      else err_of_reply reply
 
     let batch c sql = call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true)
     let script c sql = call_unit (fun () -> Ffi.conn_batch c.h sql false) (Ffi.conn_batch_async c.h sql false)

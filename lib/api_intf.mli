@@ -34,6 +34,12 @@ module type IO = sig
     ('h, string) result t
   (** [call_handle sync async take]: [take id] gets the handle once the
       reply to [async id] is OK. *)
+
+  val call_with_handle :
+    (unit -> ('h * string, string) result) -> (int -> unit) -> (int -> ('h, string) result) ->
+    ('h * string, string) result t
+  (** As [call_handle], for an operation that replies with bytes and a
+      handle: after an OK reply to [async id], [take id] gets the handle. *)
 end
 
 (** The operations, for any fiber.
@@ -134,7 +140,8 @@ module type S = sig
         is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
 
     val open_remote :
-      ?timeout:float -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+      ?timeout:float -> ?max_reply_size:int -> url:string -> auth_token:string -> unit ->
+      (t, Error.t) result io
     (** [open_remote ~url ~auth_token ()] opens a remote database (sqld or
         Turso) over HTTP (Hrana). URL forms: [libsql://host] (HTTPS;
         [libsql://host:port?tls=0] for plain HTTP, which needs a port),
@@ -144,7 +151,12 @@ module type S = sig
         another scheme, is a [`Config] error that names it. Every request
         waits at most [timeout] seconds (default [10.]) and fails with
         [`Timeout] after that; a server that cannot be reached is a
-        [`Network] error. The token never appears in an error.
+        [`Network] error. The token never appears in an error. A reply
+        larger than [max_reply_size] bytes (default 128 MiB) is refused as
+        it arrives, with a [`Decode] error that says so (a broken or
+        hostile server cannot make the process hold more); the
+        connection stays usable. {!Stats.t}'s [requests] counts the HTTP
+        requests sent.
 
         Round trips: each connection keeps a server stream of its own
         (sqld drops one idle for about 10 s; outside a transaction it is
@@ -173,24 +185,33 @@ module type S = sig
 
     val open_replica :
       ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
-      path:string -> url:string -> auth_token:string -> unit -> (t, Error.t) result io
+      ?max_reply_size:int -> path:string -> url:string -> auth_token:string -> unit ->
+      (t, Error.t) result io
     (** [open_replica ~path ~url ~auth_token ()] opens an embedded replica:
         the local file [path] answers reads at local speed and follows the
         primary at [url]; writes go to the primary. With
         [read_your_writes] (the default) a write is visible to the writer's
         next read at once. [sync_interval] (seconds) syncs in the background
-        that often; otherwise call {!sync}. Opening makes a first sync;
-        [timeout] as in {!open_remote} bounds each request, and
-        [sync_timeout] (default [120.] s) a whole sync, which may take many
-        requests when the replica is far behind (a [`Timeout] error after
-        it; the next sync goes on from where it stopped). Reads run on the local file through
+        that often; otherwise call {!sync}. Opening asks the primary once
+        (a refused token is an [`Auth] error at once) and makes a first
+        sync. With the primary down or silent, a replica whose file exists
+        opens anyway, within [timeout], and serves what it has; its first
+        sync is the next one (periodic, {!sync}, or after a write), and
+        {!Stats} says why it is behind. Without a file, the [`Network] or
+        [`Timeout] error is returned. [timeout] as in {!open_remote}
+        bounds each request, and a sync that makes no progress (the
+        replica's frame does not move) for [timeout] fails with
+        [`Timeout]; a sync that keeps receiving frames may run to
+        [sync_timeout] (default [120.] s), for a replica far behind (a
+        [`Timeout] error after it; the next sync goes on from where it
+        stopped). Reads run on the local file through
         a read-only connection of this library (values exactly as stored,
         declared types known; a statement the replica cannot prepare, say
         on a table it has not synced yet, goes to the primary); writes,
         and everything inside a transaction, go to the primary as on a
         remote database (same rules), and with [read_your_writes] the
         replica syncs after each write outside a transaction, or after
-        the COMMIT. *)
+        the COMMIT. [max_reply_size] as in {!open_remote}. *)
 
     type sync_info = {
       frame_no : int64 option;  (** the primary's frame the replica has reached *)

@@ -18,6 +18,7 @@ module Fiber = struct
 
   let call sync _ = sync ()
   let call_handle sync _ _ = sync ()
+  let call_with_handle sync _ _ = sync ()
   let sleep = Unix.sleepf
 end
 

@@ -16,8 +16,11 @@ external interop_setup : unit -> unit = "ocaml_interop_setup"
 
 external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
 external db_open_local_async : string -> int -> int -> unit = "turso_db_open_local_async"
-external db_open_remote : string -> string -> int -> (db, string) result = "turso_db_open_remote"
-external db_open_remote_async : string -> string -> int -> int -> unit = "turso_db_open_remote_async"
+external db_open_remote : string -> string -> string -> (db, string) result = "turso_db_open_remote"
+(** [db_open_remote url token opts]; [opts]: i64 timeout in ms, i64 largest
+    reply in bytes. *)
+
+external db_open_remote_async : string -> string -> string -> int -> unit = "turso_db_open_remote_async"
 external db_open_replica : string -> string -> string -> string -> (db, string) result = "turso_db_open_replica"
 external db_open_replica_async : string -> string -> string -> string -> int -> unit = "turso_db_open_replica_async"
 external db_sync : db -> string = "turso_db_sync"
@@ -42,6 +45,17 @@ external conn_batch_list : conn -> string -> string = "turso_conn_batch_list"
     for a result). *)
 
 external conn_batch_list_async : conn -> string -> int -> unit = "turso_conn_batch_list_async"
+external conn_query_one : conn -> string -> string -> string = "turso_conn_query_one"
+(** [conn_query_one c sql params]: prepare, the first row (a reply as
+    [stmt_query] with [max_rows = 0] and the header), finalize; one job. *)
+
+external conn_query_one_async : conn -> string -> string -> int -> unit = "turso_conn_query_one_async"
+
+external conn_query_async : conn -> string -> string -> int -> int -> unit = "turso_conn_query_async"
+(** [conn_query_async c sql params max_rows id]: prepare and the first
+    chunk (with the header) in one job; after an OK reply, [take_stmt id]
+    gives the statement. *)
+
 external conn_run : conn -> string -> string -> string = "turso_conn_run"
 external conn_run_async : conn -> string -> string -> int -> unit = "turso_conn_run_async"
 external conn_last_insert_rowid : conn -> string = "turso_conn_last_insert_rowid"

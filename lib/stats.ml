@@ -7,6 +7,7 @@ type mode = [ `File | `Memory | `Remote | `Replica ]
 type t = {
   mode : mode;
   statements : int64;
+  requests : int64;
   syncs : int;
   failed_syncs : int;
   frames_synced : int64;
@@ -34,9 +35,10 @@ let decode r =
     frame_no = opt 34;
     last_sync_at = Option.map (fun ms -> Int64.to_float ms /. 1000.) (opt 42);
     last_sync_duration = Option.map (fun us -> Int64.to_float us /. 1e6) (opt 50);
+    requests = i64 58;
     last_sync_error =
-      (if r.[58] = '\000' then None
-       else Some (String.sub r 63 (Int32.to_int (String.get_int32_le r 59))));
+      (if r.[66] = '\000' then None
+       else Some (String.sub r 71 (Int32.to_int (String.get_int32_le r 67))));
   }
 
 let to_list s =
@@ -47,7 +49,7 @@ let to_list s =
       tm.tm_hour tm.tm_min tm.tm_sec (int_of_float (Float.rem t 1. *. 1000.))
   in
   [ ("mode", mode_to_string s.mode); ("statements", Int64.to_string s.statements);
-    ("syncs", string_of_int s.syncs); ("failed_syncs", string_of_int s.failed_syncs);
+    ("requests", Int64.to_string s.requests); ("syncs", string_of_int s.syncs); ("failed_syncs", string_of_int s.failed_syncs);
     ("frames_synced", Int64.to_string s.frames_synced); ("frame_no", opt Int64.to_string s.frame_no);
     ("last_sync_at", opt time s.last_sync_at);
     ("last_sync_duration", opt (Printf.sprintf "%.3fs") s.last_sync_duration);

@@ -8,6 +8,11 @@ type t = {
     (** statements run through this database's connections: each
         statement of a batch or script and each parameter set of
         [execute_many] counts *)
+  requests : int64;
+    (** HTTP requests this library sent to the server (remote, replica;
+        0 for a local file): a statement, a batch, a script or a whole
+        [execute_many] is one, whatever its size. libsql's own requests
+        for a replica's syncs are not counted here: see [syncs]. *)
   syncs : int;  (** syncs that succeeded: {!Turso.Db.sync} and periodic ones *)
   failed_syncs : int;
   frames_synced : int64;  (** frames those syncs applied, in total *)

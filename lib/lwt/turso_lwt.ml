@@ -91,6 +91,10 @@ module Fiber = struct
   let call_handle _sync async take =
     let id, p = Async.submit async in
     Lwt.map (fun reply -> if Wire.is_ok reply then take id else Error reply) p
+
+  let call_with_handle _sync async take =
+    let id, p = Async.submit async in
+    Lwt.map (fun reply -> if Wire.is_ok reply then Result.map (fun h -> (h, reply)) (take id) else Error reply) p
 end
 
 include Turso.Private.Make (Fiber)

@@ -209,6 +209,23 @@ pub fn submit_handle<T: Send + 'static>(job: Job<Result<T, Error>>, id: u64) {
     }));
 }
 
+/// Runs a job that replies with bytes and may make a handle too (a query's
+/// statement and its first rows): one job, so that the operation keeps its
+/// place in the connection's order. With a handle, the OCaml side takes it
+/// with [take_handle] after an OK reply.
+pub fn submit_reply_and_handle<T: Send + 'static>(job: Job<(Vec<u8>, Option<T>)>, id: u64) {
+    let Job { serial, run } = job;
+    serial.push(Box::new(move || {
+        if completions().lock().cancelled.remove(&id) {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(run)) {
+            Ok((reply, h)) => complete(id, reply, h.map(|h| Box::new(h) as Box<dyn Any + Send>)),
+            Err(p) => complete(id, panic_reply(p), None),
+        }
+    }));
+}
+
 pub fn take_handle<T: 'static>(id: u64) -> Result<T, Error> {
     let h = completions().lock().stash.remove(&id);
     match h.map(|b| b.downcast::<T>()) {

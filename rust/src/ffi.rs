@@ -276,13 +276,12 @@ handle_ops! {
         Job::new(open_queue(), move || db_open(path, flags))
     }
 
-    fn turso_db_open_remote / turso_db_open_remote_async (url: String, token: String, timeout_ms: OCamlInt) -> DbH {
-        let (url, token) = (bytes(&url), bytes(&token));
-        let timeout_ms: i64 = timeout_ms.to_rust();
+    fn turso_db_open_remote / turso_db_open_remote_async (url: String, token: String, opts: String) -> DbH {
+        let (url, token, opts) = (bytes(&url), bytes(&token), bytes(&opts));
         Job::new(open_queue(), move || {
             let url = String::from_utf8(url).map_err(|_| Error::new(Kind::Config, "the URL is not valid UTF-8"))?;
             let token = String::from_utf8(token).map_err(|_| Error::new(Kind::Config, "the auth token is not valid UTF-8"))?;
-            remote::Db::open(&url, &token, timeout_ms).map(|d| DbH::Remote(Arc::new(d)))
+            remote::Db::open(&url, &token, &opts).map(|d| DbH::Remote(Arc::new(d)))
         })
     }
 
@@ -310,12 +309,54 @@ handle_ops! {
     fn turso_conn_prepare / turso_conn_prepare_async (conn: DynBox<ConnH>, sql: String) -> StmtH {
         let conn = get(&conn);
         let sql = bytes(&sql);
-        Job::new(&conn.serial(), move || match &conn {
-            ConnH::Local(c) => c.prepare(&sql).map(StmtH::Local),
-            ConnH::Remote(c) => c.prepare(&sql).map(StmtH::Remote),
-            ConnH::Replica(c) => c.prepare(&sql).map(StmtH::Replica),
-        })
+        Job::new(&conn.serial(), move || prepare(&conn, &sql))
     }
+}
+
+fn prepare(conn: &ConnH, sql: &[u8]) -> Result<StmtH, Error> {
+    match conn {
+        ConnH::Local(c) => c.prepare(sql).map(StmtH::Local),
+        ConnH::Remote(c) => c.prepare(sql).map(StmtH::Remote),
+        ConnH::Replica(c) => c.prepare(sql).map(StmtH::Replica),
+    }
+}
+
+/// `Conn.query` for the Lwt API: prepare and the first chunk in one job
+/// (see `turso_conn_query_one`); on an OK reply the statement is taken with
+/// `turso_take_stmt`. (The blocking API calls prepare, then query: a
+/// thread's calls are in order anyway.)
+#[no_mangle]
+pub extern "C" fn turso_conn_query_async(
+    conn: RawOCaml,
+    sql: RawOCaml,
+    params: RawOCaml,
+    max_rows: RawOCaml,
+    id: RawOCaml,
+) -> RawOCaml {
+    let cr = runtime();
+    let conn: OCaml<DynBox<ConnH>> = unsafe { OCaml::new(cr, conn) };
+    let sql: OCaml<String> = unsafe { OCaml::new(cr, sql) };
+    let params: OCaml<String> = unsafe { OCaml::new(cr, params) };
+    let max_rows: i64 = unsafe { OCaml::<OCamlInt>::new(cr, max_rows) }.to_rust();
+    let id: i64 = unsafe { OCaml::<OCamlInt>::new(cr, id) }.to_rust();
+    let conn = get(&conn);
+    let (sql, params) = (bytes(&sql), bytes(&params));
+    let job = Job::new(&conn.serial(), move || {
+        let stmt = prepare(&conn, &sql);
+        wire::give_buf(sql);
+        match stmt {
+            Err(e) => (wire::error_reply(&e), None),
+            Ok(s) => match on_stmt!(&s, x => x.query(params, max_rows.max(1) as usize, true)) {
+                Ok(out) => (out_reply(Ok(out)), Some(s)),
+                Err(e) => {
+                    on_stmt!(&s, x => x.close());
+                    (wire::error_reply(&e), None)
+                }
+            },
+        }
+    });
+    executor::submit_reply_and_handle(job, id as u64);
+    unsafe { OCaml::unit().raw() }
 }
 
 reply_ops! {
@@ -337,6 +378,23 @@ reply_ops! {
     fn turso_conn_close / turso_conn_close_async (conn: DynBox<ConnH>) {
         let conn = get(&conn);
         Job::new(&conn.serial(), move || { on_conn!(&conn, c => c.close()); unit_reply(Ok(())) })
+    }
+
+    // Prepare, read the first row, finish: one job, so that it runs where
+    // the call was made in the connection's order (three jobs let later
+    // operations run between them), and one call for the blocking API.
+    fn turso_conn_query_one / turso_conn_query_one_async (conn: DynBox<ConnH>, sql: String, params: String) {
+        let conn = get(&conn);
+        let (sql, params) = (bytes(&sql), bytes(&params));
+        Job::new(&conn.serial(), move || {
+            let stmt = prepare(&conn, &sql);
+            wire::give_buf(sql);
+            out_reply(stmt.and_then(|s| {
+                let r = on_stmt!(&s, x => x.query(params, 0, true));
+                on_stmt!(&s, x => x.close());
+                r
+            }))
+        })
     }
 
     fn turso_conn_execute / turso_conn_execute_async (conn: DynBox<ConnH>, sql: String, params: String) {

@@ -34,16 +34,23 @@ struct Sync {
 pub struct Stats {
     mode: Mode,
     statements: AtomicU64,
+    /// HTTP requests sent by this library's Hrana client (libsql's own
+    /// sync requests are not seen here; syncs are counted apart).
+    requests: AtomicU64,
     sync: Mutex<Sync>,
 }
 
 impl Stats {
     pub fn new(mode: Mode) -> Stats {
-        Stats { mode, statements: AtomicU64::new(0), sync: Mutex::new(Sync::default()) }
+        Stats { mode, statements: AtomicU64::new(0), requests: AtomicU64::new(0), sync: Mutex::new(Sync::default()) }
     }
 
     pub fn statements(&self, n: u64) {
         self.statements.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a sync that started at `started` and took `took`: its frame
@@ -70,8 +77,8 @@ impl Stats {
 
     /// The reply of `Db.stats`: mode, statements, syncs, failed syncs,
     /// frames, then -1 or the value for last frame, last sync time (ms
-    /// since the epoch), last sync duration (µs), then a flag and the last
-    /// sync error. `frame_now` is the replica's current frame, if known.
+    /// since the epoch), last sync duration (µs), HTTP requests, then a flag
+    /// and the last sync error (lib/stats.ml reads these offsets). `frame_now` is the replica's current frame, if known.
     pub fn encode(&self, frame_now: Option<u64>) -> Out {
         let s = self.sync.lock();
         let mut o = Out::ok();
@@ -84,6 +91,7 @@ impl Stats {
         o.i64(opt(frame_now.or(s.last_frame).map(|f| f as i64)));
         o.i64(opt(s.last_at_ms));
         o.i64(opt(s.last_duration_us));
+        o.i64(self.requests.load(Ordering::Relaxed) as i64);
         match &s.last_error {
             Some(e) => {
                 o.u8(1);

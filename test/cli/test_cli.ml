@@ -175,6 +175,27 @@ let test_sync_replica () =
     check_code "read on the replica" 0 r;
     check_contains "the rows are there" out "3"
 
+(* Every command on a replica works while its primary is down: it reads
+   what the file has (it used to fail at open with "Connection refused"). *)
+let test_replica_offline_cli () =
+  let bin = Option.get Sqld.sqld_bin in
+  let s = Sqld.start_sqld bin in
+  let url = Sqld.url_of s in
+  let dir = tmp_dir () in
+  let cli args = run ~dir exe (args @ [ "--url"; url; "--replica"; "r.db"; "--timeout"; "2" ]) in
+  check_code "create" 0 (cli [ "exec"; "CREATE TABLE t (x)" ]);
+  check_code "insert" 0 (cli [ "exec"; "INSERT INTO t VALUES (7)" ]);
+  Sqld.kill_sqld s;
+  let (_, out, _) as r = cli [ "query"; "SELECT x FROM t" ] in
+  check_code "query, primary down" 0 r;
+  check_contains "reads what the replica has" out "7";
+  let (_, out, _) as r = cli [ "stats" ] in
+  check_code "stats, primary down" 0 r;
+  Alcotest.(check bool) ("says why it is behind: " ^ out) false (contains out "last_sync_error     -");
+  let (_, _, err) as r = cli [ "exec"; "INSERT INTO t VALUES (8)" ] in
+  check_code "a write, primary down: an error" 1 r;
+  check_contains "one line saying so" err "turso-ocaml: network error"
+
 let test_doctor () =
   let dir = tmp_dir () in
   let cli args = run ~dir exe args in
@@ -240,5 +261,8 @@ let () =
         [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
           tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local ] );
       ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
-    @ if Sqld.sqld_bin = None then (Sqld.no_server "cli sync on a replica: 1 case not run"; [])
-      else [ ("sqld", [ tc "sync right after open" test_sync_replica ]) ])
+    @ if Sqld.sqld_bin = None then (Sqld.no_server "cli on a replica: 2 cases not run"; [])
+      else
+        [ ( "sqld",
+            [ tc "sync right after open" test_sync_replica;
+              tc "a replica, its primary down" test_replica_offline_cli ] ) ])

@@ -255,6 +255,36 @@ let test_cancel_many_queued () =
       Alcotest.(check int) "nothing left pending" 0 (Private.pending ());
       Lwt.return ())
 
+(* A connection runs its operations in the order they were issued, also
+   when one of them takes several steps in the stub (a query: prepare, then
+   read): a query issued before an insert does not see it. All three of
+   query_one, query_list and a streamed query used to see it, every time. *)
+let test_order () =
+  with_mem (fun c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE o (x)") in
+      let n_of = function
+        | Ok (Some r) -> (match Row.get r 0 with Value.Integer i -> Int64.to_int i | _ -> -1)
+        | _ -> -1
+      in
+      let rec go i =
+        if i = 100 then Lwt.return ()
+        else begin
+          let q1 = Conn.query_one c "SELECT count(*) FROM o" in
+          let q2 = Conn.query_list c "SELECT count(*) FROM o" in
+          let q3 = Conn.fold c "SELECT x FROM o" ~init:0 ~f:(fun n _ -> n + 1) in
+          let w = Conn.execute c "INSERT INTO o VALUES (1)" in
+          let* r1 = q1 in
+          let* r2 = q2 in
+          let* r3 = q3 in
+          let* _ = ok w in
+          Alcotest.(check int) "query_one before the insert" i (n_of r1);
+          Alcotest.(check int) "query_list before the insert" i (n_of (Result.map (function r :: _ -> Some r | [] -> None) r2));
+          Alcotest.(check int) "a streamed query before the insert" i (match r3 with Ok n -> n | Error _ -> -1);
+          go (i + 1)
+        end
+      in
+      go 0)
+
 let test_streaming () =
   with_mem (fun c ->
       let* _ = ok (Conn.execute c "CREATE TABLE t (i INTEGER)") in
@@ -324,7 +354,7 @@ let () =
   let suites =
     [ ( "lwt",
         [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
-          tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
+          tc "operations in the order issued" test_order; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
           tc "retry and stats" test_retry_stats ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]

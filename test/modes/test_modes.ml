@@ -23,7 +23,7 @@ let starts_with ~prefix s = String.length s >= String.length prefix && String.su
 
 type mode = Local | Remote | Replica
 
-type env = { mode : mode; conn : Conn.t; table : string }
+type env = { mode : mode; db : Db.t; conn : Conn.t; table : string }
 
 let counter = ref 0
 
@@ -402,6 +402,37 @@ let big_replies env =
    | Some r -> Alcotest.(check string) "query_one: the first of them" "2" (Value.to_string (Row.get r 1))
    | None -> Alcotest.fail "query_one: no row")
 
+(* The one-request claims of the .mli, counted by Stats.requests: every
+   call below is one HTTP request remotely and on a replica (its writes go
+   to the primary), whatever its size; none on a local file. *)
+let requests env =
+  let t = table env "x INTEGER" in
+  let ins = Printf.sprintf "INSERT INTO %s VALUES (?)" t in
+  let stmt = ok (Conn.prepare env.conn ins) in
+  let requests () = (ok (Db.stats env.db)).Stats.requests in
+  let one what f =
+    let before = requests () in
+    f ();
+    Alcotest.(check int64) (what ^ ": requests") (if env.mode = Local then 0L else 1L) (Int64.sub (requests ()) before)
+  in
+  one "Stmt.execute_many, 1,000 rows" (fun () ->
+      ignore (ok (Stmt.execute_many stmt (List.init 1000 (fun i -> [ Value.int i ])))));
+  one "Conn.batch_list, 100 statements" (fun () ->
+      ignore (ok (Conn.batch_list env.conn (List.init 100 (fun i -> (ins, `Positional [ Value.int i ]))))));
+  one "Conn.script, 50 statements" (fun () ->
+      ok (Conn.script env.conn (String.concat "; " (List.init 50 (fun i -> Printf.sprintf "INSERT INTO %s VALUES (%d)" t i)))));
+  one "Conn.batch, 50 statements" (fun () ->
+      ok (Conn.batch env.conn (String.concat "; " (List.init 50 (fun i -> Printf.sprintf "INSERT INTO %s VALUES (%d)" t i)))));
+  one "Conn.execute" (fun () -> ignore (ok (Conn.execute env.conn ins ~params:(`Positional [ Value.int 1 ]))));
+  one "Conn.run" (fun () -> ignore (ok (Conn.run env.conn ins ~params:(`Positional [ Value.int 1 ]))));
+  let tx = ok (Tx.begin_ env.conn) in
+  one "Tx.batch, 100 statements, in a transaction" (fun () ->
+      ignore (ok (Tx.batch tx (List.init 100 (fun i -> (ins, `Positional [ Value.int i ]))))));
+  one "Tx.commit" (fun () -> ok (Tx.commit tx));
+  Stmt.close stmt;
+  if env.mode = Local then Alcotest.(check int64) "a local file sends none" 0L (requests ())
+  else Alcotest.(check bool) "counted since open" true (requests () > 8L)
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
@@ -409,7 +440,7 @@ let cases =
     ("with_transaction", with_transaction_semantics); ("results: columns, declared types, rowid, RETURNING", results);
     ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
     ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
-    ("replies of any size arrive whole", big_replies) ]
+    ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests) ]
 
 let token = "modes-token-5b2e"
 
@@ -417,12 +448,12 @@ let local_env f () =
   let path = Filename.temp_file "turso-modes" ".db" in
   let db = ok (Db.open_local path) in
   let conn = ok (Conn.connect db) in
-  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db; Sys.remove path) (fun () -> f { mode = Local; conn; table = "t_local" })
+  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db; Sys.remove path) (fun () -> f { mode = Local; db; conn; table = "t_local" })
 
 let remote_env url f () =
   let db = ok (Db.open_remote ~url ~auth_token:token ()) in
   let conn = ok (Conn.connect db) in
-  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db) (fun () -> f { mode = Remote; conn; table = "t_remote" })
+  Fun.protect ~finally:(fun () -> Conn.close conn; Db.close db) (fun () -> f { mode = Remote; db; conn; table = "t_remote" })
 
 let replica_env url f () =
   let path = Filename.temp_file "turso-modes-replica" ".db" in
@@ -434,7 +465,7 @@ let replica_env url f () =
       Conn.close conn;
       Db.close db;
       Sqld.cleanup_replica path)
-    (fun () -> f { mode = Replica; conn; table = "t_replica" })
+    (fun () -> f { mode = Replica; db; conn; table = "t_replica" })
 
 let () =
   let group name env = (name, List.map (fun (n, f) -> Alcotest.test_case n `Quick (env f)) cases) in

@@ -262,6 +262,78 @@ let test_periodic_stats =
 (* A server of its own, killed while in use and started again on the same
    port and data: errors while it is down (within the timeout), the
    replica still answers reads, and everything recovers with nothing lost. *)
+(* An embedded replica whose file exists opens while the primary is down,
+   and serves what it has from open on; a write fails with a transient
+   error; the first sync happens when the primary is back (Db.sync here).
+   Then the primary stops answering (a listening socket that never
+   replies): a sync fails with Timeout after [timeout], not [sync_timeout]. *)
+let test_replica_offline () =
+  let bin = match sqld_bin with Some b -> b | None -> Alcotest.fail skipped in
+  let s = start_sqld bin in
+  let url = url_of s in
+  let path = replica_path () in
+  let db = ok (Db.open_replica ~timeout:2. ~path ~url ~auth_token:token ()) in
+  let c = ok (Conn.connect db) in
+  fresh_table c "off" "x INTEGER";
+  ignore (ok (Conn.execute c "INSERT INTO off VALUES (42)"));
+  Conn.close c;
+  Db.close db;
+  kill_sqld s;
+  let t0 = Unix.gettimeofday () in
+  let db = ok (Db.open_replica ~timeout:2. ~path ~url ~auth_token:token ()) in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "opened, the primary down, within the timeout (%.2f s)" took) true (took < 3.);
+  let c = ok (Conn.connect db) in
+  Alcotest.(check string) "reads what it has" "42" (match ok (Conn.query_one c "SELECT x FROM off") with
+    | Some r -> Value.to_string (Row.get r 0) | None -> "none");
+  let e = err (Conn.execute c "INSERT INTO off VALUES (43)") in
+  Alcotest.(check bool) ("a write, primary down: transient: " ^ Error.to_string e) true (Error.is_transient e);
+  let e = err (Db.sync db) in
+  Alcotest.(check bool) ("a sync, primary down: transient: " ^ Error.to_string e) true (Error.is_transient e);
+  let st = ok (Db.stats db) in
+  Alcotest.(check bool) "the stats say why" true (st.Stats.last_sync_error <> None);
+  (* the primary is back: the next sync catches up *)
+  let s = start_sqld ~port:s.port ~dir:s.dir bin in
+  let remote = ok (Db.open_remote ~url ~auth_token:token ()) in
+  let rc = ok (Conn.connect remote) in
+  ignore (ok (retry ~base_delay:0.2 (fun () -> Conn.execute rc "INSERT INTO off VALUES (44)")));
+  ignore (ok (retry ~base_delay:0.2 (fun () -> Db.sync db)));
+  Alcotest.(check string) "caught up" "2" (count c "off");
+  ignore (ok (Conn.execute c "INSERT INTO off VALUES (45)"));
+  Alcotest.(check string) "writes through again, read your writes" "3" (count c "off");
+  Conn.close rc;
+  Db.close remote;
+  (* now a primary that accepts connections and never answers *)
+  kill_sqld s;
+  let sock = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.setsockopt sock Unix.SO_REUSEADDR true;
+  Unix.bind sock (Unix.ADDR_INET (Unix.inet_addr_loopback, s.port));
+  Unix.listen sock 64;
+  let t0 = Unix.gettimeofday () in
+  let e = err ~kind:`Timeout (Db.sync db) in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool)
+    (Printf.sprintf "a sync with no progress fails after the timeout, not sync_timeout (%.2f s): %s" took e.message)
+    true (took < 4.);
+  Alcotest.(check string) "reads go on" "3" (count c "off");
+  Conn.close c;
+  Db.close db;
+  (* and a replica opened while the primary is silent *)
+  let t0 = Unix.gettimeofday () in
+  let db = ok (Db.open_replica ~timeout:2. ~sync_timeout:120. ~path ~url ~auth_token:token ()) in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "opened, the primary silent (%.2f s)" took) true (took < 3.);
+  let c = ok (Conn.connect db) in
+  Alcotest.(check string) "reads what it has" "3" (count c "off");
+  let t0 = Unix.gettimeofday () in
+  let e = err ~kind:`Timeout (Db.sync db) in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "and a sync then, within the timeout (%.2f s): %s" took e.message) true (took < 4.);
+  Conn.close c;
+  Db.close db;
+  Unix.close sock;
+  cleanup_replica path
+
 let test_server_killed () =
   let bin = match sqld_bin with Some b -> b | None -> Alcotest.fail skipped in
   let s = start_sqld bin in
@@ -391,7 +463,11 @@ let test_jwt_auth () =
       let leaked e = bad <> "" && contains (Error.to_string e) bad in
       Alcotest.(check bool) (what ^ ": the token is not in the message: " ^ Error.to_string e) false (leaked e);
       let path = replica_path () in
+      let t0 = Unix.gettimeofday () in
       let e = err ~kind:`Auth (Db.open_replica ~path ~url ~auth_token:bad ()) in
+      let took = Unix.gettimeofday () -. t0 in
+      (* at once: not after libsql's handshake retries (about 3 s) *)
+      Alcotest.(check bool) (Printf.sprintf "%s, replica: Auth at once (%.2f s)" what took) true (took < 1.);
       Alcotest.(check bool) (what ^ ", replica: the token is not in the message") false (leaked e);
       cleanup_replica path)
     [ ("signed by another key", forged); ("not a JWT", "not-a-jwt-" ^ String.make 20 'x'); ("no token", "") ];
@@ -739,6 +815,59 @@ let test_local_then_replica () =
   Conn.close c;
   Db.close db
 
+(* A server whose reply never ends (or says it is 1 GiB): refused as it
+   arrives, past max_reply_size, with a Decode error that says so; the
+   process reads little more than the limit (it used to buffer the reply
+   whole, however large). *)
+let test_reply_too_large () =
+  Sys.set_signal Sys.sigpipe Sys.Signal_ignore;
+  let serve ~declared =
+    let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+    Unix.setsockopt l Unix.SO_REUSEADDR true;
+    Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+    Unix.listen l 4;
+    let port = match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+    let sent = ref 0 in
+    let th =
+      Thread.create
+        (fun () ->
+          let c, _ = Unix.accept l in
+          ignore (Unix.read c (Bytes.create 65536) 0 65536);
+          let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            ^ (if declared then "content-length: 1073741824\r\n" else "")
+            ^ "\r\n{\"baton\":null,\"results\":["
+          in
+          let chunk = Bytes.make 65536 ' ' in
+          (try
+             ignore (Unix.write_substring c head 0 (String.length head));
+             while !sent < 256 * 1024 * 1024 do
+               sent := !sent + Unix.write c chunk 0 65536
+             done
+           with Unix.Unix_error _ -> ());
+          Unix.close c;
+          Unix.close l)
+        ()
+    in
+    (Printf.sprintf "http://127.0.0.1:%d" port, sent, th)
+  in
+  List.iter
+    (fun declared ->
+      let url, sent, th = serve ~declared in
+      let db = ok (Db.open_remote ~timeout:20. ~max_reply_size:(1024 * 1024) ~url ~auth_token:token ()) in
+      let c = ok (Conn.connect db) in
+      let e = err ~kind:`Decode (Conn.execute c "SELECT 1") in
+      Alcotest.(check bool) ("says why: " ^ e.message) true (contains e.message "max_reply_size");
+      Alcotest.(check bool) "not transient (a retry would not help)" false (Error.is_transient e);
+      Conn.close c;
+      Db.close db;
+      Thread.join th;
+      Alcotest.(check bool)
+        (Printf.sprintf "the server could send %d MiB of its 256 before the client stopped reading" (!sent / 1048576))
+        true (!sent < 64 * 1024 * 1024))
+    [ false; true ];
+  ignore (err ~kind:`Misuse (Db.open_remote ~max_reply_size:0 ~url:"http://127.0.0.1:9" ~auth_token:token ()))
+
 let test_bad_url () =
   let e = err ~kind:`Config (Db.open_remote ~url:"ftp://example.com" ~auth_token:token ()) in
   Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token)
@@ -754,7 +883,8 @@ let () =
       tc "replica: writes reach the primary, read-your-writes" test_replica_writes;
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
       tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
-      tc "server killed during use, then restarted" test_server_killed; tc "JWT auth: wrong tokens" test_jwt_auth;
+      tc "server killed during use, then restarted" test_server_killed;
+      tc "replica: opens and reads with the primary down or silent" test_replica_offline; tc "JWT auth: wrong tokens" test_jwt_auth;
       tc "execute_many, batches: one request, in a transaction too" test_execute_many_one_request;
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
       tc "an idle transaction expired by the server" test_idle_transaction ]
@@ -766,5 +896,5 @@ let () =
     (("no server", (* first: it needs a process where SQLite is not initialized yet *)
        [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;
          tc "server silent" test_server_silent; tc "Hrana base_url" test_base_url;
-         tc "a stream the server does not know" test_stream_unknown; tc "bad URL" test_bad_url; tc "URL forms" test_url_forms ])
+         tc "a stream the server does not know" test_stream_unknown; tc "bad URL" test_bad_url; tc "a reply too large" test_reply_too_large; tc "URL forms" test_url_forms ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))

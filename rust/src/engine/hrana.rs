@@ -18,6 +18,7 @@ use std::time::Duration;
 use libsql_hrana::proto;
 
 use crate::error::{Error, Kind};
+use crate::stats::Stats;
 use crate::wire::{self, Out, Param, Reader};
 
 type Https = hyper_rustls::HttpsConnector<hyper::client::HttpConnector>;
@@ -28,6 +29,11 @@ pub struct Client {
     auth: Option<String>,
     token: String,
     timeout: Duration,
+    /// The largest reply read; a larger one is refused as it arrives, so a
+    /// broken or hostile server cannot make this process hold it.
+    max_reply: usize,
+    /// The database's: every HTTP request is counted there.
+    stats: Arc<Stats>,
 }
 
 /// One statement of a batch and its parameters.
@@ -104,14 +110,58 @@ pub fn stream_gone(e: &Error) -> bool {
 
 impl Client {
     /// `url`: the database's http:// or https:// URL.
-    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<Arc<Client>, Error> {
+    pub fn new(
+        url: &str,
+        token: &str,
+        timeout: Duration,
+        max_reply: usize,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<Client>, Error> {
         Ok(Arc::new(Client {
             http: hyper::Client::builder().build(connector()?),
             pipeline_url: format!("{}/v3/pipeline", url.trim_end_matches('/')),
             auth: if token.is_empty() { None } else { Some(format!("Bearer {token}")) },
             token: token.to_string(),
             timeout,
+            max_reply,
+            stats,
         }))
+    }
+
+    fn too_large(&self) -> Error {
+        Error::new(
+            Kind::Decode,
+            format!(
+                "the server's reply is larger than max_reply_size ({} bytes): ask for fewer rows (LIMIT, or \
+                 stream them with Conn.query on a local replica), or open the database with a larger \
+                 max_reply_size",
+                self.max_reply
+            ),
+        )
+    }
+
+    /// The body of a reply, refused as soon as it passes [Client::max_reply]
+    /// (at once when its declared length does).
+    async fn read_body(&self, resp: hyper::Response<hyper::Body>) -> Result<Vec<u8>, Error> {
+        use hyper::body::HttpBody;
+        let declared = resp
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.map_or(false, |n| n > self.max_reply as u64) {
+            return Err(self.too_large());
+        }
+        let mut body = resp.into_body();
+        let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(1 << 20) as usize);
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(|e| Error::new(Kind::Network, self.scrub(format!("reading the reply: {e}"))))?;
+            if buf.len() + chunk.len() > self.max_reply {
+                return Err(self.too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
     }
 
     fn scrub(&self, msg: String) -> String {
@@ -227,6 +277,17 @@ impl Client {
         Ok(resp.results)
     }
 
+    /// Asks the server something trivial on a stream of its own (one
+    /// request): whether it answers, and accepts the token.
+    pub async fn probe(&self) -> Result<(), Error> {
+        let requests = [execute_req(plain_step("SELECT 1")), proto::StreamRequest::Close(proto::CloseStreamReq {})];
+        let resp = self.pipeline(&self.pipeline_url, None, &requests).await?;
+        match resp.results.into_iter().next() {
+            Some(proto::StreamResult::Error { error }) => Err(self.server_error(error)),
+            _ => Ok(()),
+        }
+    }
+
     /// The index of the first of `sqls` the server cannot parse (one
     /// request, on a stream of its own).
     pub async fn first_unparsable(&self, sqls: &[&str]) -> Option<usize> {
@@ -284,6 +345,7 @@ impl Client {
         let req = req
             .body(hyper::Body::from(json))
             .map_err(|e| Error::new(Kind::Config, self.scrub(format!("building the request: {e}"))))?;
+        self.stats.request();
         let work = async {
             let resp = self
                 .http
@@ -291,9 +353,7 @@ impl Client {
                 .await
                 .map_err(|e| Error::new(Kind::Network, self.scrub(format!("HTTP request failed: {e}"))))?;
             let status = resp.status();
-            let bytes = hyper::body::to_bytes(resp.into_body())
-                .await
-                .map_err(|e| Error::new(Kind::Network, self.scrub(format!("reading the reply: {e}"))))?;
+            let bytes = self.read_body(resp).await?;
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let kind = match status.as_u16() {

@@ -13,7 +13,7 @@ use crate::engine::hrana::{self, session};
 use crate::error::{Error, Kind};
 use crate::executor::Serial;
 use crate::stats::{Mode, Stats};
-use crate::wire::Out;
+use crate::wire::{Out, Reader};
 
 /// A remote database's connections and statements are the session's.
 pub type Conn = session::Conn;
@@ -30,13 +30,17 @@ pub struct Db {
 impl Db {
     /// Opens nothing on the server: the first statement of a connection
     /// opens its stream. `url` (see [hrana::http_url]) may carry the token.
-    pub fn open(url: &str, token: &str, timeout_ms: i64) -> Result<Db, Error> {
+    /// Options (wire bytes): i64 timeout in ms, i64 largest reply in bytes.
+    pub fn open(url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
+        let mut r = Reader::new(opts);
+        let (timeout_ms, max_reply) = (r.i64()?, r.i64()?);
         let (url, url_token) = hrana::http_url(url)?;
         let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
+        let stats = Arc::new(Stats::new(Mode::Remote));
         Ok(Db {
-            client: hrana::Client::new(&url, token, timeout)?,
-            stats: Arc::new(Stats::new(Mode::Remote)),
+            client: hrana::Client::new(&url, token, timeout, max_reply.max(1) as usize, stats.clone())?,
+            stats,
             closed: AtomicBool::new(false),
             serial: Serial::new(),
         })

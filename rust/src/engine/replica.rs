@@ -9,7 +9,7 @@
 //! committed, a replica with read-your-writes syncs so that the writer sees
 //! them. Nothing depends on this module but `ffi`.
 
-use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -86,40 +86,72 @@ fn convert(e: libsql::Error, token: &str) -> Error {
 struct Shared {
     /// The bound on a whole sync (many requests when far behind).
     sync_timeout: Duration,
-    /// libsql's database, to catch up after a write (weak: closing the
-    /// database ends its syncs).
-    replica: Mutex<Option<Weak<libsql::Database>>>,
+    /// libsql's database, which syncs the file: built at open, or, when the
+    /// primary could not be reached then, by the first sync that reaches
+    /// it. `None` also once closed (and `closed` is set).
+    libsql: tokio::sync::Mutex<Option<Arc<libsql::Database>>>,
+    closed: AtomicBool,
+    path: String,
     read_your_writes: bool,
     token: String,
     timeout: Duration,
     stats: Arc<Stats>,
-    /// The primary's HTTP URL (to ask why a handshake failed).
+    /// The primary's HTTP URL.
     url: String,
 }
 
 impl Shared {
-    /// Runs a future on the runtime, bounded by the timeout.
-    fn block_on<T, F>(&self, what: &str, f: F) -> Result<T, Error>
-    where
-        F: Future<Output = Result<T, libsql::Error>>,
-    {
-        match runtime().block_on(async { tokio::time::timeout(self.timeout, f).await }) {
-            Ok(r) => r.map_err(|e| convert(e, &self.token)),
-            Err(_) => Err(Error::new(
-                Kind::Timeout,
-                format!("{what}: no answer from the server within {:?}", self.timeout),
-            )),
+    /// libsql's database, built now if it was not at open. Building asks
+    /// the primary (a handshake), so it is bounded by the timeout.
+    async fn database(&self) -> Result<Arc<libsql::Database>, Error> {
+        let mut g = self.libsql.lock().await;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::closed("database"));
         }
+        if let Some(db) = g.as_ref() {
+            return Ok(db.clone());
+        }
+        let b = libsql::Builder::new_remote_replica(self.path.clone(), self.url.clone(), self.token.clone())
+            .read_your_writes(self.read_your_writes);
+        let db = match tokio::time::timeout(self.timeout, b.build()).await {
+            Ok(r) => Arc::new(r.map_err(|e| convert(e, &self.token))?),
+            Err(_) => {
+                return Err(Error::new(
+                    Kind::Timeout,
+                    format!("open the replica: no answer from the primary within {:?}", self.timeout),
+                ))
+            }
+        };
+        *g = Some(db.clone());
+        Ok(db)
+    }
+
+    /// One sync (building libsql's database first if need be), recorded in
+    /// the stats.
+    async fn sync(&self) -> Result<(Option<u64>, u64), Error> {
+        let started = std::time::SystemTime::now();
+        let t0 = std::time::Instant::now();
+        let r = match self.database().await {
+            Ok(db) => sync_once(db, self).await,
+            Err(e) => Err(e),
+        };
+        self.stats.sync_done(started, t0.elapsed(), r.as_ref().map(|x| *x).map_err(|e| e.message.as_str()));
+        r
+    }
+
+    /// After a write on the primary, a replica with read-your-writes
+    /// syncs, so that the writer sees it.
+    fn catch_up(&self) -> Result<(), Error> {
+        if !self.read_your_writes || self.closed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        runtime().block_on(self.sync()).map(|_| ())
     }
 }
 
 pub struct Db {
-    /// libsql's database (which syncs the file); `None` once closed.
-    db: Mutex<Option<Arc<libsql::Database>>>,
     /// The primary's client, for the statements that go there.
     client: Arc<hrana::Client>,
-    /// The replica's file, read directly (see [Reads]).
-    path: String,
     shared: Arc<Shared>,
     pub serial: Arc<Serial>,
 }
@@ -127,75 +159,102 @@ pub struct Db {
 impl Db {
     /// A local file at `path` that reads locally and syncs from the primary
     /// at `url`. Options (wire bytes): i64 sync interval in ms (0: none),
-    /// i64 timeout in ms, u8 read-your-writes, i64 sync timeout in ms.
+    /// i64 timeout in ms, u8 read-your-writes, i64 sync timeout in ms, i64
+    /// largest reply in bytes.
+    ///
+    /// One request asks the primary first: a refused token is an `Auth`
+    /// error at once (libsql's own handshake retries for seconds before it
+    /// says anything), and a primary that cannot be reached is known
+    /// within the timeout. Then, with a file already there, the replica
+    /// opens anyway and serves what it has: its first sync is the next one
+    /// (periodic, `Db.sync`, or after a write). Without a file there is
+    /// nothing to serve, and the error is returned.
     pub fn open(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
         let mut r = Reader::new(opts);
         let (sync_ms, timeout_ms, ryw, sync_timeout_ms) = (r.i64()?, r.i64()?, r.u8()? != 0, r.i64()?);
+        let max_reply = r.i64()?;
         let (url, url_token) = hrana::http_url(url)?;
         let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
-        let client = hrana::Client::new(&url, token, timeout)?;
+        let stats = Arc::new(Stats::new(Mode::Replica));
+        let client = hrana::Client::new(&url, token, timeout, max_reply.max(1) as usize, stats.clone())?;
         let shared = Arc::new(Shared {
             sync_timeout: Duration::from_millis(sync_timeout_ms.max(1) as u64),
-            replica: Mutex::new(None),
+            libsql: tokio::sync::Mutex::new(None),
+            closed: AtomicBool::new(false),
+            path: path.to_string(),
             read_your_writes: ryw,
             token: token.to_string(),
             timeout,
-            stats: Arc::new(Stats::new(Mode::Replica)),
+            stats,
             url: url.clone(),
         });
         let existed = std::path::Path::new(path).exists();
-        let b = libsql::Builder::new_remote_replica(path, url, token.to_string()).read_your_writes(ryw);
-        let db = Arc::new(shared.block_on("open the replica", b.build())?);
-        *shared.replica.lock() = Some(Arc::downgrade(&db));
-        // A first sync: the replica starts in step, and a wrong token or URL
-        // shows now. With the primary unreachable, a replica that has a file
-        // already opens anyway (it serves what it has; the stats keep the
-        // error) and catches up at the next sync.
-        if let Err(e) = runtime().block_on(sync_once(&db, &shared)) {
-            if !(existed && matches!(e.kind, Kind::Network | Kind::Timeout)) {
-                return Err(e);
+        let offline_ok = |e: &Error| existed && matches!(e.kind, Kind::Network | Kind::Timeout);
+        let started = std::time::SystemTime::now();
+        let t0 = std::time::Instant::now();
+        match runtime().block_on(client.probe()) {
+            Ok(()) => {
+                // A first sync: the replica starts in step.
+                if let Err(e) = runtime().block_on(shared.sync()) {
+                    if !offline_ok(&e) {
+                        return Err(e);
+                    }
+                }
             }
+            Err(e) if offline_ok(&e) => {
+                shared.stats.sync_done(started, t0.elapsed(), Err(e.message.as_str()));
+            }
+            Err(e) => return Err(e),
         }
         if sync_ms > 0 {
-            periodic_sync(Arc::downgrade(&db), shared.clone(), Duration::from_millis(sync_ms as u64));
+            periodic_sync(Arc::downgrade(&shared), Duration::from_millis(sync_ms as u64));
         }
-        Ok(Db { db: Mutex::new(Some(db)), client, path: path.to_string(), shared, serial: Serial::new() })
+        Ok(Db { client, shared, serial: Serial::new() })
     }
 
-    /// libsql's database; an error once closed.
-    fn live(&self) -> Result<Arc<libsql::Database>, Error> {
-        self.db.lock().clone().ok_or_else(|| Error::closed("database"))
+    fn check_open(&self) -> Result<(), Error> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            Err(Error::closed("database"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Pulls the primary's changes: replies the frame number now applied
     /// (-1: none yet) and the frames this sync applied.
     pub fn sync(&self) -> Result<Out, Error> {
-        let db = self.live()?;
-        let (frame, frames) = runtime().block_on(sync_once(&db, &self.shared))?;
+        self.check_open()?;
+        let (frame, frames) = runtime().block_on(self.shared.sync())?;
         let mut o = Out::ok();
         o.i64(frame.map(|f| f as i64).unwrap_or(-1));
         o.i64(frames as i64);
         Ok(o)
     }
 
-    /// See [Stats::encode]; the frame is asked from libsql.
+    /// See [Stats::encode]; the frame is asked from libsql (none while the
+    /// replica has not reached its primary since it was opened).
     pub fn stats(&self) -> Result<Out, Error> {
-        let db = self.live()?;
-        let frame = runtime().block_on(db.replication_index()).ok().flatten();
+        self.check_open()?;
+        let db = runtime().block_on(self.shared.libsql.lock()).clone();
+        let frame = match db {
+            Some(db) => runtime().block_on(db.replication_index()).ok().flatten(),
+            None => None,
+        };
         Ok(self.shared.stats.encode(frame))
     }
 
     /// A session on the primary with this replica's [Reads]; the reader
     /// opens on the connection's first local read.
     pub fn connect(&self, _busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
-        drop(self.live()?);
-        let reads = Reads { path: self.path.clone(), reader: Mutex::new(None), shared: self.shared.clone() };
+        self.check_open()?;
+        let reads = Reads { path: self.shared.path.clone(), reader: Mutex::new(None), shared: self.shared.clone() };
         Ok(Conn::new(self.client.clone(), self.shared.stats.clone(), Some(Box::new(reads))))
     }
 
     pub fn close(&self) {
-        self.db.lock().take();
+        self.shared.closed.store(true, Ordering::SeqCst);
+        runtime().block_on(self.shared.libsql.lock()).take();
     }
 }
 
@@ -239,28 +298,52 @@ impl Hooks for Reads {
     }
 }
 
-impl Shared {
-    /// After a write on the primary, a replica with read-your-writes
-    /// syncs, so that the writer sees it.
-    fn catch_up(&self) -> Result<(), Error> {
-        if !self.read_your_writes {
-            return Ok(());
-        }
-        let db = self.replica.lock().as_ref().and_then(|w| w.upgrade());
-        match db {
-            Some(db) => runtime().block_on(sync_once(&db, self)).map(|_| ()),
-            None => Ok(()),
-        }
-    }
-}
-
-/// One sync, bounded by the timeout, recorded in the stats.
-async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
-    let started = std::time::SystemTime::now();
+/// One sync of libsql's database. It may run to the sync timeout while it
+/// makes progress (the replica's frame index moves: a replica far behind
+/// catches up in many requests), but one that makes none for the timeout
+/// fails then: a primary that accepts connections and never answers must
+/// not hold a caller for the whole sync timeout.
+async fn sync_once(db: Arc<libsql::Database>, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
+    let index = |db: Arc<libsql::Database>| async move {
+        // bounded: an answer is not worth waiting for here
+        tokio::time::timeout(Duration::from_millis(100), db.replication_index()).await.ok().and_then(|r| r.ok()).flatten()
+    };
     let t0 = std::time::Instant::now();
-    let r = match tokio::time::timeout(shared.sync_timeout, db.sync()).await {
-        Ok(Ok(r)) => Ok((r.frame_no(), r.frames_synced() as u64)),
-        Ok(Err(e)) => {
+    let mut last = index(db.clone()).await;
+    let mut moved_at = t0;
+    let check_every = (shared.timeout / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    // its own task: polled by the runtime while this one looks at the index
+    let syncing = db.clone();
+    let mut task = runtime().spawn(async move { syncing.sync().await });
+    let r = loop {
+        match tokio::time::timeout(check_every, &mut task).await {
+            Ok(Ok(r)) => break r,
+            Ok(Err(_)) => return Err(Error::new(Kind::Internal, "sync: the task failed (a panic in libsql)")),
+            Err(_) => {
+                let now = index(db.clone()).await;
+                if now != last {
+                    last = now;
+                    moved_at = std::time::Instant::now();
+                } else if moved_at.elapsed() >= shared.timeout {
+                    task.abort();
+                    return Err(Error::new(
+                        Kind::Timeout,
+                        format!("sync: no progress from the primary within {:?} (the timeout)", shared.timeout),
+                    ));
+                }
+                if t0.elapsed() >= shared.sync_timeout {
+                    task.abort();
+                    return Err(Error::new(
+                        Kind::Timeout,
+                        format!("sync: not done within {:?} (the sync timeout)", shared.sync_timeout),
+                    ));
+                }
+            }
+        }
+    };
+    match r {
+        Ok(r) => Ok((r.frame_no(), r.frames_synced() as u64)),
+        Err(e) => {
             let mut e = convert(e, &shared.token);
             if e.kind == Kind::Sql {
                 e.kind = Kind::Sync;
@@ -270,13 +353,7 @@ async fn sync_once(db: &libsql::Database, shared: &Shared) -> Result<(Option<u64
             }
             Err(e)
         }
-        Err(_) => Err(Error::new(
-            Kind::Timeout,
-            format!("sync: not done within {:?} (the sync timeout)", shared.sync_timeout),
-        )),
-    };
-    shared.stats.sync_done(started, t0.elapsed(), r.as_ref().map(|x| *x).map_err(|e| e.message.as_str()));
-    r
+    }
 }
 
 /// libsql retries a failed replication handshake and then reports a
@@ -303,19 +380,21 @@ async fn why_no_handshake(shared: &Shared, e: Error) -> Error {
     }
 }
 
-/// Syncs every `every` until the database is closed (this task holds it
-/// only while a sync runs). Failures are kept in the stats; the next tick
-/// tries again.
-fn periodic_sync(db: std::sync::Weak<libsql::Database>, shared: Arc<Shared>, every: Duration) {
+/// Syncs every `every` until the database is closed. Failures are kept in
+/// the stats; the next tick tries again (and builds libsql's database if
+/// the primary was down at open).
+fn periodic_sync(shared: Weak<Shared>, every: Duration) {
     runtime().spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let Some(db) = db.upgrade() else { break };
-            let _ = sync_once(&db, &shared).await;
+            let Some(shared) = shared.upgrade() else { break };
+            if shared.closed.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = shared.sync().await;
         }
     });
 }
-
