@@ -102,6 +102,11 @@ external async_set_polling : bool -> unit = "turso_async_set_polling" [@@noalloc
 (** Set while the caller spins on {!async_ready}: no wake-up byte is sent
     meanwhile, so the caller must check {!async_ready} after clearing it. *)
 
+external forked : unit -> bool = "turso_forked" [@@noalloc]
+(** Whether this process is the child of a fork() made after a database
+    was opened: every call then fails with a [`Misuse] error
+    ([rust/src/fork.rs]). *)
+
 external async_ready : unit -> bool = "turso_async_ready" [@@noalloc]
 (** Whether completions are waiting (no allocation, no lock). *)
 

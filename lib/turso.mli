@@ -20,7 +20,12 @@
     {b Threads.} While a call waits on SQLite, the OCaml runtime lock is
     released, so other OCaml threads run. A connection may be used from
     several threads: its calls are serialised. For parallel work, give each
-    thread its own connection. *)
+    thread its own connection.
+
+    {b fork().} The library's threads and connections do not survive a
+    fork: in the child of a process that has opened a database, every call
+    (blocking or Lwt) is a [`Misuse] error that says so, never a crash or
+    a hang. Fork before opening any database, or exec a new program. *)
 
 (* This file is the library's front door and nothing else: each concept
    lives in its own module (value.mli, error.mli, row.mli, decode.mli,

@@ -745,6 +745,37 @@ let test_bad_durations () =
   Conn.close c;
   Db.close db
 
+(* After fork(), the child of a process that has opened databases gets a
+   Misuse error from every call (it used to crash or hang: the stub's
+   threads do not survive a fork); the parent goes on. Child's verdict in
+   its exit code. *)
+let test_fork () =
+  let db = ok (Db.open_local ":memory:") in
+  let c = ok (Conn.connect db) in
+  exec c "CREATE TABLE f (x)";
+  flush_all ();
+  match Unix.fork () with
+  | 0 ->
+    let misuse r =
+      match r with
+      | Error (e : Error.t) -> e.kind = `Misuse && Str.string_match (Str.regexp ".*fork") e.message 0
+      | Ok _ -> false
+    in
+    let checks =
+      [ misuse (Conn.execute c "INSERT INTO f VALUES (1)");
+        misuse (Conn.query_one c "SELECT 1");
+        misuse (Db.open_local ":memory:");
+        misuse (Db.open_remote ~timeout:1. ~url:"http://127.0.0.1:9" ~auth_token:"" ()) ]
+    in
+    Unix._exit (if List.for_all Fun.id checks then 0 else 3)
+  | pid ->
+    let status = snd (Unix.waitpid [] pid) in
+    Alcotest.(check bool) "the child got Misuse errors, and no crash" true (status = Unix.WEXITED 0);
+    exec c "INSERT INTO f VALUES (2)";
+    Alcotest.(check int) "the parent goes on" 1 (count c "f");
+    Conn.close c;
+    Db.close db
+
 let test_retry () =
   let busy = Error.make `Busy "database is locked" in
   let delays = ref [] in
@@ -817,7 +848,7 @@ let () =
           tc "closing a connection closes its statements" test_closing_conn_closes_statements;
           tc "changes, rowid, RETURNING" test_conn_info; tc ":memory: shared per Db" test_memory_shared;
           tc "file persists" test_file_persists; tc "iter, fold, reset, helpers" test_remaining_api ] );
-      ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry; tc "bad durations" test_bad_durations ]);
+      ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry; tc "bad durations" test_bad_durations; tc "fork: the child is refused" test_fork ]);
       ( "threads",
         [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] ) ]
   in

@@ -85,14 +85,18 @@ module Fiber = struct
   let on_exn f cleanup =
     Lwt.catch f (fun exn -> Lwt.bind (cleanup ()) (fun () -> Lwt.fail exn))
 
-  let call _sync async = snd (Async.submit async)
+  (* In a fork's child the stub's threads are gone: the synchronous
+     export answers at once, with the error that says so. *)
+  let call sync async = if Ffi.forked () then Lwt.return (sync ()) else snd (Async.submit async)
   let sleep = Lwt_unix.sleep
 
-  let call_handle _sync async take =
+  let call_handle sync async take =
+    if Ffi.forked () then Lwt.return (sync ()) else
     let id, p = Async.submit async in
     Lwt.map (fun reply -> if Wire.is_ok reply then take id else Error reply) p
 
-  let call_with_handle _sync async take =
+  let call_with_handle sync async take =
+    if Ffi.forked () then Lwt.return (sync ()) else
     let id, p = Async.submit async in
     Lwt.map (fun reply -> if Wire.is_ok reply then Result.map (fun h -> (h, reply)) (take id) else Error reply) p
 end

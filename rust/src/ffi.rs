@@ -40,6 +40,7 @@ use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml,
 use crate::error::{panic_error, Error, Kind};
 use crate::engine::{local, remote, replica};
 use crate::executor::{self, Job};
+use crate::fork;
 use crate::sql;
 use crate::wire::{self, Out};
 
@@ -59,6 +60,9 @@ macro_rules! reply_ops {
         #[no_mangle]
         pub extern "C" fn $name($($arg: RawOCaml),*) -> RawOCaml {
             let cr = runtime();
+            if fork::forked() {
+                return unsafe { to_ocaml_reply(cr, wire::error_reply(&fork::error())).raw() };
+            }
             $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
             let job: Job<Vec<u8>> = $body;
             let reply = run_now(cr, job.run);
@@ -85,6 +89,9 @@ macro_rules! handle_ops {
         #[no_mangle]
         pub extern "C" fn $name($($arg: RawOCaml),*) -> RawOCaml {
             let cr = runtime();
+            if fork::forked() {
+                return unsafe { handle_result::<$h>(cr, Err(fork::error())).raw() };
+            }
             $(let $arg: OCaml<$ty> = unsafe { OCaml::new(cr, $arg) };)*
             let job: Job<Result<$h, Error>> = $body;
             let run = job.run;
@@ -258,6 +265,7 @@ fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> V
 }
 
 fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
+    fork::started();
     let path = String::from_utf8(path)
         .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
     local::Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
@@ -281,6 +289,7 @@ handle_ops! {
         Job::new(open_queue(), move || {
             let url = String::from_utf8(url).map_err(|_| Error::new(Kind::Config, "the URL is not valid UTF-8"))?;
             let token = String::from_utf8(token).map_err(|_| Error::new(Kind::Config, "the auth token is not valid UTF-8"))?;
+            fork::started();
             remote::Db::open(&url, &token, &opts).map(|d| DbH::Remote(Arc::new(d)))
         })
     }
@@ -292,6 +301,7 @@ handle_ops! {
                 String::from_utf8(b).map_err(|_| Error::new(Kind::Config, format!("the {what} is not valid UTF-8")))
             };
             let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
+            fork::started();
             replica::Db::open(&path, &url, &token, &opts).map(|d| DbH::Replica(Arc::new(d)))
         })
     }
@@ -574,6 +584,17 @@ export! {
 pub extern "C" fn turso_async_ready(_unit: RawOCaml) -> RawOCaml {
     // Val_true = 3, Val_false = 1
     if executor::ready() {
+        3
+    } else {
+        1
+    }
+}
+
+/// `external forked : unit -> bool [@@noalloc]`: whether this process is a
+/// fork's child that the library refuses (see [crate::fork]).
+#[no_mangle]
+pub extern "C" fn turso_forked(_unit: RawOCaml) -> RawOCaml {
+    if fork::forked() {
         3
     } else {
         1

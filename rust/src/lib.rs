@@ -7,7 +7,7 @@
 //! ```text
 //! ffi        the OCaml boundary; its handle types are the one dispatch on
 //!   │        the engine
-//!   └──> engine::{local, remote, replica}, executor, sql, wire, error
+//!   └──> engine::{local, remote, replica}, executor, fork, sql, wire, error
 //!
 //! engine     what runs statements; an engine may use sql, error, wire,
 //!            stats and executor, never ffi
@@ -22,6 +22,7 @@
 //! stats    ──> wire            what a database has done
 //! wire     ──> error           the boundary's byte format
 //! error                        Error, Kind, SQLite codes, caught panics
+//! fork     ──> error           a fork's child is refused, never crashed
 //! ```
 //!
 //! `local` does not use `hrana` and `hrana` uses no engine. A new engine
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 mod ffi;
+mod fork;
 pub mod sql;
 pub mod stats;
 pub mod wire;

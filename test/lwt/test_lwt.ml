@@ -285,6 +285,34 @@ let test_order () =
       in
       go 0)
 
+(* After fork(), a child that uses turso.lwt gets Misuse errors at once
+   (open_local used to never return). *)
+let test_fork () =
+  with_mem (fun c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE f (x)") in
+      flush_all ();
+      match Unix.fork () with
+      | 0 ->
+        (* already inside Lwt_main.run: the promises must be resolved at
+           once, without the event loop *)
+        let misuse p =
+          match Lwt.state p with Lwt.Return (Error (e : Error.t)) -> e.kind = `Misuse | _ -> false
+        in
+        let checks =
+          try
+            [ misuse (Db.open_local ":memory:"); misuse (Conn.execute c "INSERT INTO f VALUES (1)");
+              misuse (Conn.query_list c "SELECT 1"); misuse (Conn.query_one c "SELECT 1") ]
+          with _ -> [ false ]
+        in
+        Unix._exit (if List.for_all Fun.id checks then 0 else 3)
+      | pid ->
+        let status = snd (Unix.waitpid [] pid) in
+        Alcotest.(check bool) "the child got Misuse errors, no hang" true (status = Unix.WEXITED 0);
+        let* _ = ok (Conn.execute c "INSERT INTO f VALUES (2)") in
+        let* n = count c "f" in
+        Alcotest.(check int) "the parent goes on" 1 n;
+        Lwt.return ())
+
 let test_streaming () =
   with_mem (fun c ->
       let* _ = ok (Conn.execute c "CREATE TABLE t (i INTEGER)") in
@@ -354,7 +382,7 @@ let () =
   let suites =
     [ ( "lwt",
         [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
-          tc "operations in the order issued" test_order; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
+          tc "operations in the order issued" test_order; tc "fork: the child is refused" test_fork; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
           tc "retry and stats" test_retry_stats ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
