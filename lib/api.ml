@@ -5,33 +5,8 @@
    a typed result. Policy (transactions, savepoints, retries, streaming in
    chunks) lives here; the stub only runs the engine. *)
 
-let err_of_reply r = Error (Wire.decode_error r)
-let[@inline] unit_of_reply r = if Wire.is_ok r then Ok () else err_of_reply r
-let[@inline] int64_of_reply r = if Wire.is_ok r then Ok (Wire.int64_at r 1) else err_of_reply r
-let handle_of_result = function Ok h -> Ok h | Error r -> err_of_reply r
-
-(* Durations given by the caller: finite, not negative (or, for a timeout,
-   positive), and at most about 11 days, so that they fit every clock and
-   integer they are converted to (SQLite takes its busy timeout as a C int
-   of milliseconds). The first bad one is a Misuse error naming it. *)
-let max_duration = 1e6
-
-let bad_durations checks =
-  List.find_map
-    (fun (what, v, positive) ->
-      if Float.is_finite v && (if positive then v > 0. else v >= 0.) && v <= max_duration then None
-      else
-        Some
-          (Error.make `Misuse
-             (Printf.sprintf "%s must be a finite number of seconds, %s and at most %.0f (got %g)" what
-                (if positive then "more than 0" else "0 or more") max_duration v)))
-    checks
-
-(* The largest server reply read (see Db.open_remote). *)
-let default_max_reply = 128 * 1024 * 1024
-
-let bad_max_reply what n =
-  Error.make `Misuse (Printf.sprintf "%s: max_reply_size must be 1 or more bytes (got %d)" what n)
+open Reply
+open Limits
 
 (* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
 let chunk_rows = 256

@@ -3,6 +3,3 @@
 
 module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t
 (** The API over the fiber [Fiber]. *)
-
-val unit_of_reply : string -> (unit, Error.t) result
-(** A reply that carries nothing but success or an error. *)

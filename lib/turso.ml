@@ -84,5 +84,5 @@ module Private = struct
 
   module Make = Api.Make
 
-  let test_panic () = Api.unit_of_reply (Ffi.test_panic ())
+  let test_panic () = Reply.unit_of_reply (Ffi.test_panic ())
 end

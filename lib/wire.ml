@@ -1,3 +1,7 @@
+(* Owns the byte format of the boundary, the OCaml half of rust/src/wire.rs:
+   parameters and batches encoded for the stub, replies and result chunks
+   decoded from it. Keep the two in step. *)
+
 type value = Null | Integer of int64 | Real of float | Text of string | Blob of string
 
 type error_kind =

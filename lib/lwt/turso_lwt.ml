@@ -1,3 +1,8 @@
+(* Owns the Lwt API: the operations over the fiber where 'a io = 'a Lwt.t.
+   A call is queued on the stub's worker threads (rust/src/executor.rs)
+   and its promise resolved from the event loop when the stub signals its
+   completion on a descriptor the loop watches. *)
+
 module Value = Turso.Value
 module Error = Turso.Error
 module Row = Turso.Row
