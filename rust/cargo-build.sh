@@ -18,7 +18,16 @@ case "${2:-4}" in
 esac
 here=$(pwd)
 cd ../rust
-target="${TURSO_CARGO_TARGET_DIR:-$(pwd)/target}"
+# Without TURSO_CARGO_TARGET_DIR (the Makefile and .ci/run set it), cargo's
+# output goes next to the sources, not into dune's copy of them: dune
+# replaces _build/default/rust as it likes, and a target dir in there was
+# clobbered mid-build (whole rebuilds, "couldn't create a temp dir").
+here_rust=$(pwd)
+case "$here_rust" in
+  */_build/default/rust) default_target="${here_rust%/_build/default/rust}/rust/target" ;;
+  *) default_target="$here_rust/target" ;;
+esac
+target="${TURSO_CARGO_TARGET_DIR:-$default_target}"
 offline=""
 if [ "${TURSO_CARGO_OFFLINE:-0}" = 1 ]; then offline="--offline"; fi
 # A release archive carries the crates in vendor.tar (see tools/release.sh):
