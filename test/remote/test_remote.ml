@@ -113,6 +113,15 @@ let lwt_concurrency ~replica () =
                 Lwt.return (match ok r with Some row -> Value.equal (Row.get row 0) (Value.int (i * 3)) | None -> false)))
        in
        Alcotest.(check int) "10,000 concurrent queries, right results" 10_000 (List.length (List.filter Fun.id results));
+       (* a streamed query (prepare and first chunk in one job), whole *)
+       let* rows =
+         Lwt.map ok
+           (Turso_lwt.Conn.query_list conns.(0)
+              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) SELECT i FROM n")
+       in
+       Alcotest.(check int) "query_list: 1,000 rows, in chunks" 1000 (List.length rows);
+       let* bad = Turso_lwt.Conn.query_list conns.(0) "SELECT * FROM no_such_table" in
+       Alcotest.(check bool) "query_list: an error, the connection goes on" true (Result.is_error bad);
        Alcotest.(check int) "nothing left pending" 0 (Turso_lwt.Private.pending ());
        let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
        Turso_lwt.Db.close db);
