@@ -4,7 +4,8 @@
 //! and the completion socket do not exist in the child (threads do not
 //! survive fork), and SQLite connections must not cross a fork; so the
 //! child is told, at once, to open its databases in a new process (fork,
-//! then exec) or to fork before opening any.
+//! then exec) or to fork before opening any. The local engine's handles,
+//! when the child's GC drops them, are left alone rather than closed.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 

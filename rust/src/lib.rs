@@ -10,7 +10,7 @@
 //!   └──> engine::{local, remote, replica}, executor, fork, sql, wire, error
 //!
 //! engine     what runs statements; an engine may use sql, error, wire,
-//!            stats and executor, never ffi
+//!            stats, executor and fork, never ffi
 //!   local                      a file or :memory: on libSQL's SQLite
 //!   hrana                      the Hrana protocol (client, URLs, values),
 //!                              and hrana::session: a connection over it

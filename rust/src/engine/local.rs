@@ -127,6 +127,11 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
+        // In a fork's child the handle is the parent's: closing it could
+        // checkpoint and delete the WAL under the parent. Left as it is.
+        if crate::fork::forked() {
+            return;
+        }
         self.close()
     }
 }
@@ -410,6 +415,9 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        if crate::fork::forked() {
+            return; // see Db's drop
+        }
         self.close()
     }
 }

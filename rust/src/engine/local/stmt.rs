@@ -42,8 +42,8 @@ pub struct Stmt {
 impl Drop for Stmt {
     fn drop(&mut self) {
         let raw = std::mem::replace(&mut self.state.get_mut().raw, ptr::null_mut());
-        if raw.is_null() {
-            return;
+        if raw.is_null() || crate::fork::forked() {
+            return; // in a fork's child: the parent's statement (see Db's drop)
         }
         // The GC may drop a statement while another thread is using the
         // connection: never block here, hand it to the connection instead.
