@@ -163,11 +163,14 @@ let exits = Cmd.Exit.info 1 ~doc:"an error (one line on standard error)." :: Cmd
 let sql_integer = Str.regexp "^[+-]?[0-9]+$"
 let sql_real = Str.regexp "^[+-]?\\([0-9]+\\(\\.[0-9]*\\)?\\|\\.[0-9]+\\)\\([eE][+-]?[0-9]+\\)?$"
 
+(* the whole text: Str's $ also matches before a newline *)
+let whole re s = Str.string_match re s 0 && Str.match_end () = String.length s
+
 let param_of_string s =
   if s = "NULL" || s = "null" then Value.Null
-  else if Str.string_match sql_integer s 0 then
+  else if whole sql_integer s then
     match Int64.of_string_opt s with Some i -> Value.Integer i | None -> Value.Real (float_of_string s)
-  else if Str.string_match sql_real s 0 then Value.Real (float_of_string s)
+  else if whole sql_real s then Value.Real (float_of_string s)
   else Value.Text s
 
 let params_arg =

@@ -36,7 +36,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     (* Rows already fetched are served from the chunk without a call to
        the stub, so the stub's own generation check cannot see a result set
        whose statement has run again: this one does. *)
-    let stale r = r.state = Open && !(r.runs) <> r.run
+    let stale r = r.state <> Closed && !(r.runs) <> r.run
 
     let invalidated () =
       Error (Error.make `Misuse "this result set was invalidated: its statement was executed again")

@@ -516,7 +516,14 @@ let test_stale_cursor () =
       ignore (ok (Stmt.query_one sel));
       ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r3));
       let r2 = ok (Stmt.query sel) in
-      Alcotest.(check int) "r2 reads everything" 2000 (List.length (ok (Rows.to_list r2))))
+      Alcotest.(check int) "r2 reads everything" 2000 (List.length (ok (Rows.to_list r2)));
+      (* a small result, whole in its first chunk: the same *)
+      let small = ok (Conn.prepare c "SELECT i FROM t WHERE i < 5") in
+      let r4 = ok (Stmt.query small) in
+      ignore (ok (Rows.next r4));
+      ignore (ok (Stmt.query_one small));
+      ignore (expect_error ~kind:`Misuse ~contains:"invalidated" (Rows.next r4));
+      Stmt.close small)
 
 let test_rows_close_releases_lock () =
   with_file (fun _ db c ->

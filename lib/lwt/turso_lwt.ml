@@ -27,6 +27,7 @@ module Async = struct
   let watching = ref false
 
   let drain ~woken =
+    if not (Ffi.forked ()) then
     Wire.iter_completions (Ffi.async_take woken) (fun id reply ->
         match Hashtbl.find_opt pending id with
         | Some u ->

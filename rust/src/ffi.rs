@@ -546,14 +546,21 @@ export! {
     }
 
     fn turso_async_take(cr, woken: bool) -> OCaml<String> {
-        let woken: bool = woken.to_rust();
-        let done = executor::take_completions(woken);
+        // in a fork's child the completions and the wake-up socket are the
+        // parent's (and their lock may have been held at the fork)
+        let done = if fork::forked() {
+            wire::string_list(&[])
+        } else {
+            executor::take_completions(woken.to_rust())
+        };
         done.as_slice().to_ocaml(cr)
     }
 
     fn turso_async_cancel(cr, id: OCamlInt) -> OCaml<()> {
-        let id: i64 = id.to_rust();
-        executor::cancel(id as u64);
+        if !fork::forked() {
+            let id: i64 = id.to_rust();
+            executor::cancel(id as u64);
+        }
         OCaml::unit()
     }
 

@@ -141,7 +141,7 @@ let test_params_help () =
     [ ("0x10", "0x10 | text"); ("0b11", "0b11 | text"); ("1_000", "1_000 | text"); ("42", "42 | integer");
       ("-5", "-5 | integer"); ("+7", "7 | integer"); ("2.5", "2.5 | real"); ("-1e3", "-1000.0 | real");
       (".5", "0.5 | real"); ("nan", "nan | text"); ("infinity", "infinity | text"); ("12abc", "12abc | text");
-      ("99999999999999999999", "1e+20 | real") ];
+      ("99999999999999999999", "1e+20 | real"); ("5\nabc", "abc | text"); ("1.5\nx", "x | text") ];
   let (_, out, _) as r = run ~dir exe [ "query"; "--db"; "p.db"; "SELECT ? + ?"; "--param"; "-2"; "-p"; "-3" ] in
   check_code "negative params" 0 r;
   check_contains "negative params" out "-5";

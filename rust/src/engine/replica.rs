@@ -90,6 +90,8 @@ struct Shared {
     /// primary could not be reached then, by the first sync that reaches
     /// it. `None` also once closed (and `closed` is set).
     libsql: tokio::sync::Mutex<Option<Arc<libsql::Database>>>,
+    /// Held for the length of a sync: see [Shared::sync].
+    syncing: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     path: String,
     read_your_writes: bool,
@@ -98,6 +100,18 @@ struct Shared {
     stats: Arc<Stats>,
     /// The primary's HTTP URL.
     url: String,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // in a fork's child, libsql's connection to the file is the
+        // parent's: not closed (see crate::fork)
+        if crate::fork::forked() {
+            if let Some(db) = self.libsql.get_mut().take() {
+                std::mem::forget(db);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -127,8 +141,10 @@ impl Shared {
     }
 
     /// One sync (building libsql's database first if need be), recorded in
-    /// the stats.
+    /// the stats. Syncs take turns (one waiting for another is not one
+    /// making no progress), and none starts once the database is closed.
     async fn sync(&self) -> Result<(Option<u64>, u64), Error> {
+        let _turn = self.syncing.lock().await;
         let started = std::time::SystemTime::now();
         let t0 = std::time::Instant::now();
         let r = match self.database().await {
@@ -181,6 +197,7 @@ impl Db {
         let shared = Arc::new(Shared {
             sync_timeout: Duration::from_millis(sync_timeout_ms.max(1) as u64),
             libsql: tokio::sync::Mutex::new(None),
+            syncing: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             path: path.to_string(),
             read_your_writes: ryw,
@@ -237,8 +254,14 @@ impl Db {
     pub fn stats(&self) -> Result<Out, Error> {
         self.check_open()?;
         let db = runtime().block_on(self.shared.libsql.lock()).clone();
+        // bounded: libsql answers only between syncs (the stats then show
+        // the last sync's frame)
         let frame = match db {
-            Some(db) => runtime().block_on(db.replication_index()).ok().flatten(),
+            Some(db) => runtime()
+                .block_on(async { tokio::time::timeout(Duration::from_millis(100), db.replication_index()).await })
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten(),
             None => None,
         };
         Ok(self.shared.stats.encode(frame))
@@ -252,9 +275,14 @@ impl Db {
         Ok(Conn::new(self.client.clone(), self.shared.stats.clone(), Some(Box::new(reads))))
     }
 
+    /// Waits for a sync in flight (bounded by its timeouts), so that
+    /// nothing writes the file once this returns.
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
-        runtime().block_on(self.shared.libsql.lock()).take();
+        runtime().block_on(async {
+            let _turn = self.shared.syncing.lock().await;
+            self.shared.libsql.lock().await.take();
+        });
     }
 }
 
@@ -304,12 +332,16 @@ impl Hooks for Reads {
 /// fails then: a primary that accepts connections and never answers must
 /// not hold a caller for the whole sync timeout.
 async fn sync_once(db: Arc<libsql::Database>, shared: &Shared) -> Result<(Option<u64>, u64), Error> {
-    let index = |db: Arc<libsql::Database>| async move {
-        // bounded: an answer is not worth waiting for here
-        tokio::time::timeout(Duration::from_millis(100), db.replication_index()).await.ok().and_then(|r| r.ok()).flatten()
+    // Progress is what reaches the replica's files: frames are written to
+    // its WAL (then checkpointed into the file). libsql's own frame index
+    // cannot be asked meanwhile: its replicator lock is held for the whole
+    // sync.
+    let files = |path: &str| {
+        let stamp = |p: String| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
+        (stamp(format!("{path}-wal")), stamp(path.to_string()))
     };
     let t0 = std::time::Instant::now();
-    let mut last = index(db.clone()).await;
+    let mut last = files(&shared.path);
     let mut moved_at = t0;
     let check_every = (shared.timeout / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
     // its own task: polled by the runtime while this one looks at the index
@@ -320,7 +352,7 @@ async fn sync_once(db: Arc<libsql::Database>, shared: &Shared) -> Result<(Option
             Ok(Ok(r)) => break r,
             Ok(Err(_)) => return Err(Error::new(Kind::Internal, "sync: the task failed (a panic in libsql)")),
             Err(_) => {
-                let now = index(db.clone()).await;
+                let now = files(&shared.path);
                 if now != last {
                     last = now;
                     moved_at = std::time::Instant::now();
