@@ -343,6 +343,31 @@ let test_replica_offline () =
   Unix.close sock;
   cleanup_replica path
 
+(* A sync that keeps receiving frames may run past the timeout (to
+   sync_timeout): a fresh replica of a database of 40 MB, with a timeout
+   far shorter than its first sync. (A watchdog that cannot see progress
+   would fail it after the timeout.) *)
+let test_replica_long_sync () =
+  match Lazy.force server with
+  | None -> Alcotest.fail skipped
+  | Some url ->
+    with_remote (fun c ->
+        fresh_table c "big" "b BLOB";
+        let ins = ok (Conn.prepare c "INSERT INTO big VALUES (randomblob(1048576))") in
+        for _ = 1 to 40 do ignore (ok (Stmt.execute ins)) done;
+        Stmt.close ins;
+        let path = replica_path () in
+        let t0 = Unix.gettimeofday () in
+        let db = ok (Db.open_replica ~timeout:0.5 ~sync_timeout:120. ~path ~url ~auth_token:token ()) in
+        let took = Unix.gettimeofday () -. t0 in
+        let rc = ok (Conn.connect db) in
+        Alcotest.(check string) (Printf.sprintf "the whole database arrived (first sync %.2f s, timeout 0.5 s)" took)
+          "40" (count rc "big");
+        Conn.close rc;
+        Db.close db;
+        cleanup_replica path)
+      ()
+
 let test_server_killed () =
   let bin = match sqld_bin with Some b -> b | None -> Alcotest.fail skipped in
   let s = start_sqld bin in
@@ -893,7 +918,8 @@ let () =
       tc "replica: periodic sync" test_replica_periodic; tc "sync on a database that is not a replica" test_sync_not_replica;
       tc "stats of a replica" test_replica_stats; tc "periodic syncs in the stats" test_periodic_stats;
       tc "server killed during use, then restarted" test_server_killed;
-      tc "replica: opens and reads with the primary down or silent" test_replica_offline; tc "JWT auth: wrong tokens" test_jwt_auth;
+      tc "replica: opens and reads with the primary down or silent" test_replica_offline;
+      tc "replica: a long first sync that makes progress" test_replica_long_sync; tc "JWT auth: wrong tokens" test_jwt_auth;
       tc "execute_many, batches: one request, in a transaction too" test_execute_many_one_request;
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
       tc "an idle transaction expired by the server" test_idle_transaction ]
