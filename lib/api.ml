@@ -21,6 +21,9 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   let call_int64 sync async = Fiber.call sync async >|= int64_of_reply
   let call_handle sync async take = Fiber.call_handle sync async take >|= handle_of_result
 
+  (* [k ()], unless a check of the caller's arguments failed (Limits). *)
+  let checked errs k = match List.find_map Fun.id errs with Some e -> Fiber.return (Error e) | None -> k ()
+
   module Rows = struct
     type state = Open | Exhausted | Closed
 
@@ -123,12 +126,12 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         Ffi.take_db
 
     let open_remote ?(timeout = 10.) ?(max_reply_size = default_max_reply) ~url ~auth_token () =
-      match bad_durations [ ("Db.open_remote: timeout", timeout, true) ] with
-      | Some e -> Fiber.return (Error e)
-      | None when max_reply_size < 1 -> Fiber.return (Error (bad_max_reply "Db.open_remote" max_reply_size))
-      | None ->
+      checked
+        [ bad_durations [ ("Db.open_remote: timeout", timeout, true) ];
+          bad_max_reply "Db.open_remote" max_reply_size ]
+      @@ fun () ->
       let b = Bytes.create 16 in
-      Bytes.set_int64_le b 0 (Int64.max 1L (Int64.of_float (Float.round (timeout *. 1000.))));
+      Bytes.set_int64_le b 0 (Int64.max 1L (ms timeout));
       Bytes.set_int64_le b 8 (Int64.of_int max_reply_size);
       let opts = Bytes.unsafe_to_string b in
       call_handle
@@ -138,15 +141,12 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
         ?(max_reply_size = default_max_reply) ~path ~url ~auth_token () =
-      match
-        bad_durations
-          [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
-            ("Db.open_replica: sync_timeout", sync_timeout, true) ]
-      with
-      | Some e -> Fiber.return (Error e)
-      | None when max_reply_size < 1 -> Fiber.return (Error (bad_max_reply "Db.open_replica" max_reply_size))
-      | None ->
-      let ms s = Int64.of_float (Float.round (Float.max 0. s *. 1000.)) in
+      checked
+        [ bad_durations
+            [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
+              ("Db.open_replica: sync_timeout", sync_timeout, true) ];
+          bad_max_reply "Db.open_replica" max_reply_size ]
+      @@ fun () ->
       let b = Bytes.create 33 in
       Bytes.set_int64_le b 0 (ms sync_interval);
       Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
@@ -245,13 +245,9 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     type t = { h : Ffi.conn; mutable savepoints : int }
     type behavior = [ `Deferred | `Immediate | `Exclusive ]
 
-    let ms_of_seconds s = int_of_float (Float.round (Float.max 0. s *. 1000.))
-
     let connect ?(busy_timeout = 5.0) db =
-      match bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] with
-      | Some e -> Fiber.return (Error e)
-      | None ->
-      let ms = ms_of_seconds busy_timeout in
+      checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
+      let ms = Int64.to_int (ms busy_timeout) in
       call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
       >|= Result.map (fun h -> { h; savepoints = 0 })
 
@@ -323,10 +319,8 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       >|= Result.map (fun i -> i <> 0L)
 
     let set_busy_timeout c s =
-      match bad_durations [ ("Conn.set_busy_timeout", s, false) ] with
-      | Some e -> Fiber.return (Error e)
-      | None ->
-      let ms = ms_of_seconds s in
+      checked [ bad_durations [ ("Conn.set_busy_timeout", s, false) ] ] @@ fun () ->
+      let ms = Int64.to_int (ms s) in
       call_unit (fun () -> Ffi.conn_set_busy_timeout c.h ms) (Ffi.conn_set_busy_timeout_async c.h ms)
 
     let exec_ c sql = execute c sql >|= Result.map ignore
@@ -477,11 +471,10 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   let jitter = lazy (Random.State.make_self_init ())
 
   let retry ?(attempts = 4) ?(base_delay = 0.1) ?(max_delay = 2.) ?on_retry f =
-    match bad_durations [ ("retry: base_delay", base_delay, false); ("retry: max_delay", max_delay, false) ] with
-    | Some e -> Fiber.return (Error e)
-    | None when attempts < 1 ->
-      Fiber.return (Error (Error.make `Misuse (Printf.sprintf "retry: attempts must be 1 or more (got %d)" attempts)))
-    | None ->
+    checked
+      [ bad_durations [ ("retry: base_delay", base_delay, false); ("retry: max_delay", max_delay, false) ];
+        bad_attempts attempts ]
+    @@ fun () ->
     let rec go attempt =
       f () >>= function
       | Error e when Error.is_transient e && attempt < attempts ->

@@ -22,4 +22,12 @@ let bad_durations checks =
 let default_max_reply = 128 * 1024 * 1024
 
 let bad_max_reply what n =
-  Error.make `Misuse (Printf.sprintf "%s: max_reply_size must be 1 or more bytes (got %d)" what n)
+  if n >= 1 then None
+  else Some (Error.make `Misuse (Printf.sprintf "%s: max_reply_size must be 1 or more bytes (got %d)" what n))
+
+let bad_attempts n =
+  if n >= 1 then None
+  else Some (Error.make `Misuse (Printf.sprintf "retry: attempts must be 1 or more (got %d)" n))
+
+(* Checked first, so always finite and within range. *)
+let ms seconds = Int64.of_float (Float.round (seconds *. 1000.))

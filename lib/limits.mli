@@ -11,5 +11,11 @@ val bad_durations : (string * float * bool) list -> Error.t option
 val default_max_reply : int
 (** The largest server reply read by default: 128 MiB. *)
 
-val bad_max_reply : string -> int -> Error.t
+val bad_max_reply : string -> int -> Error.t option
 (** The error for a [max_reply_size] below 1. *)
+
+val bad_attempts : int -> Error.t option
+(** The error for a number of attempts below 1. *)
+
+val ms : float -> int64
+(** Seconds (already checked) as whole milliseconds. *)
