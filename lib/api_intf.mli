@@ -165,8 +165,22 @@ module type S = sig
         {!Stmt.execute_many} whatever their size, inside a transaction or
         not. Results carry declared column types everywhere.
 
-        Remote connections differ from local ones in a few ways: results
-        are fetched whole, then handed out in chunks; named parameters
+        Remote connections differ from local ones in a few ways. Results
+        come whole, in one reply, then are handed out in chunks; a SELECT
+        (or VALUES, WITH) read with {!Conn.query}, {!Conn.fold},
+        {!Conn.iter}, {!Conn.query_list} or {!Stmt.query} whose reply is
+        too large for that (sqld refuses one past 10 MB by default, this
+        library past [max_reply_size]) runs again as a streamed result,
+        which the server sends as it is read: any size then reads in the
+        memory of a chunk, [max_reply_size] bounds a row, and [timeout]
+        each wait for more rows. (Whole first because sqld sends a
+        streamed result about 8 times slower.) A streamed result holds
+        the connection's server stream until it is read: a statement run
+        on the same connection meanwhile first reads the rest ahead for it
+        (up to [max_reply_size], past which the reader gets a [`Decode]
+        error that says why), and a result closed early is read past; so
+        read a large result to its end, or run other work on another
+        connection. Named parameters
         are checked before sending, as locally (a [?NNN] may be given by
         name, ["?2"], next to named ones: the statement is rewritten for
         the server, which binds [?NNN] by position only), positional ones
@@ -271,7 +285,9 @@ module type S = sig
 
     val query_one : ?params:Params.t -> t -> (Row.t option, Error.t) result io
     (** The first row, if any, in one call across the boundary; the
-        statement is reset right after it (the rest is not read). *)
+        statement is reset right after it (the rest is not read; a remote
+        server sends the whole result, never streamed: add [LIMIT 1] to a
+        large one). *)
 
     val parameter_count : t -> (int, Error.t) result io
     (** The largest parameter index of the statement. *)

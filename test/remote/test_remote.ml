@@ -24,6 +24,14 @@ let contains s sub =
   try ignore (Str.search_forward re s 0); true with Not_found -> false
 
 
+(* A socket listening on 127.0.0.1 (a free port), for the fake servers. *)
+let listener () =
+  let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.setsockopt l Unix.SO_REUSEADDR true;
+  Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+  Unix.listen l 16;
+  (l, match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false)
+
 let with_remote f () =
   match Lazy.force server with
   | None -> Alcotest.fail skipped
@@ -668,11 +676,7 @@ let test_server_silent () =
    request's number, from 0) and keeps the request bodies. One request per
    TCP connection ("Connection: close"). *)
 let fake_hrana reply =
-  let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
-  Unix.setsockopt l Unix.SO_REUSEADDR true;
-  Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
-  Unix.listen l 16;
-  let port = match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+  let l, port = listener () in
   let bodies = ref [] in
   let m = Mutex.create () in
   let serve c =
@@ -856,11 +860,7 @@ let test_local_then_replica () =
 let test_reply_too_large () =
   Sys.set_signal Sys.sigpipe Sys.Signal_ignore;
   let serve ~declared =
-    let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
-    Unix.setsockopt l Unix.SO_REUSEADDR true;
-    Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
-    Unix.listen l 4;
-    let port = match Unix.getsockname l with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+    let l, port = listener () in
     let sent = ref 0 in
     let th =
       Thread.create
@@ -902,6 +902,182 @@ let test_reply_too_large () =
     [ false; true ];
   ignore (err ~kind:`Misuse (Db.open_remote ~max_reply_size:0 ~url:"http://127.0.0.1:9" ~auth_token:token ()))
 
+(* A SELECT's result too large for one reply (sqld refuses one past 10 MB,
+   this client past max_reply_size) is read again as a Hrana cursor, which
+   the server streams as it is read: a result of any size reads whole,
+   within a transaction too (it was refused). *)
+let big_select ?(fail_at = max_int) ?(inf_at = max_int) n =
+  Printf.sprintf
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) \
+     SELECT CASE WHEN x < %d THEN x ELSE abs(-9223372036854775808) END AS x, \
+     CASE WHEN x < %d THEN 1.5 ELSE 1e999 END AS v, hex(randomblob(512)) AS pad FROM c"
+    n fail_at inf_at
+
+let int_of r = match Row.get r 0 with Value.Integer i -> Int64.to_int i | v -> Alcotest.failf "not an integer: %s" (Value.to_string v)
+let count rows = ok (Rows.fold rows ~init:0 ~f:(fun n _ -> n + 1))
+
+let test_streamed () =
+  match Lazy.force server with
+  | None -> Alcotest.fail skipped
+  | Some url ->
+    let db = ok (Db.open_remote ~max_reply_size:(1024 * 1024) ~url ~auth_token:token ()) in
+    let c = ok (Conn.connect db) in
+    fresh_table c "sx" "x, pad";
+    let requests () = (ok (Db.stats db)).Stats.requests in
+    let counted f =
+      let before = requests () in
+      let r = f () in
+      (r, Int64.to_int (Int64.sub (requests ()) before))
+    in
+    (* about 22 MB: refused whole by the server, then streamed *)
+    let (n, sum), reqs = counted (fun () -> ok (Conn.fold c (big_select 20_000) ~init:(0, 0) ~f:(fun (n, s) r -> (n + 1, s + int_of r)))) in
+    Alcotest.(check (pair int int)) "every row, in order, once" (20_000, 20_000 * 20_001 / 2) (n, sum);
+    Alcotest.(check int) "two requests: the whole reply refused, then streamed" 2 reqs;
+    (* a result that fits comes whole, in one request *)
+    let n, reqs = counted (fun () -> List.length (ok (Conn.query_list c (big_select 500)))) in
+    Alcotest.(check (pair int int)) "small: whole, one request" (500, 1) (n, reqs);
+    (* query_one reads a result whole *)
+    let e = err ~kind:`Decode (Conn.query_one c (big_select 20_000)) in
+    Alcotest.(check bool) ("query_one reads the result whole: " ^ e.message) true (contains e.message "larger than");
+    (* another statement while a streamed result is open: the rest is read
+       ahead for it ... *)
+    let rows = ok (Conn.query c (big_select 2_000)) in
+    for _ = 1 to 1_400 do ignore (ok (Rows.next rows)) done;
+    ignore (ok (Conn.execute c "INSERT INTO sx VALUES (0, '')"));
+    Alcotest.(check int) "all rows after an insert in between" 600 (count rows);
+    (* ... up to max_reply_size; past it the reader is told why, the other
+       statement runs *)
+    let rows = ok (Conn.query c (big_select 20_000)) in
+    ignore (ok (Rows.next rows));
+    ignore (ok (Conn.execute c "INSERT INTO sx VALUES (0, '')"));
+    let e = err ~kind:`Decode (Rows.fold rows ~init:0 ~f:(fun n _ -> n + 1)) in
+    Alcotest.(check bool) ("says why: " ^ e.message) true (contains e.message "another statement");
+    (* errors after rows: the rows before arrive, then the error; an
+       infinity names its column *)
+    let seen = ref 0 in
+    let e = err ~kind:`Sql (Conn.iter c (big_select ~fail_at:15_000 20_000) ~f:(fun _ -> incr seen)) in
+    Alcotest.(check bool) ("the error mid-result: " ^ e.message) true (contains e.message "integer overflow");
+    Alcotest.(check bool) (Printf.sprintf "rows before it arrived (%d)" !seen) true (!seen > 5_000 && !seen < 15_000);
+    let e = err ~kind:`Decode (Conn.iter c (big_select ~inf_at:15_000 20_000) ~f:ignore) in
+    Alcotest.(check bool) ("an infinity names its column: " ^ e.message) true (contains e.message "\"v\"");
+    (* inside a transaction: a reply refused by this client part-way (3 MB
+       > 1 MiB) still gave the stream's next baton, so the transaction goes
+       on, and its own rows stream *)
+    ignore (ok (Conn.execute c "BEGIN"));
+    ignore (ok (Conn.execute c "DELETE FROM sx"));
+    ignore (ok (Conn.execute c (Printf.sprintf "INSERT INTO sx SELECT x, pad FROM (%s)" (big_select 3_000))));
+    let n, reqs = counted (fun () -> ok (Conn.fold c "SELECT x, pad FROM sx" ~init:0 ~f:(fun n _ -> n + 1))) in
+    Alcotest.(check (pair int int)) "the transaction's rows, refused whole, then streamed" (3_000, 2) (n, reqs);
+    let rows = ok (Conn.query c "SELECT x, pad FROM sx ORDER BY x") in
+    for _ = 1 to 2_400 do ignore (ok (Rows.next rows)) done;
+    ignore (ok (Conn.execute c "INSERT INTO sx VALUES (0, '')"));
+    Alcotest.(check int) "interleaved in the transaction" 600 (count rows);
+    let rows = ok (Conn.query c (big_select 10_000)) in
+    ignore (ok (Rows.next rows));
+    Rows.close rows;
+    let st = ok (Conn.prepare c (big_select 10_000)) in
+    let rows = ok (Stmt.query st) in
+    ignore (ok (Rows.next rows));
+    ok (Stmt.reset st);
+    ignore (err ~kind:`Misuse (Rows.next rows));
+    ignore (err ~kind:`Sql (Conn.iter c (big_select ~fail_at:15_000 20_000) ~f:ignore));
+    Alcotest.(check bool) "still in the transaction" false (ok (Conn.is_autocommit c));
+    ignore (ok (Conn.execute c "COMMIT"));
+    Alcotest.(check int) "it committed" 3_001 (int_of (Option.get (ok (Conn.query_one c "SELECT count(*) FROM sx"))));
+    (* turso.lwt reads the same way *)
+    let lwt_rows =
+      Lwt_main.run
+        (let open Lwt.Syntax in
+         let* db = Lwt.map ok (Turso_lwt.Db.open_remote ~max_reply_size:(1024 * 1024) ~url ~auth_token:token ()) in
+         let* c = Lwt.map ok (Turso_lwt.Conn.connect db) in
+         let* n = Turso_lwt.Conn.fold c (big_select 5_000) ~init:0 ~f:(fun n _ -> n + 1) in
+         let* () = Turso_lwt.Conn.close c in
+         let+ () = Turso_lwt.Db.close db in
+         ok n)
+    in
+    Alcotest.(check int) "turso.lwt streams too" 5_000 lwt_rows;
+    Stmt.close st;
+    Conn.close c;
+    Db.close db
+
+(* A streamed result the server stops sending, or cuts off, or sends a row
+   too large of: an error within the timeout, never a hang. The fake server
+   refuses the whole reply first, as sqld does past its limit. *)
+let test_streamed_faults () =
+  Sys.set_signal Sys.sigpipe Sys.Signal_ignore;
+  let requests = ref [] in
+  let serve ending =
+    let l, port = listener () in
+    let answer c =
+      let req = Bytes.create 65536 in
+      let n = Unix.read c req 0 65536 in
+      requests := Bytes.sub_string req 0 n :: !requests
+    in
+    let th =
+      Thread.create
+        (fun () ->
+          let c, _ = Unix.accept l in
+          answer c;
+          let refused =
+            {|{"baton":"s1","base_url":null,"results":[{"type":"error","error":{"message":"Response is too large","code":"RESPONSE_TOO_LARGE"}},{"type":"ok","response":{"type":"get_autocommit","is_autocommit":true}}]}|}
+          in
+          let resp =
+            Printf.sprintf "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+              (String.length refused) refused
+          in
+          ignore (Unix.write_substring c resp 0 (String.length resp));
+          Unix.close c;
+          let c, _ = Unix.accept l in
+          answer c;
+          let row = {|{"type":"row","row":[{"type":"integer","value":"1"}]}|} ^ "\n" in
+          let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
+            ^ {|{"baton":"s2","base_url":null}|} ^ "\n"
+            ^ {|{"type":"step_begin","step":0,"cols":[{"name":"x","decltype":null}]}|} ^ "\n"
+            ^ String.concat "" (List.init 3 (fun _ -> row))
+          in
+          (try
+             ignore (Unix.write_substring c head 0 (String.length head));
+             match ending with
+             | `Silent -> Unix.sleepf 4.
+             | `Cut -> ()
+             | `Huge ->
+               let chunk = Bytes.make 65536 ' ' in
+               let line = {|{"type":"row","row":[{"type":"text","value":"|} in
+               ignore (Unix.write_substring c line 0 (String.length line));
+               for _ = 1 to 64 do ignore (Unix.write c chunk 0 65536) done
+           with Unix.Unix_error _ -> ());
+          Unix.close c;
+          Unix.close l)
+        ()
+    in
+    (Printf.sprintf "http://127.0.0.1:%d" port, th)
+  in
+  List.iter
+    (fun (ending, kind, name) ->
+      requests := [];
+      let url, th = serve ending in
+      let db = ok (Db.open_remote ~timeout:1. ~max_reply_size:(1024 * 1024) ~url ~auth_token:token ()) in
+      let c = ok (Conn.connect db) in
+      let t0 = Unix.gettimeofday () in
+      let seen = ref 0 in
+      let e = err ~kind (Conn.iter c "SELECT x FROM t" ~f:(fun _ -> incr seen)) in
+      let dt = Unix.gettimeofday () -. t0 in
+      Alcotest.(check bool) (Printf.sprintf "%s: %s after %.2f s" name (Error.to_string e) dt) true (dt < 3.);
+      Alcotest.(check bool) (name ^ ": no row made up") true (!seen <= 3);
+      (match List.rev !requests with
+       | [ whole; streamed ] ->
+         Alcotest.(check bool) (name ^ ": whole first") true (contains whole "POST /v3/pipeline");
+         Alcotest.(check bool) (name ^ ": then streamed, on the same stream") true
+           (contains streamed "POST /v3/cursor" && contains streamed {|"baton":"s1"|})
+       | l -> Alcotest.failf "%s: %d requests, expected 2" name (List.length l));
+      (* the server is gone now: the next statement fails cleanly, fast *)
+      ignore (err (Conn.execute c "SELECT 1"));
+      Conn.close c;
+      Db.close db;
+      Thread.join th)
+    [ (`Silent, `Timeout, "silent"); (`Cut, `Network, "cut off"); (`Huge, `Decode, "a row past max_reply_size") ]
+
 let test_bad_url () =
   let e = err ~kind:`Config (Db.open_remote ~url:"ftp://example.com" ~auth_token:token ()) in
   Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token)
@@ -922,7 +1098,8 @@ let () =
       tc "replica: a long first sync that makes progress" test_replica_long_sync; tc "JWT auth: wrong tokens" test_jwt_auth;
       tc "execute_many, batches: one request, in a transaction too" test_execute_many_one_request;
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
-      tc "an idle transaction expired by the server" test_idle_transaction ]
+      tc "an idle transaction expired by the server" test_idle_transaction;
+      tc "results too large for one reply: streamed, interleaved, in a transaction" test_streamed ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the
      run, and said so, rather than counted as passed. *)
@@ -931,5 +1108,6 @@ let () =
     (("no server", (* first: it needs a process where SQLite is not initialized yet *)
        [ tc "a replica after a local database" test_local_then_replica; tc "server down" test_server_down;
          tc "server silent" test_server_silent; tc "Hrana base_url" test_base_url;
-         tc "a stream the server does not know" test_stream_unknown; tc "bad URL" test_bad_url; tc "a reply too large" test_reply_too_large; tc "URL forms" test_url_forms ])
+         tc "a stream the server does not know" test_stream_unknown; tc "bad URL" test_bad_url; tc "a reply too large" test_reply_too_large;
+         tc "a streamed result: silent, cut off, too large" test_streamed_faults; tc "URL forms" test_url_forms ])
      :: (if sqld_bin = None then [] else [ ("sqld", sqld) ]))

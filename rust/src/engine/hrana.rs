@@ -12,6 +12,7 @@
 
 pub mod session;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ type Https = hyper_rustls::HttpsConnector<hyper::client::HttpConnector>;
 pub struct Client {
     http: hyper::Client<Https, hyper::Body>,
     pipeline_url: String,
+    cursor_url: String,
     auth: Option<String>,
     token: String,
     timeout: Duration,
@@ -120,6 +122,7 @@ impl Client {
         Ok(Arc::new(Client {
             http: hyper::Client::builder().build(connector()?),
             pipeline_url: format!("{}/v3/pipeline", url.trim_end_matches('/')),
+            cursor_url: format!("{}/v3/cursor", url.trim_end_matches('/')),
             auth: if token.is_empty() { None } else { Some(format!("Bearer {token}")) },
             token: token.to_string(),
             timeout,
@@ -128,13 +131,18 @@ impl Client {
         }))
     }
 
+    /// The largest reply (for a streamed result: row) read.
+    pub fn max_reply(&self) -> usize {
+        self.max_reply
+    }
+
     fn too_large(&self) -> Error {
         Error::new(
             Kind::Decode,
             format!(
-                "the server's reply is larger than max_reply_size ({} bytes): ask for fewer rows (LIMIT, or \
-                 stream them with Conn.query on a local replica), or open the database with a larger \
-                 max_reply_size",
+                "{TOO_LARGE} max_reply_size ({} bytes): ask for fewer rows (LIMIT), read them with \
+                 Conn.query or Stmt.query (which stream a SELECT's rows), or open the database with a \
+                 larger max_reply_size",
                 self.max_reply
             ),
         )
@@ -143,17 +151,28 @@ impl Client {
     /// The body of a reply, refused as soon as it passes [Client::max_reply]
     /// (at once when its declared length does).
     async fn read_body(&self, resp: hyper::Response<hyper::Body>) -> Result<Vec<u8>, Error> {
+        let mut buf = Vec::new();
+        self.read_into(resp, &mut buf).await.map(|()| buf)
+    }
+
+    /// [Client::read_body] into `buf`, which keeps the reply's first bytes
+    /// when it is refused (what a pipeline reply says of its stream comes
+    /// first: see [head_of]).
+    async fn read_into(&self, resp: hyper::Response<hyper::Body>, buf: &mut Vec<u8>) -> Result<(), Error> {
         use hyper::body::HttpBody;
         let declared = resp
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let mut body = resp.into_body();
         if declared.map_or(false, |n| n > self.max_reply as u64) {
+            if let Some(Ok(chunk)) = body.data().await {
+                buf.extend_from_slice(&chunk[..chunk.len().min(4096)]);
+            }
             return Err(self.too_large());
         }
-        let mut body = resp.into_body();
-        let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(1 << 20) as usize);
+        buf.reserve(declared.unwrap_or(0).min(1 << 20) as usize);
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(|e| Error::new(Kind::Network, self.scrub(format!("reading the reply: {e}"))))?;
             if buf.len() + chunk.len() > self.max_reply {
@@ -161,7 +180,7 @@ impl Client {
             }
             buf.extend_from_slice(&chunk);
         }
-        Ok(buf)
+        Ok(())
     }
 
     fn scrub(&self, msg: String) -> String {
@@ -264,7 +283,18 @@ impl Client {
             (Some(_), Some(base)) => format!("{}/v3/pipeline", base.trim_end_matches('/')),
             _ => self.pipeline_url.clone(),
         };
-        let resp = self.pipeline(&url, stream.baton.as_deref(), requests).await?;
+        let resp = match self.pipeline(&url, stream.baton.as_deref(), requests).await {
+            Ok(r) => r,
+            Err((e, head)) => {
+                // a reply refused as too large still said where the stream
+                // goes on: a transaction open on it is not lost
+                if let Some((baton, base_url)) = head {
+                    stream.baton = baton;
+                    stream.base_url = base_url;
+                }
+                return Err(e);
+            }
+        };
         stream.baton = resp.baton;
         if stream.baton.is_none() {
             stream.base_url = None;
@@ -281,7 +311,7 @@ impl Client {
     /// request): whether it answers, and accepts the token.
     pub async fn probe(&self) -> Result<(), Error> {
         let requests = [execute_req(plain_step("SELECT 1")), proto::StreamRequest::Close(proto::CloseStreamReq {})];
-        let resp = self.pipeline(&self.pipeline_url, None, &requests).await?;
+        let resp = self.pipeline(&self.pipeline_url, None, &requests).await.map_err(|(e, _)| e)?;
         match resp.results.into_iter().next() {
             Some(proto::StreamResult::Error { error }) => Err(self.server_error(error)),
             _ => Ok(()),
@@ -315,6 +345,17 @@ impl Client {
         } else {
             crate::error::sqlite_code_by_name(&e.code).map(|c| crate::error::refine_code(c, &e.message))
         };
+        if e.code == "RESPONSE_TOO_LARGE" {
+            return Error::new(
+                Kind::Decode,
+                format!(
+                    "{TOO_LARGE} the server allows (sqld's --max-response-size, 10 MB by default): ask for \
+                     fewer rows (LIMIT), or read them with Conn.query or Stmt.query, which stream a \
+                     SELECT's rows (the server said: {})",
+                    self.scrub(e.message)
+                ),
+            );
+        }
         let kind = match code {
             _ if e.code == INFINITE_REAL => Kind::Decode,
             // arguments that do not match the statement's parameters
@@ -326,18 +367,10 @@ impl Client {
         Error { kind, code, message: self.scrub(crate::error::plain_message(e.message)), sql: None }
     }
 
-    async fn pipeline(
-        &self,
-        url: &str,
-        baton: Option<&str>,
-        requests: &[proto::StreamRequest],
-    ) -> Result<proto::PipelineRespBody, Error> {
-        let encode = |e: serde_json::Error| Error::new(Kind::Internal, format!("encoding a request: {e}"));
-        let mut json = b"{\"baton\":".to_vec();
-        serde_json::to_writer(&mut json, &baton).map_err(encode)?;
-        json.extend_from_slice(b",\"requests\":");
-        serde_json::to_writer(&mut json, requests).map_err(encode)?;
-        json.push(b'}');
+    /// POSTs `body` (JSON) to `url` and answers once the reply's status
+    /// and headers arrived; a reply that is not a success is an error here
+    /// (its body read, capped).
+    async fn post(&self, url: &str, json: Vec<u8>) -> Result<hyper::Response<hyper::Body>, Error> {
         let mut req = hyper::Request::post(url).header("content-type", "application/json");
         if let Some(a) = &self.auth {
             req = req.header("authorization", a);
@@ -346,33 +379,307 @@ impl Client {
             .body(hyper::Body::from(json))
             .map_err(|e| Error::new(Kind::Config, self.scrub(format!("building the request: {e}"))))?;
         self.stats.request();
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .map_err(|e| Error::new(Kind::Network, self.scrub(format!("HTTP request failed: {e}"))))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let bytes = self.read_body(resp).await?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let kind = match status.as_u16() {
+            401 | 403 => Kind::Auth,
+            408 | 429 | 502 | 503 | 504 => Kind::Network,
+            _ => Kind::Sql,
+        };
+        Err(Error::new(kind, self.scrub(format!("status={status}, body={text}"))))
+    }
+
+    fn no_answer(&self, what: &str) -> Error {
+        Error::new(Kind::Timeout, format!("{what}: no answer from the server within {:?}", self.timeout))
+    }
+
+    /// One pipeline request. A reply refused as too large comes with what
+    /// its first bytes said of the stream, when they said it.
+    async fn pipeline(
+        &self,
+        url: &str,
+        baton: Option<&str>,
+        requests: &[proto::StreamRequest],
+    ) -> Result<proto::PipelineRespBody, (Error, Option<Head>)> {
+        let encode = |e: serde_json::Error| (Error::new(Kind::Internal, format!("encoding a request: {e}")), None);
+        let mut json = b"{\"baton\":".to_vec();
+        serde_json::to_writer(&mut json, &baton).map_err(encode)?;
+        json.extend_from_slice(b",\"requests\":");
+        serde_json::to_writer(&mut json, requests).map_err(encode)?;
+        json.push(b'}');
         let work = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| Error::new(Kind::Network, self.scrub(format!("HTTP request failed: {e}"))))?;
-            let status = resp.status();
-            let bytes = self.read_body(resp).await?;
-            if !status.is_success() {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                let kind = match status.as_u16() {
-                    401 | 403 => Kind::Auth,
-                    408 | 429 | 502 | 503 | 504 => Kind::Network,
-                    _ => Kind::Sql,
-                };
-                return Err(Error::new(kind, self.scrub(format!("status={status}, body={text}"))));
+            let resp = self.post(url, json).await.map_err(|e| (e, None))?;
+            let mut bytes = Vec::new();
+            if let Err(e) = self.read_into(resp, &mut bytes).await {
+                return Err((e, head_of(&bytes)));
             }
             serde_json::from_slice::<proto::PipelineRespBody>(&bytes)
                 .or_else(|e| with_infinities(&bytes).ok_or(e))
-                .map_err(|e| Error::new(Kind::Network, format!("unreadable reply from the server: {e}")))
+                .map_err(|e| (Error::new(Kind::Network, format!("unreadable reply from the server: {e}")), None))
         };
         match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
-            Err(_) => Err(Error::new(Kind::Timeout, format!("batch: no answer from the server within {:?}", self.timeout))),
+            Err(_) => Err((self.no_answer("batch"), None)),
+        }
+    }
+
+    /// Runs one statement on `stream` (a new stream when none is open) as a
+    /// Hrana cursor: the server streams the result, one JSON line per row,
+    /// as it is read ([Client::read_entries]), so that neither side holds the
+    /// whole of it. Answers once the reply's first line (the stream's next
+    /// baton) arrived; the stream is the cursor's until its last line is
+    /// read. Errors as [Client::pipeline_on]'s.
+    pub async fn cursor_on(&self, stream: &mut Stream, step: Step) -> Result<Cursor, Error> {
+        let url = match (&stream.baton, &stream.base_url) {
+            (Some(_), Some(base)) => format!("{}/v3/cursor", base.trim_end_matches('/')),
+            _ => self.cursor_url.clone(),
+        };
+        let body = proto::CursorReqBody {
+            baton: stream.baton.clone(),
+            batch: proto::Batch {
+                steps: vec![proto::BatchStep { condition: None, stmt: step.into_stmt() }],
+                replication_index: None,
+            },
+        };
+        let json = serde_json::to_vec(&body)
+            .map_err(|e| Error::new(Kind::Internal, format!("encoding a request: {e}")))?;
+        let resp = match tokio::time::timeout(self.timeout, self.post(&url, json)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(self.no_answer("query")),
+        };
+        let mut cursor = Cursor {
+            body: resp.into_body(),
+            buf: Vec::new(),
+            start: 0,
+            scanned: 0,
+            ended: false,
+            queue: VecDeque::new(),
+            broken: false,
+        };
+        let first = loop {
+            if let Some((a, b)) = cursor.line() {
+                break cursor.buf[a..b].to_vec();
+            }
+            if cursor.ended {
+                return Err(Error::new(Kind::Network, "the server ended a streamed result before it began"));
+            }
+            self.more(&mut cursor).await?;
+        };
+        let head: proto::CursorRespBody = serde_json::from_slice(&first)
+            .map_err(|e| Error::new(Kind::Network, format!("unreadable reply from the server: {e}")))?;
+        stream.baton = head.baton;
+        if stream.baton.is_none() {
+            stream.base_url = None;
+        } else if head.base_url.is_some() {
+            stream.base_url = head.base_url;
+        }
+        Ok(cursor)
+    }
+
+    /// Waits for more of a cursor's reply (bounded by the timeout); a line
+    /// longer than [Client::max_reply] is refused as it arrives.
+    async fn more(&self, c: &mut Cursor) -> Result<(), Error> {
+        use hyper::body::HttpBody;
+        if c.buf.len() - c.start > self.max_reply {
+            return Err(Error::new(
+                Kind::Decode,
+                format!(
+                    "a row of the server's result is larger than max_reply_size ({} bytes): open the \
+                     database with a larger max_reply_size, or select less of it",
+                    self.max_reply
+                ),
+            ));
+        }
+        match tokio::time::timeout(self.timeout, c.body.data()).await {
+            Err(_) => Err(self.no_answer("reading a streamed result")),
+            Ok(chunk) => self.took(c, chunk),
+        }
+    }
+
+    fn took(&self, c: &mut Cursor, chunk: Option<Result<bytes::Bytes, hyper::Error>>) -> Result<(), Error> {
+        match chunk {
+            None => c.ended = true,
+            Some(Err(e)) => return Err(Error::new(Kind::Network, self.scrub(format!("reading the reply: {e}")))),
+            Some(Ok(bytes)) => c.buf.extend_from_slice(&bytes),
+        }
+        Ok(())
+    }
+
+    /// Reads entries of a cursor's reply into its queue ([Cursor::next]):
+    /// waits until there is one (each wait bounded by the timeout, so a
+    /// result may take longer in all as long as it keeps coming), then
+    /// takes what has already arrived, up to `want` entries, without
+    /// waiting: one wake-up per network read rather than per row. An error
+    /// is queued after the entries before it, and ends the reading.
+    pub async fn read_entries(&self, c: &mut Cursor, want: usize) {
+        use futures_util::FutureExt;
+        use hyper::body::HttpBody;
+        let mut got = 0;
+        while !c.broken {
+            while got < want.max(1) {
+                let Some((a, b)) = c.line() else { break };
+                let entry = entry_of(&c.buf[a..b]);
+                c.broken = entry.is_err();
+                c.queue.push_back(entry);
+                got += 1;
+                if c.broken {
+                    return;
+                }
+            }
+            if got >= want.max(1) || (c.ended && c.start == c.buf.len()) {
+                return;
+            }
+            let r = if got == 0 {
+                self.more(c).await
+            } else if c.buf.len() - c.start > self.max_reply {
+                return;
+            } else {
+                match c.body.data().now_or_never() {
+                    None => return,
+                    Some(chunk) => self.took(c, chunk),
+                }
+            };
+            if let Err(e) = r {
+                c.broken = true;
+                c.queue.push_back(Err(e));
+            }
         }
     }
 }
+
+/// A line of a cursor's reply as an entry, and its size. A row holding a
+/// REAL that JSON cannot carry is an [INFINITE_REAL] error entry naming
+/// the column's position (the reader knows its name).
+fn entry_of(line: &[u8]) -> Result<(proto::CursorEntry, usize), Error> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok((proto::CursorEntry::None, 0));
+    }
+    let entry = match serde_json::from_slice::<proto::CursorEntry>(line) {
+        Ok(e) => e,
+        Err(e) => {
+            let v: serde_json::Value = serde_json::from_slice(line)
+                .map_err(|_| Error::new(Kind::Network, format!("unreadable reply from the server: {e}")))?;
+            let column = v.get("row").and_then(serde_json::Value::as_array).and_then(|vals| {
+                vals.iter().position(|x| {
+                    x.get("type").and_then(serde_json::Value::as_str) == Some("float")
+                        && x.get("value").is_some_and(serde_json::Value::is_null)
+                })
+            });
+            match column {
+                Some(i) => proto::CursorEntry::Error {
+                    error: proto::Error { message: i.to_string(), code: INFINITE_REAL.to_string() },
+                },
+                None => return Err(Error::new(Kind::Network, format!("unreadable reply from the server: {e}"))),
+            }
+        }
+    };
+    Ok((entry, line.len()))
+}
+
+/// A statement's result as the server streams it ([Client::cursor_on]):
+/// the reply's body, the bytes read from it not yet taken as lines, and
+/// the entries read and not yet taken.
+pub struct Cursor {
+    body: hyper::Body,
+    buf: Vec<u8>,
+    /// Where the next line starts, and how far a newline was looked for.
+    start: usize,
+    scanned: usize,
+    ended: bool,
+    queue: VecDeque<Result<(proto::CursorEntry, usize), Error>>,
+    /// An error was queued: nothing more is read.
+    broken: bool,
+}
+
+impl Cursor {
+    /// The next entry read ([Client::read_entries]), or the error that
+    /// ended the reading.
+    pub fn next(&mut self) -> Option<Result<(proto::CursorEntry, usize), Error>> {
+        self.queue.pop_front()
+    }
+
+    /// Whether the reply was read to its end and every entry taken.
+    pub fn finished(&self) -> bool {
+        self.queue.is_empty() && (self.broken || (self.ended && self.start == self.buf.len()))
+    }
+
+    /// The byte range of the next whole line (without its newline), taken;
+    /// at the end of the reply, what is left.
+    fn line(&mut self) -> Option<(usize, usize)> {
+        if self.start > (1 << 16) && self.start * 2 > self.buf.len() {
+            self.buf.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        let from = self.scanned.max(self.start);
+        match memchr(b'\n', &self.buf[from..]) {
+            Some(i) => {
+                let line = (self.start, from + i);
+                self.start = from + i + 1;
+                self.scanned = self.start;
+                Some(line)
+            }
+            None => {
+                self.scanned = self.buf.len();
+                if self.ended && self.start < self.buf.len() {
+                    let line = (self.start, self.buf.len());
+                    self.start = self.buf.len();
+                    return Some(line);
+                }
+                None
+            }
+        }
+    }
+}
+
+fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|x| *x == b)
+}
+
+/// The message of a result that holds an infinite REAL in `column`.
+pub fn infinite_message(column: &str) -> String {
+    format!(
+        "column {column:?} holds an infinite REAL, which the remote protocol (JSON) cannot carry \
+         (the server sends it as null, without its sign); select it as text (CAST(x AS TEXT)), \
+         or read it on a replica outside a transaction"
+    )
+}
+
+/// A stream's baton and base URL, as a pipeline reply gives them.
+type Head = (Option<String>, Option<String>);
+
+/// The baton and base URL at the start of a pipeline reply
+/// (`{"baton":...,"base_url":...,`), from its first bytes alone: sqld
+/// writes them first.
+fn head_of(prefix: &[u8]) -> Option<Head> {
+    let value = |bytes: &[u8]| -> Option<(Option<String>, usize)> {
+        let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<Option<String>>();
+        let v = it.next()?.ok()?;
+        Some((v, it.byte_offset()))
+    };
+    let rest = prefix.strip_prefix(b"{\"baton\":")?;
+    let (baton, used) = value(rest)?;
+    let rest = rest[used..].strip_prefix(b",\"base_url\":")?;
+    let (base_url, _) = value(rest)?;
+    Some((baton, base_url))
+}
+
+/// Whether an error is a reply refused for its size, by this client
+/// (`max_reply_size`) or by the server (sqld's `--max-response-size`).
+pub fn is_too_large(e: &Error) -> bool {
+    e.kind == Kind::Decode && e.message.starts_with(TOO_LARGE)
+}
+
+const TOO_LARGE: &str = "the server's reply is larger than";
 
 /// The code of the error a result gets when it holds an infinite REAL.
 pub const INFINITE_REAL: &str = "TURSO_INFINITE_REAL";
@@ -394,11 +701,7 @@ fn with_infinities(bytes: &[u8]) -> Option<proto::PipelineRespBody> {
             None => serde_json::from_value(r).ok()?,
             Some(column) => proto::StreamResult::Error {
                 error: proto::Error {
-                    message: format!(
-                        "column {column:?} holds an infinite REAL, which the remote protocol (JSON) cannot carry \
-                         (the server sends it as null, without its sign); select it as text (CAST(x AS TEXT)), \
-                         or read it on a replica outside a transaction"
-                    ),
+                    message: infinite_message(&column),
                     code: INFINITE_REAL.to_string(),
                 },
             },
@@ -605,7 +908,7 @@ pub struct Fetched {
     pub rows: Vec<Vec<libsql::Value>>,
 }
 
-fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
+pub fn from_hrana(v: libsql_hrana::proto::Value) -> libsql::Value {
     use libsql_hrana::proto::Value as V;
     match v {
         V::None | V::Null => libsql::Value::Null,
@@ -658,4 +961,19 @@ pub fn execute_req(s: Step) -> proto::StreamRequest {
 /// A statement without parameters, its rows wanted.
 pub fn plain_step(sql: &str) -> Step {
     Step { sql: sql.to_string(), args: Vec::new(), named: Vec::new(), want_rows: true }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_of_a_cut_reply() {
+        let h = head_of(br#"{"baton":"a\"b","base_url":null,"results":[{"type":"ok","resp"#);
+        assert_eq!(h, Some((Some("a\"b".to_string()), None)));
+        let h = head_of(br#"{"baton":null,"base_url":"http://x","results":["#);
+        assert_eq!(h, Some((None, Some("http://x".to_string()))));
+        assert_eq!(head_of(br#"{"baton":"abc"#), None);
+        assert_eq!(head_of(br#"{"results":[],"baton":"x","base_url":null}"#), None);
+    }
 }

@@ -10,14 +10,15 @@
 //! hears when the connection's writes are committed. The session knows
 //! nothing else of it, so it depends on neither engine.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use libsql_hrana::proto;
 use parking_lot::Mutex;
 
 use super::{
-    encode_result, encode_value, execute_req, fetched_of_hrana, plain_step, step, stmt_result, stream_gone, Begin,
-    Client, Fetched, Step, Stream, Wrap,
+    encode_result, encode_value, execute_req, fetched_of_hrana, from_hrana, infinite_message, is_too_large,
+    plain_step, step, stmt_result, stream_gone, Begin, Client, Cursor, Fetched, Step, Stream, Wrap, INFINITE_REAL,
 };
 use crate::error::{Error, Kind};
 use crate::executor::{runtime, Serial};
@@ -57,7 +58,62 @@ struct Session {
     autocommit: bool,
     changes: i64,
     last_insert_rowid: i64,
+    /// A streamed result whose cursor holds the stream: it is read to its
+    /// end (its rows kept for its statement, or dropped) before the
+    /// stream's next request ([Conn::settle]).
+    cursor: Option<Arc<Mutex<Streamed>>>,
+    /// Why the transaction open on the stream was lost while a streamed
+    /// result was read: the connection's next request says so.
+    lost: Option<String>,
 }
+
+/// A result the server streams (Hrana's cursor): a SELECT's rows, read
+/// from the reply as the caller asks for them, so that a result of any
+/// size costs the memory of a chunk. Local SQLite lets a connection run
+/// other statements while a result is open; here the stream is the
+/// cursor's until its end, so a statement run meanwhile first reads the
+/// rest of the result ahead, kept for its reader up to max_reply_size.
+pub struct Streamed {
+    sql: String,
+    names: Vec<String>,
+    decltypes: Vec<Option<String>>,
+    /// Until the reply's last line was read.
+    cursor: Option<Cursor>,
+    /// Whether the statement's end (not an error) was read.
+    ended: bool,
+    /// Rows read ahead of the reader, with their size in the reply.
+    ahead: VecDeque<(Vec<libsql::Value>, usize)>,
+    ahead_bytes: usize,
+    /// The error the reader gets after the rows read ahead.
+    failed: Option<Error>,
+    /// Whether rows read ahead are kept (the statement still wants them).
+    keep: bool,
+}
+
+impl Streamed {
+    /// The statement ran again, was reset or closed: what is left of the
+    /// result is read past, not kept.
+    fn drop_rows(&mut self) {
+        self.keep = false;
+        self.ahead.clear();
+        self.ahead_bytes = 0;
+        self.failed = None;
+    }
+}
+
+/// What [Conn::pull] read.
+enum Pulled {
+    Row(Vec<libsql::Value>, usize),
+    End,
+}
+
+/// The most entries of a streamed result taken at once from what has
+/// arrived (nothing is waited for beyond the first).
+const READ_AHEAD: usize = 1024;
+
+/// Upper bound on the bytes of one chunk of rows handed to OCaml (as a
+/// local statement's); a single larger row goes in a chunk of its own.
+const CHUNK_BYTES: usize = 1 << 18;
 
 /// SQL as text: valid UTF-8 and without NUL bytes (which would cut it).
 fn sql_text(sql: &[u8]) -> Result<&str, Error> {
@@ -78,12 +134,46 @@ const CHANGES_SQL: &str = "SELECT changes(), last_insert_rowid()";
 /// DELETE only (0 and none otherwise), and SQLite keeps them until the
 /// next such statement.
 fn note(s: &mut Session, sql: &str, r: &proto::StmtResult) {
-    if let Some(id) = r.last_insert_rowid {
+    note_counts(s, sql, r.affected_row_count, r.last_insert_rowid)
+}
+
+fn note_counts(s: &mut Session, sql: &str, affected: u64, rowid: Option<i64>) {
+    if let Some(id) = rowid {
         s.last_insert_rowid = id;
     }
     let first = crate::sql::leading_words(sql.as_bytes(), 1);
-    if r.affected_row_count > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
-        s.changes = r.affected_row_count as i64;
+    if affected > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+        s.changes = affected as i64;
+    }
+}
+
+/// The server no longer knows the connection's stream: it is forgotten,
+/// and inside a transaction the error says that the transaction is gone.
+fn forget_stream(s: &mut Session, said: &str) -> Result<(), Error> {
+    s.stream = Stream::default();
+    if s.autocommit {
+        return Ok(());
+    }
+    s.autocommit = true;
+    Err(Error::new(
+        Kind::TransactionClosed,
+        format!(
+            "the server ended this connection's transaction: it was idle too long (sqld expires an \
+             idle stream after about 10 s) or the server restarted; it was rolled back, and the \
+             connection is usable again (the server said: {said})"
+        ),
+    ))
+}
+
+/// A request that failed part-way on the stream (a streamed result cut
+/// off, or one the server refused) spent the stream's baton: the stream
+/// is forgotten, and a transaction open on it is lost, which the next
+/// request says ([Session::lost]).
+fn lose_stream(s: &mut Session, e: &Error) {
+    s.stream = Stream::default();
+    if !s.autocommit {
+        s.autocommit = true;
+        s.lost = Some(e.message.clone());
     }
 }
 
@@ -105,6 +195,8 @@ impl Conn {
                 autocommit: true,
                 changes: 0,
                 last_insert_rowid: 0,
+                cursor: None,
+                lost: None,
             }),
             client,
             stats,
@@ -120,6 +212,7 @@ impl Conn {
     /// transaction transparently (nothing ran), inside one with an error
     /// that says the transaction is gone.
     fn send(&self, s: &mut Session, mut requests: Vec<proto::StreamRequest>) -> Result<Vec<proto::StreamResult>, Error> {
+        self.ready(s)?;
         requests.push(proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}));
         let had_stream = s.stream.is_open();
         let hrana = &self.client;
@@ -129,18 +222,7 @@ impl Conn {
             _ => None,
         };
         if let Some(said) = gone {
-            s.stream = Stream::default();
-            if !s.autocommit {
-                s.autocommit = true;
-                return Err(Error::new(
-                    Kind::TransactionClosed,
-                    format!(
-                        "the server ended this connection's transaction: it was idle too long (sqld expires an \
-                         idle stream after about 10 s) or the server restarted; it was rolled back, and the \
-                         connection is usable again (the server said: {said})"
-                    ),
-                ));
-            }
+            forget_stream(s, &said)?;
             r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
         }
         let mut results = r?;
@@ -148,6 +230,268 @@ impl Conn {
             s.autocommit = a.is_autocommit;
         }
         Ok(results)
+    }
+
+    /// Gets the stream ready for a request: a streamed result that holds
+    /// it is read to its end first, and a transaction lost meanwhile is
+    /// reported (once).
+    fn ready(&self, s: &mut Session) -> Result<(), Error> {
+        self.settle(s);
+        match s.lost.take() {
+            None => Ok(()),
+            Some(why) => Err(Error::new(
+                Kind::TransactionClosed,
+                format!(
+                    "this connection's transaction was lost while a result was streamed: {why}; the server \
+                     rolls it back, and the connection is usable again"
+                ),
+            )),
+        }
+    }
+
+    /// Reads the rest of the streamed result that holds the stream: its
+    /// rows are kept for its reader while it wants them, up to
+    /// max_reply_size (past that, the reader gets an error that says why).
+    fn settle(&self, s: &mut Session) {
+        let Some(shared) = s.cursor.take() else { return };
+        let mut st = shared.lock();
+        loop {
+            match self.pull(s, &mut st) {
+                Ok(Pulled::Row(row, size)) if st.keep => {
+                    if st.ahead_bytes + size > self.client.max_reply() {
+                        st.drop_rows();
+                        st.failed = Some(Error::new(
+                            Kind::Decode,
+                            format!(
+                                "the rest of this result passed max_reply_size ({} bytes) when another statement \
+                                 ran on its connection: the server streams a result on the connection, so one \
+                                 read while others run is held in memory; read it to its end first, or run the \
+                                 other statements on another connection",
+                                self.client.max_reply()
+                            ),
+                        ));
+                    } else {
+                        st.ahead_bytes += size;
+                        st.ahead.push_back((row, size));
+                    }
+                }
+                Ok(Pulled::Row(..)) => {}
+                Ok(Pulled::End) => break,
+                Err(e) => {
+                    if st.keep {
+                        st.failed = Some(e);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The next row of the streamed result `st`, whose cursor holds the
+    /// stream. The statement's end is [Pulled::End] once the reply's last
+    /// line was read (the stream is free again then); its error, once
+    /// too, after the rest of the reply was read past.
+    fn pull(&self, s: &mut Session, st: &mut Streamed) -> Result<Pulled, Error> {
+        loop {
+            let Some(c) = st.cursor.as_mut() else { return Ok(Pulled::End) };
+            match self.entry(c) {
+                Err(e) => {
+                    st.cursor = None;
+                    lose_stream(s, &e);
+                    return Err(e.with_sql(st.sql.as_bytes()));
+                }
+                Ok(None) => {
+                    st.cursor = None;
+                    if st.ended {
+                        return Ok(Pulled::End);
+                    }
+                    let e = Error::new(Kind::Network, "the server ended a streamed result before its end");
+                    lose_stream(s, &e);
+                    return Err(e.with_sql(st.sql.as_bytes()));
+                }
+                Ok(Some((entry, size))) => match entry {
+                    proto::CursorEntry::Row { row } => {
+                        return Ok(Pulled::Row(row.values.into_iter().map(from_hrana).collect(), size))
+                    }
+                    proto::CursorEntry::StepEnd(end) => {
+                        note_counts(s, &st.sql, end.affected_row_count, end.last_insert_rowid);
+                        st.ended = true;
+                    }
+                    proto::CursorEntry::StepError(proto::StepErrorEntry { error, .. })
+                    | proto::CursorEntry::Error { error } => {
+                        let e = self.cursor_error(st, error);
+                        self.read_past(s, st);
+                        return Err(e);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// The next entry of a cursor's reply (`None` at its end), from what
+    /// was read ahead, or else read (with what else has arrived).
+    fn entry(&self, c: &mut Cursor) -> Result<Option<(proto::CursorEntry, usize)>, Error> {
+        loop {
+            if let Some(e) = c.next() {
+                return e.map(Some);
+            }
+            if c.finished() {
+                return Ok(None);
+            }
+            runtime().block_on(self.client.read_entries(c, READ_AHEAD));
+        }
+    }
+
+    /// A streamed statement's error, as an [Error] with its SQL.
+    fn cursor_error(&self, st: &Streamed, e: proto::Error) -> Error {
+        let e = if e.code == INFINITE_REAL {
+            let column = e.message.parse::<usize>().ok().and_then(|i| st.names.get(i));
+            let column = column.cloned().unwrap_or_else(|| e.message.clone());
+            Error::new(Kind::Decode, infinite_message(&column))
+        } else {
+            self.client.server_error(e)
+        };
+        e.with_sql(st.sql.as_bytes())
+    }
+
+    /// Reads what is left of a streamed reply, for nothing but to free
+    /// the stream.
+    fn read_past(&self, s: &mut Session, st: &mut Streamed) {
+        st.ended = true;
+        while let Some(c) = st.cursor.as_mut() {
+            match self.entry(c) {
+                Ok(Some(_)) => {}
+                Ok(None) => st.cursor = None,
+                Err(e) => {
+                    st.cursor = None;
+                    lose_stream(s, &e);
+                }
+            }
+        }
+    }
+
+    /// A query's result for its rows to be read: whole, in one request,
+    /// as any statement's; a statement that only reads and whose reply is
+    /// too large for that (sqld refuses one past 10 MB by default, this
+    /// client past max_reply_size) runs again, streamed ([Conn::stream]).
+    /// Whole first because sqld sends a streamed result a row at a time,
+    /// several times slower than a whole reply (and the retry starts only
+    /// after a statement that parsed and ran: a stream request the server
+    /// cannot parse would cost the connection its stream).
+    fn query_rows(&self, sql: &[u8], ps: &[u8]) -> Result<Res, Error> {
+        let text = sql_text(sql)?;
+        match self.query(sql, ps) {
+            Err(e) if is_too_large(&e) && crate::sql::is_read_only(text) => self.stream(text, ps),
+            r => r.map(|f| Res::Buffered(f, 0)),
+        }
+    }
+
+    /// Runs a statement as a Hrana cursor: the server sends its rows as
+    /// they are read ([Streamed]). One request.
+    fn stream(&self, text: &str, ps: &[u8]) -> Result<Res, Error> {
+        let sql = text.as_bytes();
+        let with_sql = |e: Error| e.with_sql(sql);
+        let mut s = self.live()?;
+        self.ready(&mut s).map_err(with_sql)?;
+        let first = step(text, ps, true).map_err(with_sql)?;
+        let had_stream = s.stream.is_open();
+        let mut r = runtime().block_on(self.client.cursor_on(&mut s.stream, first));
+        let gone = match &r {
+            Err(e) if had_stream && stream_gone(e) => Some(e.message.clone()),
+            _ => None,
+        };
+        if let Some(said) = gone {
+            forget_stream(&mut s, &said).map_err(with_sql)?;
+            r = runtime().block_on(self.client.cursor_on(&mut s.stream, step(text, ps, true).map_err(with_sql)?));
+        }
+        let cursor = match r {
+            Ok(c) => c,
+            Err(e) => {
+                lose_stream(&mut s, &e);
+                return Err(e.with_sql(sql));
+            }
+        };
+        let mut st = Streamed {
+            sql: text.to_string(),
+            names: Vec::new(),
+            decltypes: Vec::new(),
+            cursor: Some(cursor),
+            ended: false,
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
+            failed: None,
+            keep: true,
+        };
+        loop {
+            let Some(c) = st.cursor.as_mut() else { unreachable!("the cursor is read past only after an error") };
+            match self.entry(c) {
+                Ok(Some((proto::CursorEntry::StepBegin(b), _))) => {
+                    st.names = b.cols.iter().map(|c| c.name.clone().unwrap_or_default()).collect();
+                    st.decltypes = b.cols.into_iter().map(|c| c.decltype).collect();
+                    break;
+                }
+                Ok(Some((proto::CursorEntry::StepError(proto::StepErrorEntry { error, .. }), _)))
+                | Ok(Some((proto::CursorEntry::Error { error }, _))) => {
+                    let e = self.cursor_error(&st, error);
+                    self.read_past(&mut s, &mut st);
+                    return Err(e);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let e = Error::new(Kind::Network, "the server ended a streamed result before it began");
+                    lose_stream(&mut s, &e);
+                    return Err(e.with_sql(sql));
+                }
+                Err(e) => {
+                    lose_stream(&mut s, &e);
+                    return Err(e.with_sql(sql));
+                }
+            }
+        }
+        let shared = Arc::new(Mutex::new(st));
+        s.cursor = Some(shared.clone());
+        Ok(Res::Streamed(shared))
+    }
+
+    /// Up to `max_rows` rows of the streamed result `shared` into `out` (a
+    /// chunk, layout: `wire`); whether the result is done.
+    fn fill_streamed(&self, s: &mut Session, shared: &Arc<Mutex<Streamed>>, out: &mut Out, max_rows: usize) -> Result<bool, Error> {
+        let mut st = shared.lock();
+        let count_at = out.buf.len();
+        out.u32(0);
+        let mut n = 0u32;
+        let mut done = false;
+        let r = (|| {
+            while (n as usize) < max_rows.max(1) && (n == 0 || out.buf.len() - count_at < CHUNK_BYTES) {
+                let row = if let Some((row, size)) = st.ahead.pop_front() {
+                    st.ahead_bytes -= size;
+                    row
+                } else if let Some(e) = st.failed.take() {
+                    return Err(e);
+                } else {
+                    match self.pull(s, &mut st)? {
+                        Pulled::Row(row, _) => row,
+                        Pulled::End => {
+                            done = true;
+                            break;
+                        }
+                    }
+                };
+                for v in &row {
+                    encode_value(v, out);
+                }
+                n += 1;
+            }
+            Ok(())
+        })();
+        if st.cursor.is_none() && s.cursor.as_ref().is_some_and(|c| Arc::ptr_eq(c, shared)) {
+            s.cursor = None;
+        }
+        r?;
+        out.patch_u32(count_at, n);
+        out.u8(done as u8);
+        Ok(done)
     }
 
     /// The server reports a constraint's primary code only, and SQLite
@@ -440,6 +784,10 @@ impl Conn {
     pub fn close(&self) {
         let mut s = self.session.lock();
         s.closed = true;
+        if let Some(c) = s.cursor.take() {
+            // dropping the reply ends the cursor on the server
+            c.lock().cursor = None;
+        }
         let mut stream = std::mem::take(&mut s.stream);
         if stream.is_open() {
             let hrana = self.client.clone();
@@ -474,7 +822,21 @@ struct StmtState {
     closed: bool,
     generation: u64,
     header_sent: bool,
-    result: Option<(Fetched, usize)>,
+    result: Option<Res>,
+}
+
+/// The result being read: whole, with the position of the next row, or
+/// streamed.
+enum Res {
+    Buffered(Fetched, usize),
+    Streamed(Arc<Mutex<Streamed>>),
+}
+
+/// The result is no longer read: a streamed one's rest is read past.
+fn drop_result(r: Option<Res>) {
+    if let Some(Res::Streamed(st)) = r {
+        st.lock().drop_rows();
+    }
 }
 
 impl Stmt {
@@ -498,7 +860,7 @@ impl Stmt {
     pub fn execute(&self, params: Vec<u8>) -> Result<Out, Error> {
         let mut s = self.live()?;
         s.generation += 1;
-        s.result = None;
+        drop_result(s.result.take());
         drop(s);
         self.conn.execute(&self.sql, &params)
     }
@@ -526,43 +888,88 @@ impl Stmt {
         Ok(o)
     }
 
+    /// Starts a query: generation, header, first chunk (as a local
+    /// statement's). `max_rows == 0` (the first row only) reads the result
+    /// whole; otherwise a SELECT's rows are streamed ([Conn::query_rows]).
     pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
         let mut s = self.live()?;
         s.generation += 1;
-        s.result = None;
+        drop_result(s.result.take());
         let generation = s.generation;
         drop(s);
-        let res = self.conn.query(&self.sql, &params)?;
-        let mut s = self.live()?;
-        if s.generation != generation {
-            return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
-        }
+        let res = if max_rows == 0 {
+            Res::Buffered(self.conn.query(&self.sql, &params)?, 0)
+        } else {
+            self.conn.query_rows(&self.sql, &params)?
+        };
+        // locks in the connection's order: session, statement, result
+        let mut session = self.conn.live()?;
+        let mut s = match self.live() {
+            Ok(s) if s.generation == generation => s,
+            Ok(_) => {
+                drop_result(Some(res));
+                return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
+            }
+            Err(e) => {
+                drop_result(Some(res));
+                return Err(e);
+            }
+        };
         let mut out = Out::ok();
         out.i64(generation as i64);
         if want_header || !s.header_sent {
             s.header_sent = true;
             out.u8(1);
-            out.u32(res.names.len() as u32);
-            for (n, d) in res.names.iter().zip(&res.decltypes) {
-                out.bytes(n.as_bytes());
-                out.bytes(d.as_deref().unwrap_or("").as_bytes());
+            let mut header = |names: &[String], decltypes: &[Option<String>]| {
+                out.u32(names.len() as u32);
+                for (n, d) in names.iter().zip(decltypes) {
+                    out.bytes(n.as_bytes());
+                    out.bytes(d.as_deref().unwrap_or("").as_bytes());
+                }
+            };
+            match &res {
+                Res::Buffered(f, _) => header(&f.names, &f.decltypes),
+                Res::Streamed(st) => {
+                    let st = st.lock();
+                    header(&st.names, &st.decltypes)
+                }
             }
         } else {
             out.u8(0);
         }
-        s.result = Some((res, 0));
-        fill(&mut s, &mut out, max_rows);
+        s.result = Some(res);
+        self.fill(&mut session, &mut s, &mut out, max_rows)?;
         Ok(out)
     }
 
     pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
+        let mut session = self.conn.live()?;
         let mut s = self.live()?;
         if s.generation != generation {
             return Err(Error::new(Kind::Misuse, "this result set was invalidated: its statement was executed again"));
         }
         let mut out = Out::ok();
-        fill(&mut s, &mut out, max_rows);
+        self.fill(&mut session, &mut s, &mut out, max_rows)?;
         Ok(out)
+    }
+
+    /// The next chunk of the result being read (layout: `wire`).
+    fn fill(&self, session: &mut Session, s: &mut StmtState, out: &mut Out, max_rows: usize) -> Result<(), Error> {
+        match &s.result {
+            Some(Res::Streamed(st)) => {
+                let st = st.clone();
+                match self.conn.fill_streamed(session, &st, out, max_rows) {
+                    Ok(true) => s.result = None,
+                    Ok(false) => {}
+                    Err(e) => {
+                        drop_result(s.result.take());
+                        return Err(e);
+                    }
+                }
+            }
+            _ => fill_buffered(s, out, max_rows),
+        }
+        Ok(())
     }
 
     /// Counted in the SQL as SQLite counts (see [crate::sql]).
@@ -578,7 +985,7 @@ impl Stmt {
     pub fn reset(&self, generation: Option<u64>) -> Result<(), Error> {
         let mut s = self.live()?;
         if generation.is_none_or(|g| g == s.generation) {
-            s.result = None;
+            drop_result(s.result.take());
             s.generation += 1;
         }
         Ok(())
@@ -587,21 +994,21 @@ impl Stmt {
     pub fn close(&self) {
         let mut s = self.state.lock();
         s.closed = true;
-        s.result = None;
+        drop_result(s.result.take());
     }
 }
 
 /// A chunk from the buffered result (layout: `wire`). `max_rows == 0`:
 /// the first row only.
-fn fill(s: &mut StmtState, out: &mut Out, max_rows: usize) {
+fn fill_buffered(s: &mut StmtState, out: &mut Out, max_rows: usize) {
     let single = max_rows == 0;
     let limit = max_rows.max(1);
     let count_at = out.buf.len();
     out.u32(0);
     let mut n = 0u32;
     let mut done = true;
-    if let Some((res, pos)) = s.result.as_mut() {
-        while *pos < res.rows.len() && (n as usize) < limit {
+    if let Some(Res::Buffered(res, pos)) = s.result.as_mut() {
+        while *pos < res.rows.len() && (n as usize) < limit && (n == 0 || out.buf.len() - count_at < CHUNK_BYTES) {
             for v in &res.rows[*pos] {
                 encode_value(v, out);
             }
