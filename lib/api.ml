@@ -159,6 +159,37 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         (Ffi.db_open_replica_async path url auth_token opts)
         Ffi.take_db
 
+    let open_synced ?(timeout = 10.) ?long_poll_timeout ?(bootstrap = true) ?(client_name = "") ~path ~url ~auth_token
+        () =
+      let poll = Option.value long_poll_timeout ~default:0. in
+      checked
+        [ bad_durations
+            [ ("Db.open_synced: timeout", timeout, true); ("Db.open_synced: long_poll_timeout", poll, false) ] ]
+      @@ fun () ->
+      let b = Buffer.create 32 in
+      Buffer.add_int64_le b (Int64.max 1L (ms timeout));
+      Buffer.add_int64_le b (ms poll);
+      Buffer.add_char b (if bootstrap then '\001' else '\000');
+      Buffer.add_int32_le b (Int32.of_int (String.length client_name));
+      Buffer.add_string b client_name;
+      let opts = Buffer.contents b in
+      call_handle
+        (fun () -> Ffi.db_open_synced path url auth_token opts)
+        (Ffi.db_open_synced_async path url auth_token opts)
+        Ffi.take_db
+
+    let push db =
+      Fiber.call (fun () -> Ffi.db_push db) (Ffi.db_push_async db) >|= fun r ->
+      if Wire.is_ok r then Ok (Int64.to_int (Wire.int64_at r 1)) else err_of_reply r
+
+    let pull db =
+      Fiber.call (fun () -> Ffi.db_pull db) (Ffi.db_pull_async db) >|= fun r ->
+      if Wire.is_ok r then Ok (r.[1] <> '\000') else err_of_reply r
+
+    let checkpoint db =
+      Fiber.call (fun () -> Ffi.db_checkpoint db) (Ffi.db_checkpoint_async db) >|= fun r ->
+      if Wire.is_ok r then Ok () else err_of_reply r
+
     type sync_info = { frame_no : int64 option; frames_synced : int }
 
     let sync db =

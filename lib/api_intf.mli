@@ -227,6 +227,51 @@ module type S = sig
         replica syncs after each write outside a transaction, or after
         the COMMIT. [max_reply_size] as in {!open_remote}. *)
 
+    val open_synced :
+      ?timeout:float -> ?long_poll_timeout:float -> ?bootstrap:bool -> ?client_name:string -> path:string ->
+      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+    (** [open_synced ~path ~url ~auth_token ()] opens a synced database: a
+        local file on the Turso engine (the Rust rewrite of SQLite) kept in
+        step with the remote database at [url] by Turso Sync. Unlike an
+        embedded replica, writes land in the local file, at local speed,
+        whether the server is there or not; {!push} sends them, {!pull}
+        brings the remote changes and replays the local ones not pushed
+        yet on top of them, and the last push wins a conflict on a row.
+        A new file is first downloaded from the server ([bootstrap],
+        default [true]); a file synced before opens without the server.
+        [timeout] (seconds, default [10.]) bounds opening and each push,
+        pull and checkpoint: a server that is down or silent is a
+        [`Network] or [`Timeout] error within it, and nothing is lost.
+        [long_poll_timeout]: how long a pull may wait on the server for
+        changes (default: it does not wait). [client_name] names this
+        client to the server.
+
+        The engine's own rules: statements run on the Turso engine, which
+        does not have every SQLite feature yet (a statement it cannot run
+        is an [`Sql] error that says "not supported by the Turso
+        engine"); while a pull applies changes, and during a
+        {!checkpoint}, statements fail at once with [`Busy] (transient:
+        {!Turso.retry} works); a result set left open keeps the version of
+        the database it started on, so close result sets ({!Rows.close},
+        or read them to their end) before a pull: a connection that still
+        holds one after a pull that changed something gets a [`Busy]
+        error that says so on its next write. Syncs run one at a time.
+        Not yet: background push and pull intervals, automatic push after
+        a commit, partial sync, encryption. *)
+
+    val push : t -> (int, Error.t) result io
+    (** Sends the local changes not pushed yet to the server; returns how
+        many were sent. A [`Misuse] error on a database that is not
+        synced. *)
+
+    val pull : t -> (bool, Error.t) result io
+    (** Brings the server's changes; [true] if any were applied. Local
+        changes not pushed yet are kept (replayed on top). *)
+
+    val checkpoint : t -> (unit, Error.t) result io
+    (** Moves the synced database's write-ahead log into its file (the
+        engine does not do it by itself on a synced database). *)
+
     type sync_info = {
       frame_no : int64 option;  (** the primary's frame the replica has reached *)
       frames_synced : int;  (** frames this sync applied *)
@@ -234,8 +279,10 @@ module type S = sig
     (** What a sync did. *)
 
     val sync : t -> (sync_info, Error.t) result io
-    (** Pulls the primary's changes into an embedded replica. A [`Misuse]
-        error on a database that is not a replica. *)
+    (** Pulls the primary's changes into an embedded replica. On a synced
+        database: {!pull}, then {!push} ([frame_no] is [None] and
+        [frames_synced] the changes pushed, plus one if the pull applied
+        any). A [`Misuse] error on a local or remote database. *)
 
     val stats : t -> (Stats.t, Error.t) result io
     (** What the database has done. A [`Closed] error after {!close}. *)

@@ -23,6 +23,18 @@ external db_open_remote : string -> string -> string -> (db, string) result = "t
 external db_open_remote_async : string -> string -> string -> int -> unit = "turso_db_open_remote_async"
 external db_open_replica : string -> string -> string -> string -> (db, string) result = "turso_db_open_replica"
 external db_open_replica_async : string -> string -> string -> string -> int -> unit = "turso_db_open_replica_async"
+external db_open_synced : string -> string -> string -> string -> (db, string) result = "turso_db_open_synced"
+(** [db_open_synced path url token opts]; [opts]: i64 timeout in ms, i64
+    long-poll timeout in ms (0: none), u8 bootstrap when empty, bytes
+    client name. *)
+
+external db_open_synced_async : string -> string -> string -> string -> int -> unit = "turso_db_open_synced_async"
+external db_push : db -> string = "turso_db_push"
+external db_push_async : db -> int -> unit = "turso_db_push_async"
+external db_pull : db -> string = "turso_db_pull"
+external db_pull_async : db -> int -> unit = "turso_db_pull_async"
+external db_checkpoint : db -> string = "turso_db_checkpoint"
+external db_checkpoint_async : db -> int -> unit = "turso_db_checkpoint_async"
 external db_sync : db -> string = "turso_db_sync"
 external db_sync_async : db -> int -> unit = "turso_db_sync_async"
 external db_stats : db -> string = "turso_db_stats"

@@ -1,6 +1,17 @@
 (** What a database has done since it was opened ({!Turso.Db.stats}). *)
 
-type mode = [ `File | `Memory | `Remote | `Replica ]
+type mode = [ `File | `Memory | `Remote | `Replica | `Synced ]
+
+type synced = {
+  pending_changes : int64;  (** local changes not pushed yet *)
+  last_push_at : float option;  (** when the last push succeeded (Unix time) *)
+  last_pull_at : float option;  (** when the last pull succeeded (Unix time) *)
+  bytes_sent : int64;  (** to the server, since opening *)
+  bytes_received : int64;  (** from the server, since opening *)
+  wal_size : int64;  (** the write-ahead log's size, in bytes (see {!Turso.Db.checkpoint}) *)
+  revision : string option;  (** the server's revision the file is at *)
+}
+(** What a synced database's engine says of its sync. *)
 
 type t = {
   mode : mode;
@@ -21,6 +32,7 @@ type t = {
   last_sync_duration : float option;  (** how long it took, in seconds *)
   last_sync_error : string option;
     (** the error of the last sync, if it failed ([None] once one succeeds) *)
+  synced : synced option;  (** a synced database's figures ([None] for the others) *)
 }
 (** Sync figures count the syncs this library runs (manual and
     [sync_interval]); the catch-up syncs libSQL makes by itself for
@@ -28,7 +40,7 @@ type t = {
     holds the auth token. *)
 
 val mode_to_string : mode -> string
-(** ["file"], ["memory"], ["remote"], ["replica"]. *)
+(** ["file"], ["memory"], ["remote"], ["replica"], ["synced"]. *)
 
 val to_list : t -> (string * string) list
 (** Field names and printed values (times in UTC, ISO 8601; ["-"] for

@@ -102,12 +102,21 @@ if [ -n "$sqld" ]; then
   cp "$sqld" "$root/src/shared/bin/sqld"
 fi
 
+# The synced-mode tests' server (tools/install-tursodb.sh, on the host),
+# copied into the root.
+tursodb=$(sh "$repo/tools/install-tursodb.sh" || true)
+rm -f "$root/var/cache/tursodb"
+if [ -n "$tursodb" ]; then
+  mkdir -p "$root/var/cache"
+  cp "$tursodb" "$root/var/cache/tursodb"
+fi
+
 # In its own process group, so that an interrupt stops the whole build and
 # the mounts are undone at once.
 setsid chroot "$root" /usr/bin/env -i HOME=/root PATH=/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin \
   RUSTUP_HOME=/root/.rustup CARGO_HOME=/root/.cargo CI="${CI:-}" \
   SSL_CERT_FILE="${SSL_CERT_FILE:-}" SSL_CERT_DIR="${SSL_CERT_DIR:-}" \
-  TURSO_CARGO_TARGET_DIR=/var/cache/turso-cargo-target \
+  TURSO_CARGO_TARGET_DIR=/var/cache/turso-cargo-target ${tursodb:+TURSODB_BIN=/var/cache/tursodb} \
   sh -c 'cd /src/turso && echo "ocaml5-leg: $(ocamlfind ocamlopt -version) in Debian $(cat /etc/debian_version)" && make test' &
 child=$!
 trap 'kill -TERM -- -"$child" 2>/dev/null; wait "$child"; exit 130' INT TERM

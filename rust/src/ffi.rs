@@ -38,7 +38,7 @@ use ocaml_interop_010 as oi;
 use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
 use crate::error::{panic_error, Error, Kind};
-use crate::engine::{local, remote, replica};
+use crate::engine::{local, remote, replica, synced};
 use crate::executor::{self, Job};
 use crate::fork;
 use crate::sql;
@@ -133,6 +133,7 @@ pub enum DbH {
     Local(Arc<local::Db>),
     Remote(Arc<remote::Db>),
     Replica(Arc<replica::Db>),
+    Synced(Arc<synced::Db>),
 }
 
 #[derive(Clone)]
@@ -140,6 +141,7 @@ pub enum ConnH {
     Local(Arc<local::Conn>),
     Remote(Arc<remote::Conn>),
     Replica(Arc<replica::Conn>),
+    Synced(Arc<synced::Conn>),
 }
 
 #[derive(Clone)]
@@ -147,6 +149,7 @@ pub enum StmtH {
     Local(Arc<local::Stmt>),
     Remote(Arc<remote::Stmt>),
     Replica(Arc<replica::Stmt>),
+    Synced(Arc<synced::Stmt>),
 }
 
 /// `on!(h, x => expr)`: `expr` with `x` bound to the handle's inner value,
@@ -157,6 +160,7 @@ macro_rules! on {
             DbH::Local($x) => $e,
             DbH::Remote($x) => $e,
             DbH::Replica($x) => $e,
+            DbH::Synced($x) => $e,
         }
     };
 }
@@ -166,6 +170,7 @@ macro_rules! on_conn {
             ConnH::Local($x) => $e,
             ConnH::Remote($x) => $e,
             ConnH::Replica($x) => $e,
+            ConnH::Synced($x) => $e,
         }
     };
 }
@@ -175,6 +180,7 @@ macro_rules! on_stmt {
             StmtH::Local($x) => $e,
             StmtH::Remote($x) => $e,
             StmtH::Replica($x) => $e,
+            StmtH::Synced($x) => $e,
         }
     };
 }
@@ -271,6 +277,11 @@ fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
     local::Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
 }
 
+/// An argument that must be text (a path, a URL, a token).
+fn text(b: Vec<u8>, what: &str) -> Result<String, Error> {
+    String::from_utf8(b).map_err(|_| Error::new(Kind::Config, format!("the {what} is not valid UTF-8")))
+}
+
 /// Opening a database has no queue of its own yet: one shared queue.
 fn open_queue() -> &'static Arc<executor::Serial> {
     static Q: std::sync::OnceLock<Arc<executor::Serial>> = std::sync::OnceLock::new();
@@ -287,8 +298,7 @@ handle_ops! {
     fn turso_db_open_remote / turso_db_open_remote_async (url: String, token: String, opts: String) -> DbH {
         let (url, token, opts) = (bytes(&url), bytes(&token), bytes(&opts));
         Job::new(open_queue(), move || {
-            let url = String::from_utf8(url).map_err(|_| Error::new(Kind::Config, "the URL is not valid UTF-8"))?;
-            let token = String::from_utf8(token).map_err(|_| Error::new(Kind::Config, "the auth token is not valid UTF-8"))?;
+            let (url, token) = (text(url, "URL")?, text(token, "auth token")?);
             fork::started();
             remote::Db::open(&url, &token, &opts).map(|d| DbH::Remote(Arc::new(d)))
         })
@@ -297,12 +307,18 @@ handle_ops! {
     fn turso_db_open_replica / turso_db_open_replica_async (path: String, url: String, token: String, opts: String) -> DbH {
         let (path, url, token, opts) = (bytes(&path), bytes(&url), bytes(&token), bytes(&opts));
         Job::new(open_queue(), move || {
-            let text = |b: Vec<u8>, what: &str| {
-                String::from_utf8(b).map_err(|_| Error::new(Kind::Config, format!("the {what} is not valid UTF-8")))
-            };
             let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
             fork::started();
             replica::Db::open(&path, &url, &token, &opts).map(|d| DbH::Replica(Arc::new(d)))
+        })
+    }
+
+    fn turso_db_open_synced / turso_db_open_synced_async (path: String, url: String, token: String, opts: String) -> DbH {
+        let (path, url, token, opts) = (bytes(&path), bytes(&url), bytes(&token), bytes(&opts));
+        Job::new(open_queue(), move || {
+            let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
+            fork::started();
+            synced::Db::open(&path, &url, &token, &opts).map(|d| DbH::Synced(Arc::new(d)))
         })
     }
 
@@ -313,6 +329,7 @@ handle_ops! {
             DbH::Local(d) => d.connect(busy_ms).map(ConnH::Local),
             DbH::Remote(d) => d.connect(busy_ms).map(ConnH::Remote),
             DbH::Replica(d) => d.connect(busy_ms).map(ConnH::Replica),
+            DbH::Synced(d) => d.connect(busy_ms).map(ConnH::Synced),
         })
     }
 
@@ -328,6 +345,16 @@ fn prepare(conn: &ConnH, sql: &[u8]) -> Result<StmtH, Error> {
         ConnH::Local(c) => c.prepare(sql).map(StmtH::Local),
         ConnH::Remote(c) => c.prepare(sql).map(StmtH::Remote),
         ConnH::Replica(c) => c.prepare(sql).map(StmtH::Replica),
+        ConnH::Synced(c) => c.prepare(sql).map(StmtH::Synced),
+    }
+}
+
+/// An operation only a synced database has; on another, a `Misuse` error
+/// that says so.
+fn synced_only(db: &DbH, what: &str, f: impl FnOnce(&synced::Db) -> Result<Out, Error>) -> Result<Out, Error> {
+    match db {
+        DbH::Synced(d) => f(d),
+        _ => Err(Error::new(Kind::Misuse, format!("{what} is for synced databases (Db.open_synced)"))),
     }
 }
 
@@ -378,6 +405,21 @@ reply_ops! {
     fn turso_db_sync / turso_db_sync_async (db: DynBox<DbH>) {
         let db = get(&db);
         Job::new(&db.serial(), move || out_reply(on!(&db, d => d.sync())))
+    }
+
+    fn turso_db_push / turso_db_push_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial(), move || out_reply(synced_only(&db, "push", |d| d.push())))
+    }
+
+    fn turso_db_pull / turso_db_pull_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial(), move || out_reply(synced_only(&db, "pull", |d| d.pull())))
+    }
+
+    fn turso_db_checkpoint / turso_db_checkpoint_async (db: DynBox<DbH>) {
+        let db = get(&db);
+        Job::new(&db.serial(), move || out_reply(synced_only(&db, "checkpoint", |d| d.checkpoint())))
     }
 
     fn turso_db_stats / turso_db_stats_async (db: DynBox<DbH>) {

@@ -7,7 +7,7 @@
 //! ```text
 //! ffi        the OCaml boundary; its handle types are the one dispatch on
 //!   │        the engine
-//!   └──> engine::{local, remote, replica}, executor, fork, sql, wire, error
+//!   └──> engine::{local, remote, replica, synced}, executor, fork, sql, wire, error
 //!
 //! engine     what runs statements; an engine may use sql, error, wire,
 //!            stats, executor and fork, never ffi
@@ -16,6 +16,8 @@
 //!                              and hrana::session: a connection over it
 //!   remote  ──> hrana          never local, never replica
 //!   replica ──> hrana, local   a local reader plus a Hrana session
+//!   synced                     a Turso-engine file and its sync (crate
+//!                              `turso`); no other engine
 //!
 //! executor ──> wire, error     the tokio runtime, serial queues
 //! sql      ──> error           the one SQL-text scanner

@@ -18,6 +18,7 @@ pub enum Mode {
     Memory = 1,
     Remote = 2,
     Replica = 3,
+    Synced = 4,
 }
 
 #[derive(Default)]

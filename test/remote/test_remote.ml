@@ -7,22 +7,9 @@
 
 open Turso
 open Sqld
+open Check
 
 let token = "secret-token-7f3a9c"
-
-let ok = function Ok x -> x | Error e -> Alcotest.failf "unexpected error: %s" (Error.to_string e)
-
-let err ?kind r =
-  match r with
-  | Ok _ -> Alcotest.fail "expected an error"
-  | Error (e : Error.t) ->
-    Option.iter (fun k -> Alcotest.(check string) ("kind of " ^ Error.to_string e) (Error.kind_to_string k) (Error.kind_to_string e.kind)) kind;
-    e
-
-let contains s sub =
-  let re = Str.regexp_string sub in
-  try ignore (Str.search_forward re s 0); true with Not_found -> false
-
 
 (* A socket listening on 127.0.0.1 (a free port), for the fake servers. *)
 let listener () =

@@ -81,12 +81,14 @@ let skipped = "SKIPPED: the remote tests need sqld; set SQLD_BIN to its binary"
 (* A suite that needs a server and has none: on a user's machine it says so
    and runs the rest; under CI (CI=true) the run fails, so that a missing
    server can never pass as green. *)
-let no_server what =
+let missing ~server ~skipped what =
   if Sys.getenv_opt "CI" = Some "true" then begin
-    Printf.eprintf "FAIL: CI=true and no sqld (set SQLD_BIN, or put it at ../shared/bin/sqld): %s\n%!" what;
+    Printf.eprintf "FAIL: CI=true and no %s: %s\n%!" server what;
     exit 1
   end
   else Printf.printf "%s (%s)\n%!" skipped what
+
+let no_server = missing ~server:"sqld (set SQLD_BIN, or put it at ../shared/bin/sqld)" ~skipped
 
 (* Removes an embedded replica's file and the files libsql keeps next to it. *)
 let cleanup_replica path =

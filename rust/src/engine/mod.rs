@@ -5,10 +5,12 @@
 //! knows which one ran. Engines depend on `sql`, `error`, `wire`, `stats`,
 //! `executor` and `fork`, never on `ffi`; `local` and `remote` never depend on each
 //! other, and nothing but `ffi` depends on `replica`, which composes
-//! `local` (its reads) and `hrana` (its writes). Adding an engine is one
+//! `local` (its reads) and `hrana` (its writes); `synced` (the Turso
+//! engine and its sync) uses no other engine. Adding an engine is one
 //! module here and one variant in each of `ffi`'s handle types.
 
 pub mod hrana;
 pub mod local;
 pub mod remote;
 pub mod replica;
+pub mod synced;

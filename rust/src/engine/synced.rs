@@ -1,0 +1,684 @@
+//! Synced databases: a local file on the Turso engine (the Rust rewrite of
+//! SQLite, crate `turso`) kept in step with a remote database by the
+//! engine's own sync (Turso Sync). Every write lands in the local file;
+//! [Db::push] sends the local changes (logical, row by row), [Db::pull]
+//! brings the remote ones and replays the unpushed local ones on top; the
+//! last push wins a conflict. Offline is normal: reads and writes keep
+//! working, and push and pull fail with a transient error within the
+//! timeout and lose nothing.
+//!
+//! The engine's sync has no timeout of its own and runs its HTTP on a
+//! thread of its own; every network operation here is bounded by the
+//! database's timeout, and operations take turns (the engine holds a lock
+//! across its network waits: a second one would block a worker thread for
+//! the whole of the first). Connections and statements reply in the
+//! `wire` format, as every engine's.
+//!
+//! The engine's traps, made errors: while a pull applies changes (and
+//! during a checkpoint) every statement fails at once with `Busy`; a
+//! result set left open keeps an old snapshot, so after a pull its
+//! connection would go on reading the old version (and its next write
+//! fail): a pull is refused (`Busy`, transient) while any result set of
+//! the database is open, and the engine's own `BusySnapshot` is `Busy`
+//! with a message that says to close result sets and retry.
+
+pub mod stmt;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Kind};
+use crate::executor::{runtime, Serial};
+use crate::stats::{Mode, Stats};
+use crate::wire::{self, Out, Param, Reader};
+
+pub use stmt::Stmt;
+
+/// What the engine says of a turso error, in this library's kinds.
+pub fn error(e: turso::Error) -> Error {
+    use turso::Error as E;
+    let (kind, message) = match e {
+        E::Busy(m) => (Kind::Busy, m),
+        E::BusySnapshot(m) => (
+            Kind::Busy,
+            format!(
+                "{m}: this connection read an older version of the database (a result set left open \
+                 keeps one; a pull has changed the file since): close or reset open result sets, roll \
+                 back, and retry"
+            ),
+        ),
+        E::Constraint(m) => (Kind::Constraint, m),
+        E::Misuse(m) => (Kind::Misuse, m),
+        E::Readonly(m) => (Kind::Sql, format!("read-only: {m}")),
+        E::DatabaseFull(m) => (Kind::Sql, format!("database full: {m}")),
+        E::NotAdb(m) => (Kind::Config, format!("not a database: {m}")),
+        E::Corrupt(m) => (Kind::Sql, format!("database corrupt: {m}")),
+        E::Interrupt(m) => (Kind::Sql, format!("interrupted: {m}")),
+        E::ConversionFailure(m) => (Kind::Decode, m),
+        E::Error(m) => classify(m),
+        other => (Kind::Sql, other.to_string()),
+    };
+    // SQLite's codes, as the other engines give them (the engine reports
+    // a constraint's kind in its message only)
+    let code = match kind {
+        Kind::Constraint if message.contains("PRIMARY KEY") => Some(1555),
+        Kind::Constraint => Some(crate::error::refine_code(19, &message)),
+        Kind::Busy => Some(5),
+        Kind::Misuse => Some(21),
+        Kind::Sql => Some(1),
+        _ => None,
+    };
+    Error { kind, code, message, sql: None }
+}
+
+/// The engine reports network, auth and "not supported" failures as plain
+/// text: the kind comes from its words.
+fn classify(m: String) -> (Kind, String) {
+    let status = m.split("status=").nth(1).and_then(|r| r.get(..3)).and_then(|d| d.parse::<u16>().ok());
+    if m.contains("sync engine") {
+        return match status {
+            Some(401 | 403) => (Kind::Auth, m),
+            Some(408 | 429 | 500..=599) => (Kind::Network, m),
+            Some(_) => (Kind::Sync, m),
+            None if m.contains("http request failed") || m.contains("error reading response body") => (Kind::Network, m),
+            None => (Kind::Sync, m),
+        };
+    }
+    if m.contains("not supported") || m.contains("experimental feature") {
+        return (Kind::Sql, format!("not supported by the Turso engine (synced mode): {m}"));
+    }
+    (Kind::Sql, m)
+}
+
+/// A synced database's options (wire bytes, in order): i64 timeout in ms,
+/// i64 long-poll timeout in ms (0: none), u8 bootstrap when empty, bytes
+/// client name (empty: the engine's).
+struct Options {
+    timeout: Duration,
+    long_poll: Option<Duration>,
+    bootstrap: bool,
+    client_name: String,
+}
+
+fn options(opts: &[u8]) -> Result<Options, Error> {
+    let mut r = Reader::new(opts);
+    let timeout = Duration::from_millis(r.i64()?.max(1) as u64);
+    let long_poll = match r.i64()? {
+        n if n > 0 => Some(Duration::from_millis(n as u64)),
+        _ => None,
+    };
+    let bootstrap = r.u8()? != 0;
+    let client_name = String::from_utf8_lossy(r.bytes()?).into_owned();
+    Ok(Options { timeout, long_poll, bootstrap, client_name })
+}
+
+/// The token, kept out of every message.
+fn scrub(token: &str, mut e: Error) -> Error {
+    if token.len() >= 4 {
+        e.message = e.message.replace(token, "<redacted>");
+    }
+    e
+}
+
+pub struct Db {
+    db: turso::sync::Database,
+    token: String,
+    timeout: Duration,
+    stats: Arc<Stats>,
+    /// Push, pull, checkpoint and connect take turns (see the module).
+    turn: tokio::sync::Mutex<()>,
+    /// Result sets of its connections being read (see the module).
+    open_results: Arc<AtomicUsize>,
+    closed: AtomicBool,
+    pub serial: Arc<Serial>,
+}
+
+impl Db {
+    /// Opens (and, when the file is new and `bootstrap` is on, first
+    /// downloads) the synced database at `path`. A database that was
+    /// synced before opens without the server.
+    pub fn open(path: &str, url: &str, token: &str, opts: &[u8]) -> Result<Db, Error> {
+        let o = options(opts)?;
+        if url.is_empty() {
+            return Err(Error::new(Kind::Config, "a synced database needs the remote database's URL"));
+        }
+        let mut b = turso::sync::Builder::new_remote(path).with_remote_url(url).bootstrap_if_empty(o.bootstrap);
+        if !token.is_empty() {
+            b = b.with_auth_token(token);
+        }
+        if !o.client_name.is_empty() {
+            b = b.with_client_name(o.client_name.clone());
+        }
+        if let Some(d) = o.long_poll {
+            b = b.with_long_poll_timeout(d);
+        }
+        let db = match runtime().block_on(async { tokio::time::timeout(o.timeout, b.build()).await }) {
+            Ok(r) => r.map_err(|e| scrub(token, error(e)))?,
+            Err(_) => {
+                return Err(Error::new(
+                    Kind::Timeout,
+                    format!("opening the synced database: no answer from the server within {:?}", o.timeout),
+                ))
+            }
+        };
+        Ok(Db {
+            db,
+            token: token.to_string(),
+            timeout: o.timeout,
+            stats: Arc::new(Stats::new(Mode::Synced)),
+            turn: tokio::sync::Mutex::new(()),
+            open_results: Arc::new(AtomicUsize::new(0)),
+            closed: AtomicBool::new(false),
+            serial: Serial::new(),
+        })
+    }
+
+    fn live(&self) -> Result<(), Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::closed("database"));
+        }
+        Ok(())
+    }
+
+    /// Runs a sync operation in its turn, bounded by the timeout; its
+    /// outcome is recorded in the stats.
+    fn network<T>(&self, what: &str, f: impl std::future::Future<Output = turso::Result<T>>) -> Result<T, Error> {
+        self.live()?;
+        let started = SystemTime::now();
+        let t0 = std::time::Instant::now();
+        let r = runtime().block_on(async {
+            let _turn = self.turn.lock().await;
+            match tokio::time::timeout(self.timeout, f).await {
+                Ok(r) => r.map_err(|e| scrub(&self.token, error(e))),
+                Err(_) => Err(Error::new(
+                    Kind::Timeout,
+                    format!("{what}: no answer from the server within {:?}", self.timeout),
+                )),
+            }
+        });
+        let outcome = match &r {
+            Ok(_) => Ok((None, 0)),
+            Err(e) => Err(e.message.as_str()),
+        };
+        self.stats.sync_done(started, t0.elapsed(), outcome);
+        r
+    }
+
+    /// Sends the local changes not pushed yet. Reply: i64 changes pushed.
+    pub fn push(&self) -> Result<Out, Error> {
+        let before = self.pending()?;
+        self.network("push", self.db.push())?;
+        let after = self.pending()?;
+        let mut o = Out::ok();
+        o.i64((before - after).max(0));
+        Ok(o)
+    }
+
+    /// A pull while a result set is open would leave it (and its
+    /// connection) on the old version: refused.
+    fn no_open_results(&self) -> Result<(), Error> {
+        match self.open_results.load(Ordering::Acquire) {
+            0 => Ok(()),
+            n => Err(Error::new(
+                Kind::Busy,
+                format!(
+                    "{n} result set(s) of this database are open (not read to their end, nor closed): a pull \
+                     now would leave them, and their connections, reading the version before it; close them \
+                     (Rows.close, Stmt.reset) and pull again"
+                ),
+            )),
+        }
+    }
+
+    /// Brings the remote changes. Reply: u8 whether any were applied.
+    pub fn pull(&self) -> Result<Out, Error> {
+        self.no_open_results()?;
+        let changed = self.network("pull", self.db.pull())?;
+        let mut o = Out::ok();
+        o.u8(changed as u8);
+        Ok(o)
+    }
+
+    /// Pull, then push. Reply as a replica's sync: i64 -1 (no frame
+    /// number here), i64 changes pushed plus 1 if the pull applied any.
+    pub fn sync(&self) -> Result<Out, Error> {
+        self.no_open_results()?;
+        let changed = self.network("pull", self.db.pull())?;
+        let before = self.pending()?;
+        self.network("push", self.db.push())?;
+        let after = self.pending()?;
+        let mut o = Out::ok();
+        o.i64(-1);
+        o.i64((before - after).max(0) + changed as i64);
+        Ok(o)
+    }
+
+    /// Moves the WAL into the file (the engine never does it by itself on
+    /// a synced database, so the WAL grows until this runs).
+    pub fn checkpoint(&self) -> Result<Out, Error> {
+        self.network("checkpoint", self.db.checkpoint())?;
+        Ok(Out::ok())
+    }
+
+    fn engine_stats(&self) -> Result<turso::sync::DatabaseSyncStats, Error> {
+        self.live()?;
+        runtime().block_on(async {
+            let _turn = self.turn.lock().await;
+            self.db.stats().await
+        })
+        .map_err(|e| scrub(&self.token, error(e)))
+    }
+
+    /// Local changes not pushed yet.
+    fn pending(&self) -> Result<i64, Error> {
+        Ok(self.engine_stats()?.cdc_operations)
+    }
+
+    /// See [Stats::encode], then the synced figures: u8 1, i64 pending
+    /// local changes, i64 last push and i64 last pull (ms since the epoch,
+    /// -1: never), i64 bytes sent, i64 bytes received, i64 WAL size, bytes
+    /// revision.
+    pub fn stats(&self) -> Result<Out, Error> {
+        let s = self.engine_stats()?;
+        let mut o = self.stats.encode(None);
+        o.u8(1);
+        o.i64(s.cdc_operations);
+        o.i64(s.last_push_unix_time.map_or(-1, |t| t * 1000));
+        o.i64(s.last_pull_unix_time.map_or(-1, |t| t * 1000));
+        o.i64(s.network_sent_bytes as i64);
+        o.i64(s.network_received_bytes as i64);
+        o.i64(s.main_wal_size as i64);
+        o.bytes(s.revision.as_deref().unwrap_or("").as_bytes());
+        Ok(o)
+    }
+
+    pub fn connect(&self, busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
+        self.live()?;
+        let conn = runtime()
+            .block_on(async {
+                let _turn = self.turn.lock().await;
+                self.db.connect().await
+            })
+            .map_err(|e| scrub(&self.token, error(e)))?;
+        let c = Arc::new(Conn {
+            conn,
+            state: Mutex::new(ConnState { closed: false, changes: 0 }),
+            stats: self.stats.clone(),
+            open_results: self.open_results.clone(),
+            serial: Serial::new(),
+        });
+        c.set_busy_timeout(busy_timeout_ms)?;
+        Ok(c)
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// The time now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+struct ConnState {
+    closed: bool,
+    changes: i64,
+}
+
+/// A connection to the local file of a synced database.
+pub struct Conn {
+    conn: turso::Connection,
+    state: Mutex<ConnState>,
+    stats: Arc<Stats>,
+    /// The database's count of open result sets.
+    open_results: Arc<AtomicUsize>,
+    pub serial: Arc<Serial>,
+}
+
+/// SQL as text: valid UTF-8 and without NUL bytes.
+fn sql_text(sql: &[u8]) -> Result<&str, Error> {
+    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+    match sql.iter().position(|b| *b == 0) {
+        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
+        None => Ok(text),
+    }
+}
+
+/// A statement's parameters (wire bytes) as the engine takes them. Named
+/// ones are checked against `sql` as a local statement checks them, and
+/// given under their exact names there (a bare `id` finds `:id`, `@id` or
+/// `$id`).
+pub fn params(sql: &str, ps: &[u8]) -> Result<turso::params::Params, Error> {
+    if ps.is_empty() {
+        return match crate::sql::parameter_count(sql) {
+            0 => Ok(turso::params::Params::None),
+            expected => Err(Error::new(Kind::Misuse, format!("statement expects {expected} parameter(s), none given"))),
+        };
+    }
+    let value = |p: Param, what: &dyn Fn() -> String| -> Result<turso::Value, Error> {
+        Ok(match p {
+            Param::Null => turso::Value::Null,
+            Param::Integer(i) => turso::Value::Integer(i),
+            Param::Real(f) if f.is_nan() => {
+                return Err(Error::new(Kind::Misuse, format!("{}: NaN cannot be stored (SQLite turns it into NULL)", what())))
+            }
+            Param::Real(f) => turso::Value::Real(f),
+            Param::Text(t) => turso::Value::Text(
+                String::from_utf8(t.to_vec()).map_err(|_| Error::new(Kind::Misuse, "a text parameter is not valid UTF-8"))?,
+            ),
+            Param::Blob(b) => turso::Value::Blob(b.to_vec()),
+        })
+    };
+    let mut r = Reader::new(ps);
+    let kind = r.u8()?;
+    let n = r.u32()? as usize;
+    if kind == wire::PARAMS_NAMED {
+        let mut given = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+            let v = value(r.value()?, &|| format!("parameter {name:?}"))?;
+            given.push((name, v));
+        }
+        let names: Vec<(String, ())> = given.iter().map(|(n, _)| (n.clone(), ())).collect();
+        // the names as the SQL has them, in order; a `?NNN` given by name
+        // ("?2") stays as given (the engine finds it)
+        let (_, exact) = crate::sql::bind_names(sql, names)?;
+        let exact: Vec<String> = exact
+            .into_iter()
+            .zip(&given)
+            .map(|((target, ()), (asked, _))| if asked.starts_with('?') { asked.clone() } else { target })
+            .collect();
+        let named = exact.into_iter().zip(given).map(|(name, (_, v))| (std::borrow::Cow::Owned(name), v)).collect();
+        Ok(turso::params::Params::Named(named))
+    } else {
+        let expected = crate::sql::parameter_count(sql) as usize;
+        if n != expected {
+            return Err(Error::new(Kind::Misuse, format!("statement expects {expected} parameter(s), {n} given")));
+        }
+        let mut v = Vec::with_capacity(n);
+        for i in 1..=n {
+            v.push(value(r.value()?, &|| format!("parameter {i}"))?);
+        }
+        Ok(turso::params::Params::Positional(v))
+    }
+}
+
+pub fn encode_value(v: &turso::Value, out: &mut Out) {
+    match v {
+        turso::Value::Null => out.u8(wire::TAG_NULL),
+        turso::Value::Integer(i) => {
+            out.u8(wire::TAG_INTEGER);
+            out.i64(*i)
+        }
+        turso::Value::Real(f) => {
+            out.u8(wire::TAG_REAL);
+            out.i64(f.to_bits() as i64)
+        }
+        turso::Value::Text(s) => {
+            out.u8(wire::TAG_TEXT);
+            out.bytes(s.as_bytes())
+        }
+        turso::Value::Blob(b) => {
+            out.u8(wire::TAG_BLOB);
+            out.bytes(b)
+        }
+    }
+}
+
+impl Conn {
+    fn live(&self) -> Result<parking_lot::MutexGuard<'_, ConnState>, Error> {
+        let s = self.state.lock();
+        if s.closed {
+            return Err(Error::closed("connection"));
+        }
+        Ok(s)
+    }
+
+    pub fn set_busy_timeout(&self, ms: i64) -> Result<(), Error> {
+        drop(self.live()?);
+        self.conn.busy_timeout(Duration::from_millis(ms.max(0) as u64)).map_err(error)
+    }
+
+    pub fn last_insert_rowid(&self) -> Result<i64, Error> {
+        drop(self.live()?);
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn changes(&self) -> Result<i64, Error> {
+        Ok(self.live()?.changes)
+    }
+
+    pub fn is_autocommit(&self) -> Result<bool, Error> {
+        drop(self.live()?);
+        self.conn.is_autocommit().map_err(error)
+    }
+
+    /// A statement's error. The engine words a PRIMARY KEY violation as
+    /// SQLite does, "UNIQUE constraint failed: t.c": the table's schema
+    /// tells whether those columns are its primary key (as for a remote
+    /// database; one local query, on this error only).
+    fn err(&self, e: turso::Error) -> Error {
+        let mut e = error(e);
+        if e.code != Some(2067) {
+            return e;
+        }
+        let Some(list) = e.message.split("UNIQUE constraint failed: ").nth(1) else { return e };
+        let cols: Vec<(&str, &str)> = list.trim_end().split(", ").filter_map(|c| c.split_once('.')).collect();
+        let Some((table, _)) = cols.first() else { return e };
+        let mut failed: Vec<&str> = cols.iter().map(|(_, c)| *c).collect();
+        failed.sort_unstable();
+        let pk = runtime().block_on(async {
+            let mut rows = self.conn.query(format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\"")), ()).await?;
+            let mut pk = Vec::new();
+            while let Some(row) = rows.next().await? {
+                if let (Ok(turso::Value::Text(name)), Ok(turso::Value::Integer(k))) = (row.get_value(1), row.get_value(5)) {
+                    if k > 0 {
+                        pk.push(name);
+                    }
+                }
+            }
+            Ok::<_, turso::Error>(pk)
+        });
+        if let Ok(mut pk) = pk {
+            pk.sort_unstable();
+            if !pk.is_empty() && pk.iter().map(String::as_str).eq(failed.iter().copied()) {
+                e.code = Some(1555);
+            }
+        }
+        e
+    }
+
+    fn note_changes(&self, sql: &str, n: u64) {
+        let first = crate::sql::leading_words(sql.as_bytes(), 1);
+        if n > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+            self.state.lock().changes = n as i64;
+        }
+    }
+
+    fn exec_reply(&self) -> Result<Out, Error> {
+        let mut o = Out::ok();
+        o.i64(self.changes()?);
+        o.i64(self.conn.last_insert_rowid());
+        Ok(o)
+    }
+
+    /// Runs a statement to its end with `ps`; the rows changed.
+    fn exec(&self, sql: &str, ps: &[u8]) -> Result<u64, Error> {
+        let p = params(sql, ps).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        self.stats.statements(1);
+        let n = runtime().block_on(async {
+            let mut st = self.conn.prepare(sql).await?;
+            st.execute(p).await
+        });
+        let n = n.map_err(|e| self.err(e).with_sql(sql.as_bytes()))?;
+        self.note_changes(sql, n);
+        Ok(n)
+    }
+
+    pub fn execute(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
+        drop(self.live()?);
+        let sql = sql_text(sql)?;
+        if crate::sql::split(sql).len() > 1 {
+            return Err(Error::new(Kind::Misuse, "more than one statement: use a batch").with_sql(sql.as_bytes()));
+        }
+        self.exec(sql, params)?;
+        self.exec_reply()
+    }
+
+    /// One statement and its whole result (layout: `wire`).
+    pub fn run(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
+        drop(self.live()?);
+        let sql = sql_text(sql)?;
+        let mut out = Out::ok();
+        self.run_into(sql, ps, &mut out)?;
+        Ok(out)
+    }
+
+    fn run_into(&self, sql: &str, ps: &[u8], out: &mut Out) -> Result<(), Error> {
+        let p = params(sql, ps).map_err(|e| e.with_sql(sql.as_bytes()))?;
+        self.stats.statements(1);
+        let r = runtime().block_on(async {
+            let mut st = self.conn.prepare(sql).await?;
+            let cols = st.columns();
+            let mut rows = st.query(p).await?;
+            out.u32(cols.len() as u32);
+            for c in &cols {
+                out.bytes(c.name().as_bytes());
+                out.bytes(c.decl_type().unwrap_or("").as_bytes());
+            }
+            let count_at = out.buf.len();
+            out.u32(0);
+            let mut n = 0u32;
+            while let Some(row) = rows.next().await? {
+                for i in 0..cols.len() {
+                    encode_value(&row.get_value(i)?, out);
+                }
+                n += 1;
+            }
+            out.patch_u32(count_at, n);
+            Ok::<u64, turso::Error>(st.n_change())
+        });
+        let changed = r.map_err(|e| self.err(e).with_sql(sql.as_bytes()))?;
+        self.note_changes(sql, changed);
+        out.i64(changed as i64);
+        let inserted = crate::sql::leading_words(sql.as_bytes(), 1).first().is_some_and(|w| w == "INSERT" || w == "REPLACE");
+        out.u8(inserted as u8);
+        out.i64(self.conn.last_insert_rowid());
+        Ok(())
+    }
+
+    /// Runs `f` all or nothing: in a transaction when the connection is in
+    /// autocommit mode, else in a savepoint.
+    fn atomically<T>(&self, begin: &str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        let was_autocommit = self.is_autocommit()?;
+        let plain = |sql: &str| self.exec(sql, &[]).map(drop);
+        plain(if was_autocommit { begin } else { "SAVEPOINT turso_batch" })?;
+        match f() {
+            Ok(v) => {
+                if let Err(e) = plain(if was_autocommit { "COMMIT" } else { "RELEASE turso_batch" }) {
+                    if was_autocommit {
+                        let _ = plain("ROLLBACK");
+                    }
+                    return Err(e);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                if was_autocommit {
+                    let _ = plain("ROLLBACK");
+                } else {
+                    let _ = plain("ROLLBACK TO turso_batch");
+                    let _ = plain("RELEASE turso_batch");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A script, statement by statement, stopping at the first error
+    /// (`atomic`: all or nothing). See the local engine's for the rules.
+    pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
+        drop(self.live()?);
+        let text = sql_text(sql)?;
+        let pieces = crate::sql::split(text);
+        let tag = |i: usize, mut e: Error| {
+            e.message = format!("statement {i}: {}", e.message);
+            e.with_sql(pieces[i].as_bytes())
+        };
+        let run = || {
+            for (i, p) in pieces.iter().enumerate() {
+                if atomic && crate::sql::ends_transaction(p.as_bytes()) {
+                    return Err(tag(i, Error::new(
+                        Kind::Misuse,
+                        "an atomic batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK; use a script",
+                    )));
+                }
+                self.exec(p, &[]).map_err(|e| tag(i, e))?;
+            }
+            Ok(())
+        };
+        if atomic {
+            self.atomically("BEGIN", run)?;
+        } else {
+            let was_autocommit = self.is_autocommit()?;
+            if let Err(e) = run() {
+                if was_autocommit && !self.is_autocommit()? {
+                    let _ = self.exec("ROLLBACK", &[]);
+                }
+                return Err(e);
+            }
+        }
+        self.exec_reply()
+    }
+
+    /// Statements with their parameters, all or nothing; every result.
+    pub fn batch_list(&self, req: &[u8]) -> Result<Out, Error> {
+        drop(self.live()?);
+        let (mode, stmts) = wire::batch_request(req)?;
+        let begin = if mode == 1 { "BEGIN IMMEDIATE" } else { "BEGIN DEFERRED" };
+        let mut out = Out::ok();
+        out.u32(stmts.len() as u32);
+        self.atomically(begin, || {
+            for (i, (sql, ps)) in stmts.iter().enumerate() {
+                let tag = |mut e: Error| {
+                    e.message = format!("statement {i}: {}", e.message);
+                    e.with_sql(sql)
+                };
+                if crate::sql::ends_transaction(sql) {
+                    return Err(tag(Error::new(
+                        Kind::Misuse,
+                        "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
+                    )));
+                }
+                if mode == 2 && !crate::sql::is_read_only(sql_text(sql).map_err(tag)?) {
+                    return Err(tag(Error::new(Kind::Misuse, "a read batch accepts only SELECT, VALUES and WITH ... SELECT")));
+                }
+                self.run_into(sql_text(sql).map_err(tag)?, ps, &mut out).map_err(tag)?;
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
+        drop(self.live()?);
+        Stmt::new(self, sql)
+    }
+
+    /// Closes the connection; a transaction left open is rolled back.
+    pub fn close(&self) {
+        let mut s = self.state.lock();
+        if s.closed {
+            return;
+        }
+        s.closed = true;
+        drop(s);
+        if let Ok(false) = self.conn.is_autocommit() {
+            let _ = runtime().block_on(self.conn.execute("ROLLBACK", ()));
+        }
+    }
+}

@@ -1,0 +1,282 @@
+(* Synced databases (Turso engine + Turso Sync) against a real tursodb
+   --sync-server on 127.0.0.1, started by the tests (a server per case).
+   Without tursodb the cases are not run, and said so (under CI=true the
+   run fails). *)
+
+open Turso
+open Check
+
+let token = "synced-token-5e1d2c"
+
+let bin () = match Tursodb.bin with Some b -> b | None -> Alcotest.fail Tursodb.skipped
+
+(* A fresh path for a client's local file (the engine adds -wal, -info,
+   ... beside it). *)
+let client_path () =
+  let d = Tursodb.fresh_dir () in
+  Filename.concat d "client.db"
+
+let open_client ?(timeout = 5.) server =
+  ok (Db.open_synced ~timeout ~path:(client_path ()) ~url:(Tursodb.url server) ~auth_token:token ())
+
+let count c table = match ok (Conn.query_one c ("SELECT count(*) FROM " ^ table)) with
+  | Some r -> (match Row.get r 0 with Value.Integer n -> Int64.to_int n | v -> Alcotest.failf "count: %s" (Value.to_string v))
+  | None -> Alcotest.fail "no row"
+
+let with_server f () =
+  let s = Tursodb.start (bin ()) in
+  Fun.protect ~finally:(fun () -> Tursodb.stop s) (fun () -> f s)
+
+(* Two clients: one writes and pushes, the other bootstraps and pulls. *)
+let test_push_pull =
+  with_server (fun s ->
+      let a = open_client s in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      let ins = ok (Conn.prepare ca "INSERT INTO t (v) VALUES (?)") in
+      ignore (ok (Stmt.execute_many ins (List.init 1000 (fun i -> [ Value.text (string_of_int i) ]))));
+      Stmt.close ins;
+      let pending = (Option.get (ok (Db.stats a)).Stats.synced).pending_changes in
+      Alcotest.(check bool) (Printf.sprintf "local changes pending (%Ld)" pending) true (pending >= 1000L);
+      let pushed = ok (Db.push a) in
+      Alcotest.(check bool) (Printf.sprintf "pushed them (%d)" pushed) true (pushed >= 1000);
+      Alcotest.(check int64) "none pending after" 0L (Option.get (ok (Db.stats a)).Stats.synced).pending_changes;
+      (* a second client starts from the server's copy *)
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      Alcotest.(check int) "bootstrapped with every row" 1000 (count cb "t");
+      Alcotest.(check bool) "nothing new to pull" false (ok (Db.pull b));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('late')"));
+      Alcotest.(check int) "push: one change" 1 (ok (Db.push a));
+      Alcotest.(check bool) "pull: something changed" true (ok (Db.pull b));
+      Alcotest.(check int) "the new row, once" 1001 (count cb "t");
+      let st = ok (Db.stats b) in
+      Alcotest.(check string) "mode" "synced" (Stats.mode_to_string st.mode);
+      let y = Option.get st.synced in
+      Alcotest.(check bool) "pull time recorded" true (y.last_pull_at <> None);
+      Alcotest.(check bool) "bytes received counted" true (y.bytes_received > 0L);
+      let printed = String.concat "\n" (List.map (fun (k, v) -> k ^ " " ^ v) (Stats.to_list st)) in
+      Alcotest.(check bool) "the token is not in the stats" false (contains printed token);
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* The server goes away: local reads and writes go on, push fails within
+   the timeout with a transient error, and after the server is back one
+   push delivers every change exactly once. *)
+let test_offline =
+  with_server (fun s ->
+      let a = open_client ~timeout:2. s in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Db.push a));
+      Tursodb.stop s;
+      for i = 1 to 50 do
+        ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES (?)" ~params:(`Positional [ Value.int i ])))
+      done;
+      Alcotest.(check int) "local writes while offline" 50 (count ca "t");
+      let t0 = Unix.gettimeofday () in
+      let e = err (Db.push a) in
+      let took = Unix.gettimeofday () -. t0 in
+      Alcotest.(check bool) (Printf.sprintf "push offline: %s (%.2f s)" (Error.to_string e) took) true
+        (Error.is_transient e && took < 4.);
+      Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token);
+      let e = err (Db.pull a) in
+      Alcotest.(check bool) ("pull offline: " ^ Error.to_string e) true (Error.is_transient e);
+      Alcotest.(check int) "nothing lost" 50 (count ca "t");
+      Alcotest.(check bool) "the failure shows in the stats" true ((ok (Db.stats a)).last_sync_error <> None);
+      Tursodb.restart (bin ()) s;
+      ignore (ok (Db.push a));
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      Alcotest.(check int) "every offline write, once" 50 (count cb "t");
+      Alcotest.(check int) "distinct values" 50
+        (match ok (Conn.query_one cb "SELECT count(DISTINCT v) FROM t") with
+         | Some r -> (match Row.get r 0 with Value.Integer n -> Int64.to_int n | _ -> -1)
+         | None -> -1);
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* Both clients change one row; the last push wins. A pull keeps the local
+   changes not pushed yet. *)
+let test_conflict =
+  with_server (fun s ->
+      let a = open_client s in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Conn.execute ca "INSERT INTO t VALUES (1, 'base')"));
+      ignore (ok (Db.push a));
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      ignore (ok (Conn.execute ca "UPDATE t SET v = 'from a' WHERE id = 1"));
+      ignore (ok (Conn.execute cb "UPDATE t SET v = 'from b' WHERE id = 1"));
+      ignore (ok (Conn.execute cb "INSERT INTO t VALUES (2, 'b only')"));
+      ignore (ok (Db.push a));
+      (* b pulls with its changes pending: they stay, on top *)
+      ignore (ok (Db.pull b));
+      let v c id =
+        match ok (Conn.query_one c "SELECT v FROM t WHERE id = ?" ~params:(`Positional [ Value.int id ])) with
+        | Some r -> Value.to_string (Row.get r 0)
+        | None -> "none"
+      in
+      Alcotest.(check string) "b's pending update kept over a's" "'from b'" (v cb 1);
+      Alcotest.(check string) "b's pending insert kept" "'b only'" (v cb 2);
+      ignore (ok (Db.push b));
+      ignore (ok (Db.pull a));
+      Alcotest.(check string) "the last push won" "'from b'" (v ca 1);
+      Alcotest.(check string) "b's row reached a" "'b only'" (v ca 2);
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* A result set left open would keep its connection on the version before
+   a pull (stale reads, then a failing write): a pull is refused while one
+   is open, with a transient error that says what to do; once it is
+   closed, the pull goes through and the new row is seen. *)
+let test_snapshot =
+  with_server (fun s ->
+      let a = open_client s in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Conn.batch ca (String.concat ";" (List.init 600 (fun i -> Printf.sprintf "INSERT INTO t (v) VALUES ('%d')" i)))));
+      ignore (ok (Db.push a));
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      let rows = ok (Conn.query cb "SELECT id FROM t") in
+      ignore (ok (Rows.next rows));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('new')"));
+      ignore (ok (Db.push a));
+      let e = err ~kind:`Busy (Db.pull b) in
+      Alcotest.(check bool) ("says why: " ^ e.message) true (contains e.message "close them");
+      Alcotest.(check bool) "transient" true (Error.is_transient e);
+      ignore (err ~kind:`Busy (Db.sync b));
+      Rows.close rows;
+      Alcotest.(check bool) "closed: the pull goes through" true (ok (Db.pull b));
+      Alcotest.(check int) "the new row is seen" 601 (count cb "t");
+      ignore (ok (Conn.execute cb "INSERT INTO t (v) VALUES ('b')"));
+      (* a result read to its end lets go by itself *)
+      ignore (ok (Conn.query_list cb "SELECT id FROM t"));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('newer')"));
+      ignore (ok (Db.push a));
+      Alcotest.(check bool) "after a result read to its end" true (ok (Db.pull b));
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* No server: a new file cannot bootstrap (an error within the timeout); a
+   file synced before opens without it. *)
+let test_server_down () =
+  let port = Sqld.free_port () in
+  let url = Printf.sprintf "http://127.0.0.1:%d" port in
+  let t0 = Unix.gettimeofday () in
+  let e = err (Db.open_synced ~timeout:2. ~path:(client_path ()) ~url ~auth_token:token ()) in
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "%s in %.2f s" (Error.to_string e) took) true (Error.is_transient e && took < 4.);
+  Alcotest.(check bool) "the token is not in the error" false (contains (Error.to_string e) token);
+  match Tursodb.bin with
+  | None -> ()
+  | Some bin ->
+    let s = Tursodb.start bin in
+    let path = client_path () in
+    let a = ok (Db.open_synced ~timeout:2. ~path ~url:(Tursodb.url s) ~auth_token:token ()) in
+    let ca = ok (Conn.connect a) in
+    ignore (ok (Conn.execute ca "CREATE TABLE t (x)"));
+    ignore (ok (Conn.execute ca "INSERT INTO t VALUES (1)"));
+    Conn.close ca;
+    Db.close a;
+    Tursodb.stop s;
+    let t0 = Unix.gettimeofday () in
+    let a = ok (Db.open_synced ~timeout:2. ~path ~url:(Tursodb.url s) ~auth_token:token ()) in
+    let ca = ok (Conn.connect a) in
+    Alcotest.(check int) (Printf.sprintf "reopened offline in %.2f s" (Unix.gettimeofday () -. t0)) 1 (count ca "t");
+    Conn.close ca;
+    Db.close a
+
+(* A server that accepts connections and never answers: open (a new file)
+   and push fail with a Timeout within the timeout; with the real server
+   back on the same port, the next push delivers everything once. *)
+let test_server_silent () =
+  let silent port =
+    let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+    Unix.setsockopt l Unix.SO_REUSEADDR true;
+    Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, port));
+    Unix.listen l 16;
+    l
+  in
+  let port = Sqld.free_port () in
+  let l = silent port in
+  let url = Printf.sprintf "http://127.0.0.1:%d" port in
+  let t0 = Unix.gettimeofday () in
+  ignore (err ~kind:`Timeout (Db.open_synced ~timeout:1. ~path:(client_path ()) ~url ~auth_token:token ()));
+  let took = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "open: within the timeout (%.2f s)" took) true (took < 2.5);
+  Unix.close l;
+  match Tursodb.bin with
+  | None -> ()
+  | Some bin ->
+    let s = Tursodb.start bin in
+    let a = ok (Db.open_synced ~timeout:1. ~path:(client_path ()) ~url:(Tursodb.url s) ~auth_token:token ()) in
+    let ca = ok (Conn.connect a) in
+    ignore (ok (Conn.execute ca "CREATE TABLE t (x)"));
+    ignore (ok (Db.push a));
+    ignore (ok (Conn.execute ca "INSERT INTO t VALUES (1), (2), (3)"));
+    Tursodb.stop s;
+    let l = silent s.port in
+    let t0 = Unix.gettimeofday () in
+    ignore (err ~kind:`Timeout (Db.push a));
+    let took = Unix.gettimeofday () -. t0 in
+    Alcotest.(check bool) (Printf.sprintf "push: within the timeout (%.2f s)" took) true (took < 2.5);
+    ignore (err ~kind:`Timeout (Db.pull a));
+    Unix.close l;
+    Tursodb.restart bin s;
+    ignore (ok (Db.push a));
+    let b = ok (Db.open_synced ~path:(client_path ()) ~url:(Tursodb.url s) ~auth_token:token ()) in
+    let cb = ok (Conn.connect b) in
+    Alcotest.(check int) "every row once, after the timeouts" 3 (count cb "t");
+    List.iter Conn.close [ ca; cb ];
+    List.iter Db.close [ a; b ];
+    Tursodb.stop s
+
+(* Operations only a synced database has, on the others: Misuse. *)
+let test_not_synced () =
+  let db = ok (Db.open_local ":memory:") in
+  ignore (err ~kind:`Misuse (Db.push db));
+  ignore (err ~kind:`Misuse (Db.pull db));
+  ignore (err ~kind:`Misuse (Db.checkpoint db));
+  Alcotest.(check bool) "no synced figures" true ((ok (Db.stats db)).synced = None);
+  Db.close db
+
+(* turso.lwt: 1,000 concurrent queries and a push, on a synced database. *)
+let test_lwt =
+  with_server (fun s ->
+      let open Lwt.Syntax in
+      Lwt_main.run
+        (let* db = Lwt.map ok (Turso_lwt.Db.open_synced ~path:(client_path ()) ~url:(Tursodb.url s) ~auth_token:token ()) in
+         let* conns = Lwt_list.map_s (fun _ -> Lwt.map ok (Turso_lwt.Conn.connect db)) [ 1; 2; 3; 4 ] in
+         let conns = Array.of_list conns in
+         let* _ = Lwt.map ok (Turso_lwt.Conn.execute conns.(0) "CREATE TABLE t (x INTEGER)") in
+         let* results =
+           Lwt.all
+             (List.init 1000 (fun i ->
+                  let c = conns.(i mod 4) in
+                  if i mod 10 = 0 then
+                    Lwt.map (fun r -> Result.is_ok r) (Turso_lwt.Conn.execute c "INSERT INTO t VALUES (?)" ~params:(`Positional [ Value.int i ]))
+                  else
+                    let+ r = Turso_lwt.Conn.query_one c "SELECT ? * 2" ~params:(`Positional [ Value.int i ]) in
+                    match ok r with Some row -> Value.equal (Row.get row 0) (Value.int (i * 2)) | None -> false))
+         in
+         Alcotest.(check int) "1,000 results, right" 1000 (List.length (List.filter Fun.id results));
+         let* pushed = Lwt.map ok (Turso_lwt.Db.push db) in
+         Alcotest.(check bool) (Printf.sprintf "pushed (%d)" pushed) true (pushed >= 100);
+         let* () = Lwt_list.iter_s Turso_lwt.Conn.close (Array.to_list conns) in
+         Turso_lwt.Db.close db))
+
+let () =
+  let tc n f = Alcotest.test_case n `Quick f in
+  let server =
+    [ tc "push and pull between two clients, bootstrap" test_push_pull;
+      tc "offline writes, pushed once the server is back" test_offline;
+      tc "a conflict on one row: the last push wins" test_conflict;
+      tc "a result set open across a pull" test_snapshot; tc "turso.lwt: 1,000 concurrent queries" test_lwt ]
+  in
+  if Tursodb.bin = None then Tursodb.no_server (Printf.sprintf "%d cases not run" (List.length server));
+  Alcotest.run "turso synced"
+    (("no server", [ tc "server down" test_server_down; tc "server silent" test_server_silent; tc "push, pull on other modes" test_not_synced ])
+     :: (if Tursodb.bin = None then [] else [ ("tursodb", server) ]))
