@@ -24,7 +24,7 @@ let ok = function Ok x -> x | Error e -> raise (Failed (Error.to_string e))
 (* ------------------------------------------------------------ options *)
 
 type target = { db : string option; url : string option; token : string option; replica : string option;
-                no_replica : bool; env_file : string; timeout : float }
+                no_replica : bool; synced : string option; env_file : string; timeout : float }
 
 let target =
   let db = Arg.(value & opt (some string) None & info [ "db" ] ~docv:"PATH" ~doc:"A local database file (or :memory:).") in
@@ -41,14 +41,21 @@ let target =
            ~doc:"With --url: the embedded replica's file (default: turso-replica.db).")
   in
   let no_replica = Arg.(value & flag & info [ "no-replica" ] ~doc:"With --url: use the remote database directly.") in
+  let synced =
+    Arg.(value & opt (some string) None & info [ "synced" ] ~docv:"PATH"
+           ~doc:"With --url: a synced database (Turso engine, offline writes, push and pull) in this file, \
+                 instead of an embedded replica. Default: \\$TURSO_SYNCED_PATH.")
+  in
   let env_file =
     Arg.(value & opt string ".env" & info [ "env-file" ] ~docv:"FILE" ~doc:"Read variables from this file too.")
   in
   let timeout =
     Arg.(value & opt float 10. & info [ "timeout" ] ~docv:"SECONDS" ~doc:"Bound on every network request.")
   in
-  let make db url token replica no_replica env_file timeout = { db; url; token; replica; no_replica; env_file; timeout } in
-  Term.(const make $ db $ url $ token $ replica $ no_replica $ env_file $ timeout)
+  let make db url token replica no_replica synced env_file timeout =
+    { db; url; token; replica; no_replica; synced; env_file; timeout }
+  in
+  Term.(const make $ db $ url $ token $ replica $ no_replica $ synced $ env_file $ timeout)
 
 let config t =
   match (t.db, t.url) with
@@ -59,10 +66,13 @@ let config t =
       | Some k -> k
       | None -> (
         match Config.of_env ~env_file:t.env_file () with
-        | Ok (Config.Remote { auth_token; _ } | Config.Replica { auth_token; _ }) -> auth_token
+        | Ok (Config.Remote { auth_token; _ } | Config.Replica { auth_token; _ } | Config.Synced { auth_token; _ }) ->
+          auth_token
         | _ -> Option.value (Sys.getenv_opt "TURSO_AUTH_TOKEN") ~default:"")
     in
-    if t.no_replica then Ok (Config.Remote { url; auth_token })
+    let synced = match t.synced with Some p -> Some p | None -> Config.var (Config.env ~env_file:t.env_file ()) "TURSO_SYNCED_PATH" in
+    if synced <> None then Ok (Config.Synced { path = Option.get synced; url; auth_token })
+    else if t.no_replica then Ok (Config.Remote { url; auth_token })
     else Ok (Config.Replica { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token })
   | None, None -> Config.of_env ~env_file:t.env_file ()
 
@@ -290,6 +300,25 @@ let sync_cmd =
   in
   Cmd.v (Cmd.info "sync" ~exits ~doc:"Sync an embedded replica with its primary and say what it did.") Term.(const run $ target)
 
+(* A synced database's own operations: what each did, one line. *)
+let push_cmd =
+  let run t =
+    with_conn t (fun db _ ->
+        let t0 = now () in
+        let n = ok (Db.push db) in
+        Printf.printf "pushed %d local change%s in %.1f ms\n" n (if n = 1 then "" else "s") ((now () -. t0) *. 1000.))
+  in
+  Cmd.v (Cmd.info "push" ~exits ~doc:"Send a synced database's local changes to the server.") Term.(const run $ target)
+
+let pull_cmd =
+  let run t =
+    with_conn t (fun db _ ->
+        let t0 = now () in
+        let changed = ok (Db.pull db) in
+        Printf.printf "%s in %.1f ms\n" (if changed then "pulled changes" else "nothing new") ((now () -. t0) *. 1000.))
+  in
+  Cmd.v (Cmd.info "pull" ~exits ~doc:"Bring the server's changes into a synced database.") Term.(const run $ target)
+
 let stats_cmd =
   let run t = with_conn t (fun db _ -> Format.printf "%a@." Stats.pp (ok (Db.stats db))) in
   Cmd.v (Cmd.info "stats" ~exits ~doc:"Print the database's statistics (mode, statements, syncs, frames).") Term.(const run $ target)
@@ -307,14 +336,14 @@ let doctor t =
    | Ok c -> say "ok" "configuration: %s" (Config.to_string c)
    | Error e -> bad "configuration: %s" e.Error.message);
   (match config with
-   | Ok (Config.Remote { auth_token = ""; _ } | Config.Replica { auth_token = ""; _ }) ->
+   | Ok (Config.Remote { auth_token = ""; _ } | Config.Replica { auth_token = ""; _ } | Config.Synced { auth_token = ""; _ }) ->
      say "note" "no auth token: fine for a local sqld, Turso needs TURSO_AUTH_TOKEN"
    | _ -> ());
   (* workflow *)
   let legacy = Compat.find_legacy_files ~dir () in
   let mode =
     match config with
-    | Ok (Config.Replica _) -> "ffi"
+    | Ok (Config.Replica _ | Config.Synced _) -> "ffi"
     | _ -> Compat.detect_workflow_mode ~dir ~env_file:t.env_file ()
   in
   (match mode with
@@ -355,8 +384,30 @@ let doctor t =
          | Ok None -> bad "%s: %s: no answer from quick_check" what path
          | Error e -> bad "%s: %s cannot be read: %s" what path (Error.to_string e))
   in
+  let check_synced ~path ~url ~auth_token =
+    if not (Sys.file_exists path) then
+      say "note" "synced file: %s does not exist yet (the first open downloads it from %s)" path url
+    else
+      match Db.open_synced ~timeout:(Float.min t.timeout 5.) ~path ~url ~auth_token () with
+      | Error e -> bad "synced file: %s cannot be opened: %s" path (Error.to_string e)
+      | Ok db ->
+        let r = Result.bind (Conn.connect db) (fun c -> Conn.query_one c "PRAGMA quick_check") in
+        let st = Db.stats db in
+        Db.close db;
+        (match r with
+         | Ok (Some row) when Row.get row 0 = Value.Text "ok" -> say "ok" "synced file: %s is healthy (quick_check)" path
+         | Ok (Some row) -> bad "synced file: %s is damaged: %s" path (cell (Row.get row 0))
+         | Ok None -> bad "synced file: %s: no answer from quick_check" path
+         | Error e -> bad "synced file: %s cannot be read: %s" path (Error.to_string e));
+        (match st with
+         | Ok { Stats.synced = Some y; _ } ->
+           say "note" "synced file: %Ld local change%s not pushed yet" y.pending_changes
+             (if y.pending_changes = 1L then "" else "s")
+         | _ -> ())
+  in
   (match config with
    | Ok (Config.Replica { path; _ }) -> check_file "replica file" path
+   | Ok (Config.Synced { path; url; auth_token }) -> check_synced ~path ~url ~auth_token
    | Ok (Config.Local path) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
      check_file "database file" path
    | _ -> ());
@@ -441,7 +492,7 @@ let () =
       ~doc:"Query, sync and check libSQL and Turso databases (a local file, remote, or an embedded replica)."
   in
   let cmd =
-    Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; stats_cmd; doctor_cmd; bench_cmd ]
+    Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; push_cmd; pull_cmd; stats_cmd; doctor_cmd; bench_cmd ]
   in
   (* errors are one line and exit 1; doctor's problems exit 2 *)
   (* "-p -5": cmdliner would read -5 as an option; "--param=-5" is what

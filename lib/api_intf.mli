@@ -302,7 +302,10 @@ module type S = sig
         - [TURSO_AUTH_TOKEN]: the token for a remote URL;
         - [TURSO_REPLICA_PATH]: for a remote URL, the embedded replica's
           file (default ["turso-replica.db"]); set it to [none] to use the
-          remote database directly, without a replica.
+          remote database directly, without a replica;
+        - [TURSO_SYNCED_PATH]: for a remote URL, open a synced database
+          (Turso engine, {!open_synced}) with this file instead of a
+          replica.
 
         Variables are also read from [env_file] (default [".env"], if it
         exists): [KEY=VALUE] lines, [#] comments, an optional [export]

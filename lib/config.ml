@@ -5,6 +5,7 @@ type t =
   | Local of string
   | Remote of { url : string; auth_token : string }
   | Replica of { path : string; url : string; auth_token : string }
+  | Synced of { path : string; url : string; auth_token : string }
 
 let default_replica_path = "turso-replica.db"
 
@@ -64,6 +65,9 @@ let of_env ?env_file () =
               other)))
   | Some url ->
     let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
+    match var e "TURSO_SYNCED_PATH" with
+    | Some path -> Ok (Synced { path; url; auth_token })
+    | None ->
     if no_replica e then Ok (Remote { url; auth_token })
     else
       let path = Option.value (var e "TURSO_REPLICA_PATH") ~default:default_replica_path in
@@ -76,5 +80,7 @@ let to_string = function
   | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" (redact_url url) (token_note auth_token)
   | Replica { path; url; auth_token } ->
     Printf.sprintf "embedded replica %s of %s, auth token %s" path (redact_url url) (token_note auth_token)
+  | Synced { path; url; auth_token } ->
+    Printf.sprintf "synced database %s (Turso engine) of %s, auth token %s" path (redact_url url) (token_note auth_token)
 
 let pp ppf t = Format.pp_print_string ppf (to_string t)

@@ -5,6 +5,8 @@ type t =
   | Local of string  (** a path, [":memory:"] or a [file:] URI *)
   | Remote of { url : string; auth_token : string }
   | Replica of { path : string; url : string; auth_token : string }
+  | Synced of { path : string; url : string; auth_token : string }
+      (** a synced database (Turso engine): {!Turso.Db.open_synced} *)
 
 val of_env : ?env_file:string -> unit -> (t, Error.t) result
 (** The configuration the environment names (see {!Turso.Db.of_env} for the

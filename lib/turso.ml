@@ -63,7 +63,7 @@ module Compat = struct
     let in_dir p = if Filename.is_relative p then Filename.concat dir p else p in
     match Config.of_env ?env_file () with
     | Ok (Config.Replica _) -> true
-    | Ok (Config.Remote _) | Ok (Config.Local _) -> false
+    | Ok (Config.Remote _) | Ok (Config.Local _) | Ok (Config.Synced _) -> false
     | Error _ ->
       let e = Config.env ?env_file () in
       let path = Option.value (Config.var e "TURSO_REPLICA_PATH") ~default:Config.default_replica_path in

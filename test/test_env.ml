@@ -6,7 +6,8 @@
 open Turso
 
 let ok = function Ok x -> x | Error e -> Alcotest.failf "unexpected error: %s" (Error.to_string e)
-let clear () = List.iter (fun v -> Unix.putenv v "") [ "TURSO_DATABASE_URL"; "TURSO_AUTH_TOKEN"; "TURSO_REPLICA_PATH" ]
+let clear () =
+  List.iter (fun v -> Unix.putenv v "") [ "TURSO_DATABASE_URL"; "TURSO_AUTH_TOKEN"; "TURSO_REPLICA_PATH"; "TURSO_SYNCED_PATH" ]
 
 let tmp_dir () =
   let d = Filename.temp_file "turso-env" "" in
@@ -113,6 +114,14 @@ let test_config () =
    | Config.Remote { auth_token = ""; _ } as c ->
      Alcotest.(check bool) "no token: said so" true (contains (Config.to_string c) "auth token not set")
    | c -> Alcotest.failf "expected remote without token, got %s" (Config.to_string c));
+  write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_AUTH_TOKEN=%s\nTURSO_SYNCED_PATH=s.db\n" secret);
+  (match ok (Config.of_env ~env_file:env ()) with
+   | Config.Synced { path = "s.db"; url = "http://127.0.0.1:9"; auth_token } as c ->
+     Alcotest.(check string) "synced: token" secret auth_token;
+     let text = Config.to_string c in
+     Alcotest.(check bool) ("synced: said, token not shown: " ^ text) true
+       (contains text "synced database s.db" && not (contains text secret))
+   | c -> Alcotest.failf "expected a synced database, got %s" (Config.to_string c));
   write env "TURSO_DATABASE_URL=/tmp/x.db\n";
   Alcotest.(check bool) "a path is local" true (ok (Config.of_env ~env_file:env ()) = Config.Local "/tmp/x.db")
 

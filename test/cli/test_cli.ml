@@ -196,6 +196,39 @@ let test_replica_offline_cli () =
   check_code "a write, primary down: an error" 1 r;
   check_contains "one line saying so" err "turso-ocaml: network error"
 
+(* A synced database from the command line: writes, push, pull, stats and
+   doctor; offline, writes still work and push fails in one line. *)
+let test_synced_cli () =
+  let s = Tursodb.start (Option.get Tursodb.bin) in
+  let url = Tursodb.url s in
+  let dir = tmp_dir () in
+  let cli file args = run ~dir exe (args @ [ "--url"; url; "--synced"; file; "--timeout"; "2" ]) in
+  check_code "create" 0 (cli "a.db" [ "exec"; "CREATE TABLE t (x)" ]);
+  check_code "insert" 0 (cli "a.db" [ "exec"; "INSERT INTO t VALUES (7), (8)" ]);
+  let (_, out, _) as r = cli "a.db" [ "stats" ] in
+  check_code "stats" 0 r;
+  check_contains "mode" out "synced";
+  check_contains "pending changes" out "pending_changes";
+  let (_, out, _) as r = cli "a.db" [ "push" ] in
+  check_code "push" 0 r;
+  check_contains "says what it pushed" out "pushed 3 local changes";
+  let (_, out, _) as r = cli "b.db" [ "query"; "SELECT sum(x) FROM t" ] in
+  check_code "another client" 0 r;
+  check_contains "sees the pushed rows" out "15";
+  check_code "insert on b" 0 (cli "b.db" [ "exec"; "INSERT INTO t VALUES (1)" ]);
+  check_code "push b" 0 (cli "b.db" [ "push" ]);
+  let (_, out, _) as r = cli "a.db" [ "pull" ] in
+  check_code "pull" 0 r;
+  check_contains "says it pulled" out "pulled changes";
+  let (_, out, _) as r = cli "a.db" [ "doctor" ] in
+  check_code ("doctor: " ^ out) 0 r;
+  check_contains "checks the synced file" out "synced file: a.db is healthy";
+  Tursodb.stop s;
+  check_code "a write, server down" 0 (cli "a.db" [ "exec"; "INSERT INTO t VALUES (9)" ]);
+  let (_, _, err) as r = cli "a.db" [ "push" ] in
+  check_code "push, server down" 1 r;
+  check_contains "one line saying so" err "turso-ocaml: network error"
+
 let test_doctor () =
   let dir = tmp_dir () in
   let cli args = run ~dir exe args in
@@ -265,4 +298,6 @@ let () =
       else
         [ ( "sqld",
             [ tc "sync right after open" test_sync_replica;
-              tc "a replica, its primary down" test_replica_offline_cli ] ) ])
+              tc "a replica, its primary down" test_replica_offline_cli ] ) ]
+    @ if Tursodb.bin = None then (Tursodb.no_server "cli on a synced database: 1 case not run"; [])
+      else [ ("tursodb", [ tc "a synced database: push, pull, stats, doctor" test_synced_cli ]) ])

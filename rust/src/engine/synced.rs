@@ -78,6 +78,12 @@ pub fn error(e: turso::Error) -> Error {
 /// text: the kind comes from its words.
 fn classify(m: String) -> (Kind, String) {
     let status = m.split("status=").nth(1).and_then(|r| r.get(..3)).and_then(|d| d.parse::<u16>().ok());
+    if m.contains("Locking error") || m.contains("locked by another process") {
+        return (
+            Kind::Busy,
+            format!("{m} (a synced database's file is used by one process at a time; close it there first)"),
+        );
+    }
     if m.contains("sync engine") {
         return match status {
             Some(401 | 403) => (Kind::Auth, m),
@@ -124,7 +130,9 @@ fn scrub(token: &str, mut e: Error) -> Error {
 }
 
 pub struct Db {
-    db: turso::sync::Database,
+    /// The engine's database, until closed: the engine locks the file for
+    /// one process, so closing lets it go (with the connections' handles).
+    db: Mutex<Option<turso::sync::Database>>,
     token: String,
     timeout: Duration,
     stats: Arc<Stats>,
@@ -165,7 +173,7 @@ impl Db {
             }
         };
         Ok(Db {
-            db,
+            db: Mutex::new(Some(db)),
             token: token.to_string(),
             timeout: o.timeout,
             stats: Arc::new(Stats::new(Mode::Synced)),
@@ -181,6 +189,11 @@ impl Db {
             return Err(Error::closed("database"));
         }
         Ok(())
+    }
+
+    /// The engine's database (a handle on it), while open.
+    fn handle(&self) -> Result<turso::sync::Database, Error> {
+        self.db.lock().clone().ok_or_else(|| Error::closed("database"))
     }
 
     /// Runs a sync operation in its turn, bounded by the timeout; its
@@ -210,7 +223,8 @@ impl Db {
     /// Sends the local changes not pushed yet. Reply: i64 changes pushed.
     pub fn push(&self) -> Result<Out, Error> {
         let before = self.pending()?;
-        self.network("push", self.db.push())?;
+        let db = self.handle()?;
+        self.network("push", db.push())?;
         let after = self.pending()?;
         let mut o = Out::ok();
         o.i64((before - after).max(0));
@@ -236,7 +250,7 @@ impl Db {
     /// Brings the remote changes. Reply: u8 whether any were applied.
     pub fn pull(&self) -> Result<Out, Error> {
         self.no_open_results()?;
-        let changed = self.network("pull", self.db.pull())?;
+        let changed = self.network("pull", self.handle()?.pull())?;
         let mut o = Out::ok();
         o.u8(changed as u8);
         Ok(o)
@@ -246,9 +260,10 @@ impl Db {
     /// number here), i64 changes pushed plus 1 if the pull applied any.
     pub fn sync(&self) -> Result<Out, Error> {
         self.no_open_results()?;
-        let changed = self.network("pull", self.db.pull())?;
+        let db = self.handle()?;
+        let changed = self.network("pull", db.pull())?;
         let before = self.pending()?;
-        self.network("push", self.db.push())?;
+        self.network("push", db.push())?;
         let after = self.pending()?;
         let mut o = Out::ok();
         o.i64(-1);
@@ -259,15 +274,16 @@ impl Db {
     /// Moves the WAL into the file (the engine never does it by itself on
     /// a synced database, so the WAL grows until this runs).
     pub fn checkpoint(&self) -> Result<Out, Error> {
-        self.network("checkpoint", self.db.checkpoint())?;
+        self.network("checkpoint", self.handle()?.checkpoint())?;
         Ok(Out::ok())
     }
 
     fn engine_stats(&self) -> Result<turso::sync::DatabaseSyncStats, Error> {
         self.live()?;
+        let db = self.handle()?;
         runtime().block_on(async {
             let _turn = self.turn.lock().await;
-            self.db.stats().await
+            db.stats().await
         })
         .map_err(|e| scrub(&self.token, error(e)))
     }
@@ -297,14 +313,15 @@ impl Db {
 
     pub fn connect(&self, busy_timeout_ms: i64) -> Result<Arc<Conn>, Error> {
         self.live()?;
+        let db = self.handle()?;
         let conn = runtime()
             .block_on(async {
                 let _turn = self.turn.lock().await;
-                self.db.connect().await
+                db.connect().await
             })
             .map_err(|e| scrub(&self.token, error(e)))?;
         let c = Arc::new(Conn {
-            conn,
+            conn: Mutex::new(Some(conn)),
             state: Mutex::new(ConnState { closed: false, changes: 0 }),
             stats: self.stats.clone(),
             open_results: self.open_results.clone(),
@@ -316,6 +333,7 @@ impl Db {
 
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.db.lock().take();
     }
 }
 
@@ -331,7 +349,8 @@ struct ConnState {
 
 /// A connection to the local file of a synced database.
 pub struct Conn {
-    conn: turso::Connection,
+    /// Until closed (see [Db::db]).
+    conn: Mutex<Option<turso::Connection>>,
     state: Mutex<ConnState>,
     stats: Arc<Stats>,
     /// The database's count of open result sets.
@@ -438,14 +457,19 @@ impl Conn {
         Ok(s)
     }
 
+    /// The engine's connection (a handle on it), while open.
+    fn c(&self) -> Result<turso::Connection, Error> {
+        self.conn.lock().clone().ok_or_else(|| Error::closed("connection"))
+    }
+
     pub fn set_busy_timeout(&self, ms: i64) -> Result<(), Error> {
         drop(self.live()?);
-        self.conn.busy_timeout(Duration::from_millis(ms.max(0) as u64)).map_err(error)
+        self.c()?.busy_timeout(Duration::from_millis(ms.max(0) as u64)).map_err(error)
     }
 
     pub fn last_insert_rowid(&self) -> Result<i64, Error> {
         drop(self.live()?);
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.c()?.last_insert_rowid())
     }
 
     pub fn changes(&self) -> Result<i64, Error> {
@@ -454,7 +478,7 @@ impl Conn {
 
     pub fn is_autocommit(&self) -> Result<bool, Error> {
         drop(self.live()?);
-        self.conn.is_autocommit().map_err(error)
+        self.c()?.is_autocommit().map_err(error)
     }
 
     /// A statement's error. The engine words a PRIMARY KEY violation as
@@ -471,8 +495,9 @@ impl Conn {
         let Some((table, _)) = cols.first() else { return e };
         let mut failed: Vec<&str> = cols.iter().map(|(_, c)| *c).collect();
         failed.sort_unstable();
+        let Ok(conn) = self.c() else { return e };
         let pk = runtime().block_on(async {
-            let mut rows = self.conn.query(format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\"")), ()).await?;
+            let mut rows = conn.query(format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\"")), ()).await?;
             let mut pk = Vec::new();
             while let Some(row) = rows.next().await? {
                 if let (Ok(turso::Value::Text(name)), Ok(turso::Value::Integer(k))) = (row.get_value(1), row.get_value(5)) {
@@ -502,7 +527,7 @@ impl Conn {
     fn exec_reply(&self) -> Result<Out, Error> {
         let mut o = Out::ok();
         o.i64(self.changes()?);
-        o.i64(self.conn.last_insert_rowid());
+        o.i64(self.c()?.last_insert_rowid());
         Ok(o)
     }
 
@@ -510,8 +535,9 @@ impl Conn {
     fn exec(&self, sql: &str, ps: &[u8]) -> Result<u64, Error> {
         let p = params(sql, ps).map_err(|e| e.with_sql(sql.as_bytes()))?;
         self.stats.statements(1);
+        let conn = self.c()?;
         let n = runtime().block_on(async {
-            let mut st = self.conn.prepare(sql).await?;
+            let mut st = conn.prepare(sql).await?;
             st.execute(p).await
         });
         let n = n.map_err(|e| self.err(e).with_sql(sql.as_bytes()))?;
@@ -541,8 +567,9 @@ impl Conn {
     fn run_into(&self, sql: &str, ps: &[u8], out: &mut Out) -> Result<(), Error> {
         let p = params(sql, ps).map_err(|e| e.with_sql(sql.as_bytes()))?;
         self.stats.statements(1);
+        let conn = self.c()?;
         let r = runtime().block_on(async {
-            let mut st = self.conn.prepare(sql).await?;
+            let mut st = conn.prepare(sql).await?;
             let cols = st.columns();
             let mut rows = st.query(p).await?;
             out.u32(cols.len() as u32);
@@ -567,7 +594,7 @@ impl Conn {
         out.i64(changed as i64);
         let inserted = crate::sql::leading_words(sql.as_bytes(), 1).first().is_some_and(|w| w == "INSERT" || w == "REPLACE");
         out.u8(inserted as u8);
-        out.i64(self.conn.last_insert_rowid());
+        out.i64(conn.last_insert_rowid());
         Ok(())
     }
 
@@ -677,8 +704,10 @@ impl Conn {
         }
         s.closed = true;
         drop(s);
-        if let Ok(false) = self.conn.is_autocommit() {
-            let _ = runtime().block_on(self.conn.execute("ROLLBACK", ()));
+        if let Some(conn) = self.conn.lock().take() {
+            if let Ok(false) = conn.is_autocommit() {
+                let _ = runtime().block_on(conn.execute("ROLLBACK", ()));
+            }
         }
     }
 }

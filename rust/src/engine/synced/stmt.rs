@@ -37,7 +37,8 @@ impl Stmt {
         if crate::sql::split(text).len() > 1 {
             return Err(Error::new(Kind::Misuse, "more than one statement: use a batch").with_sql(sql));
         }
-        let stmt = runtime().block_on(conn.conn.prepare(text)).map_err(|e| error(e).with_sql(sql))?;
+        let c = conn.c()?;
+        let stmt = runtime().block_on(c.prepare(text)).map_err(|e| error(e).with_sql(sql))?;
         Ok(Arc::new(Stmt {
             conn: conn.clone(),
             sql: text.to_string(),
