@@ -234,83 +234,6 @@ let test_server_silent () =
     List.iter Db.close [ a; b ];
     Tursodb.stop s
 
-(* The child of [test_killed]: writes rows numbered from [start] into the
-   synced file at [path], printing each number once its insert returned,
-   and pushes and pulls between them, until it is killed. *)
-let child path url start =
-  let db = ok (Db.open_synced ~timeout:5. ~path ~url ~auth_token:token ()) in
-  let c = ok (Conn.connect db) in
-  let i = ref start in
-  while true do
-    for _ = 1 to 5 do
-      ignore (ok (Conn.execute c "INSERT INTO k (v) VALUES (?)" ~params:(`Positional [ Value.int !i ])));
-      Printf.printf "%d\n%!" !i;
-      incr i
-    done;
-    ignore (Db.push db);
-    ignore (Db.pull db)
-  done
-
-(* kill -9 of a process in the middle of its writes, pushes and pulls, 20
-   times: the file always opens and passes integrity_check, and after the
-   next push the server holds every write that returned, none twice. *)
-let test_killed =
-  with_server (fun s ->
-      let dir = Tursodb.fresh_dir () in
-      let path = Filename.concat dir "killed.db" in
-      let a = open_client s in
-      let ca = ok (Conn.connect a) in
-      ignore (ok (Conn.execute ca "CREATE TABLE k (v INTEGER)"));
-      ignore (ok (Db.push a));
-      let written = ref [] in
-      Random.init 7;
-      for round = 0 to 19 do
-        let out = Filename.concat dir "child.out" in
-        let fd = Unix.openfile out [ Unix.O_WRONLY; Unix.O_CREAT; Unix.O_TRUNC ] 0o600 in
-        let pid =
-          Unix.create_process Sys.executable_name
-            [| Sys.executable_name; "child"; path; Tursodb.url s; string_of_int (round * 100_000) |]
-            Unix.stdin fd Unix.stderr
-        in
-        Unix.close fd;
-        (* meanwhile another client's change, for the child's pulls *)
-        ignore (ok (Conn.execute ca "INSERT INTO k (v) VALUES (?)" ~params:(`Positional [ Value.int (-round - 1) ])));
-        ignore (ok (Db.push a));
-        Unix.sleepf (0.05 +. Random.float 0.4);
-        Unix.kill pid Sys.sigkill;
-        ignore (Unix.waitpid [] pid);
-        let ic = open_in out in
-        (try
-           while true do
-             written := int_of_string (input_line ic) :: !written
-           done
-         with End_of_file | Failure _ -> ());
-        close_in ic;
-        (* the file opens and is whole after every kill *)
-        let db = ok (Db.open_synced ~timeout:5. ~path ~url:(Tursodb.url s) ~auth_token:token ()) in
-        let c = ok (Conn.connect db) in
-        (match ok (Conn.query_one c "PRAGMA integrity_check") with
-         | Some r -> Alcotest.(check string) (Printf.sprintf "round %d: integrity_check" round) "'ok'" (Value.to_string (Row.get r 0))
-         | None -> Alcotest.fail "integrity_check: no row");
-        Conn.close c;
-        Db.close db
-      done;
-      let db = ok (Db.open_synced ~timeout:5. ~path ~url:(Tursodb.url s) ~auth_token:token ()) in
-      ignore (ok (Db.push db));
-      Db.close db;
-      let b = open_client s in
-      let cb = ok (Conn.connect b) in
-      let on_server = List.map (fun r -> match Row.get r 0 with Value.Integer n -> Int64.to_int n | _ -> min_int)
-          (ok (Conn.query_list cb "SELECT v FROM k WHERE v >= 0")) in
-      let missing = List.filter (fun v -> not (List.mem v on_server)) !written in
-      Alcotest.(check bool) (Printf.sprintf "%d writes returned in the children" (List.length !written)) true
-        (List.length !written > 20);
-      Alcotest.(check (list int)) "every write that returned is on the server" [] missing;
-      Alcotest.(check int) "none twice" (List.length on_server) (List.length (List.sort_uniq compare on_server));
-      Alcotest.(check int) "the other client's 20 rows too" 20 (count cb "k WHERE v < 0");
-      List.iter Conn.close [ ca; cb ];
-      List.iter Db.close [ a; b ])
-
 (* Operations only a synced database has, on the others: Misuse. *)
 let test_not_synced () =
   let db = ok (Db.open_local ":memory:") in
@@ -346,14 +269,12 @@ let test_lwt =
          Turso_lwt.Db.close db))
 
 let () =
-  (match Sys.argv with [| _; "child"; path; url; start |] -> child path url (int_of_string start) | _ -> ());
   let tc n f = Alcotest.test_case n `Quick f in
   let server =
     [ tc "push and pull between two clients, bootstrap" test_push_pull;
       tc "offline writes, pushed once the server is back" test_offline;
       tc "a conflict on one row: the last push wins" test_conflict;
-      tc "a result set open across a pull" test_snapshot; tc "turso.lwt: 1,000 concurrent queries" test_lwt;
-      tc "kill -9 during writes, push and pull, 20 times" test_killed ]
+      tc "a result set open across a pull" test_snapshot; tc "turso.lwt: 1,000 concurrent queries" test_lwt ]
   in
   if Tursodb.bin = None then Tursodb.no_server (Printf.sprintf "%d cases not run" (List.length server));
   Alcotest.run "turso synced"
