@@ -198,6 +198,24 @@ pub fn is_read_only(sql: &str) -> bool {
     }
 }
 
+/// SQL as text, for an engine that takes it as text: valid UTF-8 and
+/// without NUL bytes (which would cut it).
+pub fn text(sql: &[u8]) -> Result<&str, Error> {
+    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
+    match sql.iter().position(|b| *b == 0) {
+        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
+        None => Ok(text),
+    }
+}
+
+/// Whether SQLite's `changes()` takes the rows a statement changed: an
+/// INSERT, UPDATE, DELETE or REPLACE does (0 included), any other only if
+/// it changed rows. For engines that report rows changed per statement.
+pub fn sets_changes(sql: &str, changed: u64) -> bool {
+    changed > 0
+        || matches!(leading_words(sql.as_bytes(), 1).first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE"))
+}
+
 /// Whether SQL text ends a statement, as `sqlite3_complete` says (it knows
 /// that the `;` inside a CREATE TRIGGER's body do not). SQLite reads a C
 /// string: a NUL byte is read as a space here rather than as the end.

@@ -24,7 +24,7 @@
 
 pub mod stmt;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -140,7 +140,6 @@ pub struct Db {
     turn: tokio::sync::Mutex<()>,
     /// Result sets of its connections being read (see the module).
     open_results: Arc<AtomicUsize>,
-    closed: AtomicBool,
     pub serial: Arc<Serial>,
 }
 
@@ -179,16 +178,12 @@ impl Db {
             stats: Arc::new(Stats::new(Mode::Synced)),
             turn: tokio::sync::Mutex::new(()),
             open_results: Arc::new(AtomicUsize::new(0)),
-            closed: AtomicBool::new(false),
             serial: Serial::new(),
         })
     }
 
     fn live(&self) -> Result<(), Error> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::closed("database"));
-        }
-        Ok(())
+        self.handle().map(drop)
     }
 
     /// The engine's database (a handle on it), while open.
@@ -322,7 +317,7 @@ impl Db {
             .map_err(|e| scrub(&self.token, error(e)))?;
         let c = Arc::new(Conn {
             conn: Mutex::new(Some(conn)),
-            state: Mutex::new(ConnState { closed: false, changes: 0 }),
+            state: Mutex::new(ConnState { changes: 0 }),
             stats: self.stats.clone(),
             open_results: self.open_results.clone(),
             serial: Serial::new(),
@@ -332,7 +327,6 @@ impl Db {
     }
 
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
         self.db.lock().take();
     }
 }
@@ -343,7 +337,6 @@ pub fn now_ms() -> i64 {
 }
 
 struct ConnState {
-    closed: bool,
     changes: i64,
 }
 
@@ -358,14 +351,6 @@ pub struct Conn {
     pub serial: Arc<Serial>,
 }
 
-/// SQL as text: valid UTF-8 and without NUL bytes.
-fn sql_text(sql: &[u8]) -> Result<&str, Error> {
-    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-    match sql.iter().position(|b| *b == 0) {
-        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
-        None => Ok(text),
-    }
-}
 
 /// A statement's parameters (wire bytes) as the engine takes them. Named
 /// ones are checked against `sql` as a local statement checks them, and
@@ -450,11 +435,10 @@ pub fn encode_value(v: &turso::Value, out: &mut Out) {
 
 impl Conn {
     fn live(&self) -> Result<parking_lot::MutexGuard<'_, ConnState>, Error> {
-        let s = self.state.lock();
-        if s.closed {
+        if self.conn.lock().is_none() {
             return Err(Error::closed("connection"));
         }
-        Ok(s)
+        Ok(self.state.lock())
     }
 
     /// The engine's connection (a handle on it), while open.
@@ -518,8 +502,7 @@ impl Conn {
     }
 
     fn note_changes(&self, sql: &str, n: u64) {
-        let first = crate::sql::leading_words(sql.as_bytes(), 1);
-        if n > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+        if crate::sql::sets_changes(sql, n) {
             self.state.lock().changes = n as i64;
         }
     }
@@ -547,7 +530,7 @@ impl Conn {
 
     pub fn execute(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
         drop(self.live()?);
-        let sql = sql_text(sql)?;
+        let sql = crate::sql::text(sql)?;
         if crate::sql::split(sql).len() > 1 {
             return Err(Error::new(Kind::Misuse, "more than one statement: use a batch").with_sql(sql.as_bytes()));
         }
@@ -558,7 +541,7 @@ impl Conn {
     /// One statement and its whole result (layout: `wire`).
     pub fn run(&self, sql: &[u8], ps: &[u8]) -> Result<Out, Error> {
         drop(self.live()?);
-        let sql = sql_text(sql)?;
+        let sql = crate::sql::text(sql)?;
         let mut out = Out::ok();
         self.run_into(sql, ps, &mut out)?;
         Ok(out)
@@ -630,7 +613,7 @@ impl Conn {
     /// (`atomic`: all or nothing). See the local engine's for the rules.
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
         drop(self.live()?);
-        let text = sql_text(sql)?;
+        let text = crate::sql::text(sql)?;
         let pieces = crate::sql::split(text);
         let tag = |i: usize, mut e: Error| {
             e.message = format!("statement {i}: {}", e.message);
@@ -681,10 +664,10 @@ impl Conn {
                         "a batch runs in its own transaction and cannot contain BEGIN, COMMIT or ROLLBACK",
                     )));
                 }
-                if mode == 2 && !crate::sql::is_read_only(sql_text(sql).map_err(tag)?) {
+                if mode == 2 && !crate::sql::is_read_only(crate::sql::text(sql).map_err(tag)?) {
                     return Err(tag(Error::new(Kind::Misuse, "a read batch accepts only SELECT, VALUES and WITH ... SELECT")));
                 }
-                self.run_into(sql_text(sql).map_err(tag)?, ps, &mut out).map_err(tag)?;
+                self.run_into(crate::sql::text(sql).map_err(tag)?, ps, &mut out).map_err(tag)?;
             }
             Ok(())
         })?;
@@ -698,12 +681,6 @@ impl Conn {
 
     /// Closes the connection; a transaction left open is rolled back.
     pub fn close(&self) {
-        let mut s = self.state.lock();
-        if s.closed {
-            return;
-        }
-        s.closed = true;
-        drop(s);
         if let Some(conn) = self.conn.lock().take() {
             if let Ok(false) = conn.is_autocommit() {
                 let _ = runtime().block_on(conn.execute("ROLLBACK", ()));

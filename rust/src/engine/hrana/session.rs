@@ -115,14 +115,6 @@ const READ_AHEAD: usize = 1024;
 /// local statement's); a single larger row goes in a chunk of its own.
 const CHUNK_BYTES: usize = 1 << 18;
 
-/// SQL as text: valid UTF-8 and without NUL bytes (which would cut it).
-fn sql_text(sql: &[u8]) -> Result<&str, Error> {
-    let text = std::str::from_utf8(sql).map_err(|_| Error::new(Kind::Misuse, "SQL is not valid UTF-8"))?;
-    match sql.iter().position(|b| *b == 0) {
-        Some(i) => Err(Error::new(Kind::Misuse, format!("SQL contains a NUL byte at offset {i}"))),
-        None => Ok(text),
-    }
-}
 
 
 /// Asks for what SQLite's `changes()` and `last_insert_rowid()` say after
@@ -141,8 +133,7 @@ fn note_counts(s: &mut Session, sql: &str, affected: u64, rowid: Option<i64>) {
     if let Some(id) = rowid {
         s.last_insert_rowid = id;
     }
-    let first = crate::sql::leading_words(sql.as_bytes(), 1);
-    if affected > 0 || matches!(first.first().map(String::as_str), Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE")) {
+    if crate::sql::sets_changes(sql, affected) {
         s.changes = affected as i64;
     }
 }
@@ -380,7 +371,7 @@ impl Conn {
     /// after a statement that parsed and ran: a stream request the server
     /// cannot parse would cost the connection its stream).
     fn query_rows(&self, sql: &[u8], ps: &[u8]) -> Result<Res, Error> {
-        let text = sql_text(sql)?;
+        let text = crate::sql::text(sql)?;
         match self.query(sql, ps) {
             Err(e) if is_too_large(&e) && crate::sql::is_read_only(text) => self.stream(text, ps),
             r => r.map(|f| Res::Buffered(f, 0)),
@@ -557,7 +548,7 @@ impl Conn {
 
     /// One statement and its whole result, rows changed and inserted rowid.
     fn statement(&self, sql: &[u8], ps: &[u8]) -> Result<(Fetched, i64, Option<i64>), Error> {
-        let sql = sql_text(sql)?;
+        let sql = crate::sql::text(sql)?;
         let mut s = self.live()?;
         self.stats.statements(1);
         if let Some(f) = self.local_read(&s, sql, ps)? {
@@ -658,7 +649,7 @@ impl Conn {
         }
         let mut steps = Vec::with_capacity(stmts.len());
         for (i, (sql, params)) in stmts.iter().enumerate() {
-            let text = sql_text(sql).map_err(|e| tag(i, e))?;
+            let text = crate::sql::text(sql).map_err(|e| tag(i, e))?;
             steps.push(step(text, params, true).map_err(|e| tag(i, e))?);
         }
         let begin = if mode == 1 { Begin::Immediate } else { Begin::Deferred };
@@ -677,7 +668,7 @@ impl Conn {
     /// ROLLBACK; a plain script that opened a transaction and failed has
     /// it rolled back, in the same request.
     pub fn batch(&self, sql: &[u8], atomic: bool) -> Result<Out, Error> {
-        let text = sql_text(sql)?;
+        let text = crate::sql::text(sql)?;
         let pieces = crate::sql::split(text);
         let tag = |i: usize, mut e: Error| {
             e.message = format!("statement {i}: {}", e.message);
@@ -871,7 +862,7 @@ impl Stmt {
         drop(self.live()?);
         let mut r = Reader::new(&sets);
         let n = r.u32()? as usize;
-        let sql = sql_text(&self.sql)?;
+        let sql = crate::sql::text(&self.sql)?;
         let tag = |k: usize, mut e: Error| {
             e.message = format!("parameter set {k}: {}", e.message);
             e.with_sql(sql.as_bytes())
@@ -975,7 +966,7 @@ impl Stmt {
     /// Counted in the SQL as SQLite counts (see [crate::sql]).
     pub fn parameter_count(&self) -> Result<i64, Error> {
         drop(self.live()?);
-        Ok(crate::sql::parameter_count(sql_text(&self.sql)?) as i64)
+        Ok(crate::sql::parameter_count(crate::sql::text(&self.sql)?) as i64)
     }
 
     pub fn serial(&self) -> &Arc<Serial> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{encode_value, error, params, sql_text, Conn};
+use super::{encode_value, error, params, Conn};
 use crate::error::{Error, Kind};
 use crate::executor::{runtime, Serial};
 use crate::wire::{Out, Reader};
@@ -33,7 +33,7 @@ struct State {
 
 impl Stmt {
     pub fn new(conn: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
-        let text = sql_text(sql)?;
+        let text = crate::sql::text(sql)?;
         if crate::sql::split(text).len() > 1 {
             return Err(Error::new(Kind::Misuse, "more than one statement: use a batch").with_sql(sql));
         }
