@@ -6,7 +6,8 @@
    With no credentials it uses a local database file (PATH, default
    demo.db). With TURSO_DATABASE_URL set (in the environment or .env) it
    runs the same against that database: an embedded replica of it, unless
-   TURSO_REPLICA_PATH=none. *)
+   TURSO_REPLICA_PATH=none, or a synced database (Turso engine, offline
+   writes) with TURSO_SYNCED_PATH=FILE. *)
 
 open Turso
 open Turso.Syntax
@@ -40,9 +41,10 @@ let run config =
    | Ok _ -> print_endline "unexpected: duplicate accepted"
    | Error e -> Printf.printf "a duplicate schedule is refused:\n  %s\n" (Error.to_string e));
   let* synced = E.sync db in
-  (match synced with
-   | Some i -> Printf.printf "synced with the primary: %d frames\n" i.Db.frames_synced
-   | None -> ());
+  (match synced, config with
+   | Some i, Config.Synced _ -> Printf.printf "synced with the server (pull, then push): %d changes\n" i.Db.frames_synced
+   | Some i, _ -> Printf.printf "synced with the primary: %d frames\n" i.Db.frames_synced
+   | None, _ -> ());
   let* st = Db.stats db in
   Printf.printf "statements run: %Ld\n" st.Stats.statements;
   Conn.close conn;

@@ -159,19 +159,26 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         (Ffi.db_open_replica_async path url auth_token opts)
         Ffi.take_db
 
-    let open_synced ?(timeout = 10.) ?long_poll_timeout ?(bootstrap = true) ?(client_name = "") ~path ~url ~auth_token
-        () =
+    let open_synced ?(timeout = 10.) ?long_poll_timeout ?(bootstrap = true) ?(client_name = "") ?push_interval
+        ?pull_interval ?(auto_push = false) ~path ~url ~auth_token () =
       let poll = Option.value long_poll_timeout ~default:0. in
+      let push_every = Option.value push_interval ~default:0. and pull_every = Option.value pull_interval ~default:0. in
       checked
         [ bad_durations
-            [ ("Db.open_synced: timeout", timeout, true); ("Db.open_synced: long_poll_timeout", poll, false) ] ]
+            [ ("Db.open_synced: timeout", timeout, true); ("Db.open_synced: long_poll_timeout", poll, false);
+              ("Db.open_synced: push_interval", push_every, false); ("Db.open_synced: pull_interval", pull_every, false) ] ]
       @@ fun () ->
-      let b = Buffer.create 32 in
+      let b = Buffer.create 64 in
       Buffer.add_int64_le b (Int64.max 1L (ms timeout));
       Buffer.add_int64_le b (ms poll);
       Buffer.add_char b (if bootstrap then '\001' else '\000');
       Buffer.add_int32_le b (Int32.of_int (String.length client_name));
       Buffer.add_string b client_name;
+      (* an interval under 1 ms is 1 ms (0 means none) *)
+      let every f = if f > 0. then Int64.max 1L (ms f) else 0L in
+      Buffer.add_int64_le b (every push_every);
+      Buffer.add_int64_le b (every pull_every);
+      Buffer.add_char b (if auto_push then '\001' else '\000');
       let opts = Buffer.contents b in
       call_handle
         (fun () -> Ffi.db_open_synced path url auth_token opts)

@@ -228,8 +228,9 @@ module type S = sig
         the COMMIT. [max_reply_size] as in {!open_remote}. *)
 
     val open_synced :
-      ?timeout:float -> ?long_poll_timeout:float -> ?bootstrap:bool -> ?client_name:string -> path:string ->
-      url:string -> auth_token:string -> unit -> (t, Error.t) result io
+      ?timeout:float -> ?long_poll_timeout:float -> ?bootstrap:bool -> ?client_name:string -> ?push_interval:float ->
+      ?pull_interval:float -> ?auto_push:bool -> path:string -> url:string -> auth_token:string -> unit ->
+      (t, Error.t) result io
     (** [open_synced ~path ~url ~auth_token ()] opens a synced database: a
         local file on the Turso engine (the Rust rewrite of SQLite) kept in
         step with the remote database at [url] by Turso Sync. Unlike an
@@ -246,18 +247,34 @@ module type S = sig
         changes (default: it does not wait). [client_name] names this
         client to the server.
 
+        In the background (a thread of the database's; none unless one of
+        these is given): [push_interval] and [pull_interval] (seconds)
+        push and pull that often; with [auto_push] (default [false]) every
+        commit (a write outside a transaction, or a COMMIT) is pushed soon
+        after, without waiting for it: commits made while a push is under
+        way go in the next one, and a push that fails (offline) is tried
+        again after 1 s, 2 s, 4 s … up to 30 s, until the server takes it.
+        Background failures never reach the writes: they are in
+        {!Stats} ([last_sync_error]), and {!push} reports them when called.
+        A background pull that finds a result set open or a transaction
+        under way is skipped until its next turn. {!close} stops the
+        background work (after a push or pull under way, itself bounded
+        by [timeout]).
+
         The engine's own rules: statements run on the Turso engine, which
         does not have every SQLite feature yet (a statement it cannot run
         is an [`Sql] error that says "not supported by the Turso
-        engine"); while a pull applies changes, and during a
-        {!checkpoint}, statements fail at once with [`Busy] (transient:
-        {!Turso.retry} works); a result set left open keeps the version of
-        the database it started on, so close result sets ({!Rows.close},
-        or read them to their end) before a pull: a connection that still
-        holds one after a pull that changed something gets a [`Busy]
-        error that says so on its next write. Syncs run one at a time.
-        Not yet: background push and pull intervals, automatic push after
-        a commit, partial sync, encryption. *)
+        engine"). The engine fails every statement while a pull applies
+        changes or a checkpoint runs: here statements wait for those
+        instead (they are local and short; the pull's network wait does
+        not hold statements up), and a pull or checkpoint waits for the
+        statements running (up to [timeout], then [`Busy]). A result set
+        left open, or a transaction, keeps the version of the database it
+        started on, so a pull is refused ([`Busy], transient:
+        {!Turso.retry} works) while a result set of the database is open
+        (not read to its end nor closed) or one of its connections is in a
+        transaction. Syncs run one at a time (a call may first wait for
+        one under way). Not yet: partial sync, encryption. *)
 
     val push : t -> (int, Error.t) result io
     (** Sends the local changes not pushed yet to the server; returns how

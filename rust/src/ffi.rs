@@ -318,7 +318,7 @@ handle_ops! {
         Job::new(open_queue(), move || {
             let (path, url, token) = (text(path, "path")?, text(url, "URL")?, text(token, "auth token")?);
             fork::started();
-            synced::Db::open(&path, &url, &token, &opts).map(|d| DbH::Synced(Arc::new(d)))
+            synced::Db::open(&path, &url, &token, &opts).map(DbH::Synced)
         })
     }
 

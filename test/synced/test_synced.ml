@@ -160,6 +160,187 @@ let test_snapshot =
       List.iter Conn.close [ ca; cb ];
       List.iter Db.close [ a; b ])
 
+(* Until [f ()] holds (then the seconds it took), or a failure after
+   [within] seconds. *)
+let eventually ?(within = 20.) what f =
+  let t0 = Unix.gettimeofday () in
+  let rec go () =
+    if f () then Unix.gettimeofday () -. t0
+    else if Unix.gettimeofday () -. t0 > within then Alcotest.failf "%s: not within %.0f s" what within
+    else (Unix.sleepf 0.05; go ())
+  in
+  go ()
+
+(* A count that is -1 while the table is not there yet. *)
+let count_or_none c table =
+  match Conn.query_one c ("SELECT count(*) FROM " ^ table) with
+  | Ok (Some r) -> (match Row.get r 0 with Value.Integer n -> Int64.to_int n | _ -> -1)
+  | _ -> -1
+
+let pending db = (Option.get (ok (Db.stats db)).Stats.synced).pending_changes
+
+(* auto_push: every commit reaches the server with no call to push; a
+   transaction's writes only once it commits. *)
+let test_auto_push =
+  with_server (fun s ->
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      let a = ok (Db.open_synced ~timeout:5. ~auto_push:true ~path:(client_path ()) ~url:(Tursodb.url s) ~auth_token:token ()) in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      for i = 1 to 20 do
+        ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES (?)" ~params:(`Positional [ Value.int i ])))
+      done;
+      let seen () = ignore (Db.pull b); count_or_none cb "t" in
+      let took = eventually "20 commits reach the other client" (fun () -> seen () = 20) in
+      Printf.printf "20 commits pushed by themselves, seen after %.2f s\n" took;
+      ignore (eventually "nothing pending" (fun () -> pending a = 0L));
+      ignore (ok (Conn.execute ca "BEGIN"));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('in a transaction')"));
+      Unix.sleepf 1.;
+      Alcotest.(check int) "not pushed before its COMMIT" 20 (seen ());
+      ignore (ok (Conn.execute ca "COMMIT"));
+      ignore (eventually "the COMMIT reaches the other client" (fun () -> seen () = 21));
+      (* a batch and execute_many commit too *)
+      let ins = ok (Conn.prepare ca "INSERT INTO t (v) VALUES (?)") in
+      ignore (ok (Stmt.execute_many ins (List.init 10 (fun i -> [ Value.int i ]))));
+      Stmt.close ins;
+      ignore (eventually "execute_many reaches the other client" (fun () -> seen () = 31));
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* push_interval on one client and pull_interval on the other: a write
+   goes across with no call to push or pull. *)
+let test_intervals =
+  with_server (fun s ->
+      let url = Tursodb.url s in
+      let a = ok (Db.open_synced ~timeout:5. ~push_interval:0.1 ~path:(client_path ()) ~url ~auth_token:token ()) in
+      let ca = ok (Conn.connect a) in
+      let b = ok (Db.open_synced ~timeout:5. ~pull_interval:0.1 ~path:(client_path ()) ~url ~auth_token:token ()) in
+      let cb = ok (Conn.connect b) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('across')"));
+      let took = eventually "the row reaches the other client" (fun () -> count_or_none cb "t" = 1) in
+      Printf.printf "across by push and pull intervals of 0.1 s in %.2f s\n" took;
+      let st = ok (Db.stats b) in
+      Alcotest.(check bool) "the background pulls are counted" true (st.syncs >= 1);
+      (* closing stops the background work and lets the file go: it opens
+         again at once *)
+      let path_a = client_path () in
+      let c = ok (Db.open_synced ~timeout:5. ~push_interval:0.01 ~pull_interval:0.01 ~auto_push:true ~path:path_a ~url ~auth_token:token ()) in
+      Unix.sleepf 0.2;
+      Db.close c;
+      let c = ok (Db.open_synced ~timeout:5. ~path:path_a ~url ~auth_token:token ()) in
+      Db.close c;
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* auto_push with the server down: the writes go on at local speed, the
+   failure is in the stats, and once the server is back the background
+   delivers every write, once, with no call to push. *)
+let test_auto_push_offline =
+  with_server (fun s ->
+      let a = ok (Db.open_synced ~timeout:1. ~auto_push:true ~path:(client_path ()) ~url:(Tursodb.url s) ~auth_token:token ()) in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (eventually "the table pushed" (fun () -> pending a = 0L));
+      Tursodb.stop s;
+      for i = 1 to 50 do
+        ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES (?)" ~params:(`Positional [ Value.int i ])))
+      done;
+      Alcotest.(check int) "local writes while offline" 50 (count ca "t");
+      ignore (eventually "the failure shows in the stats" (fun () -> (ok (Db.stats a)).last_sync_error <> None));
+      Alcotest.(check bool) "the token is not in it" false
+        (contains (Option.get (ok (Db.stats a)).last_sync_error) token);
+      Tursodb.restart (bin ()) s;
+      ignore (eventually ~within:40. "pushed once the server is back" (fun () -> pending a = 0L));
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      Alcotest.(check int) "every offline write, once" 50 (count cb "t");
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* Statements on a database while its pulls apply changes: the engine
+   fails either side with "Database is busy" (seen without the gate: the
+   pulls failed, as non-transient sync errors); here the apply waits for
+   the running statements and they for it, and nothing fails. A pull is
+   refused while a connection is in a transaction. *)
+let test_statements_during_pulls =
+  with_server (fun s ->
+      let a = open_client s in
+      let ca = ok (Conn.connect a) in
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Db.push a));
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      ignore (ok (Conn.execute cb "CREATE TABLE IF NOT EXISTS mine (x INTEGER)"));
+      let stop = ref false and errors = ref [] and ran = ref 0 in
+      let worker =
+        Thread.create
+          (fun () ->
+            let c = ok (Conn.connect b) in
+            while not !stop do
+              (match Conn.execute c "INSERT INTO mine VALUES (1)" with Ok _ -> incr ran | Error e -> errors := e :: !errors);
+              match Conn.query_one c "SELECT count(*) FROM t" with Ok _ -> incr ran | Error e -> errors := e :: !errors
+            done;
+            Conn.close c)
+          ()
+      in
+      let changed = ref 0 in
+      for i = 1 to 60 do
+        ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES (?)" ~params:(`Positional [ Value.int i ])));
+        ignore (ok (Db.push a));
+        if ok (Db.pull b) then incr changed
+      done;
+      stop := true;
+      Thread.join worker;
+      Printf.printf "%d statements ran during %d pulls that applied changes\n" !ran !changed;
+      Alcotest.(check bool) "pulls applied changes" true (!changed >= 30);
+      Alcotest.(check bool) "statements ran meanwhile" true (!ran > 60);
+      Alcotest.(check (list string)) "no statement failed" [] (List.map Error.to_string !errors);
+      Alcotest.(check int) "every row pulled" 60 (count cb "t");
+      (* a transaction holds pulls off *)
+      ignore (ok (Conn.execute cb "BEGIN"));
+      ignore (count cb "t");
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('late')"));
+      ignore (ok (Db.push a));
+      let e = err ~kind:`Busy (Db.pull b) in
+      Alcotest.(check bool) ("says why: " ^ e.message) true (contains e.message "transaction");
+      ignore (ok (Conn.execute cb "ROLLBACK"));
+      Alcotest.(check bool) "then the pull goes through" true (ok (Db.pull b));
+      Alcotest.(check int) "the late row" 61 (count cb "t");
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
+(* The demo runs start to end on a synced database (TURSO_SYNCED_PATH),
+   and its rows reach the server. *)
+let test_demo =
+  with_server (fun s ->
+      let dir = Tursodb.fresh_dir () in
+      let out = Filename.concat dir "demo.out" in
+      let env =
+        Array.append
+          [| "TURSO_DATABASE_URL=" ^ Tursodb.url s; "TURSO_AUTH_TOKEN=" ^ token;
+             "TURSO_SYNCED_PATH=" ^ Filename.concat dir "demo.db" |]
+          (Array.of_list
+             (List.filter (fun kv -> not (String.length kv > 6 && String.sub kv 0 6 = "TURSO_")) (Array.to_list (Unix.environment ()))))
+      in
+      let fd = Unix.openfile out [ Unix.O_WRONLY; Unix.O_CREAT; Unix.O_TRUNC ] 0o600 in
+      let demo = Filename.concat (Filename.dirname Sys.executable_name) "../../bin/demo.exe" in
+      let pid = Unix.create_process_env demo [| demo |] env Unix.stdin fd fd in
+      Unix.close fd;
+      let _, status = Unix.waitpid [] pid in
+      let text = let ic = open_in_bin out in Fun.protect ~finally:(fun () -> close_in ic) (fun () -> really_input_string ic (in_channel_length ic)) in
+      Alcotest.(check bool) ("the demo ran:\n" ^ text) true (status = Unix.WEXITED 0);
+      Alcotest.(check bool) "on a synced database" true (contains text "synced database");
+      Alcotest.(check bool) "and pushed" true (contains text "synced with the server");
+      Alcotest.(check bool) "no token in its output" false (contains text token);
+      let b = open_client s in
+      let cb = ok (Conn.connect b) in
+      Alcotest.(check int) "its 1,000 schedules on the server" 1000 (count cb "email_schedules");
+      Conn.close cb;
+      Db.close b)
+
 (* No server: a new file cannot bootstrap (an error within the timeout); a
    file synced before opens without it. *)
 let test_server_down () =
@@ -364,7 +545,12 @@ let () =
     [ tc "push and pull between two clients, bootstrap" test_push_pull;
       tc "offline writes, pushed once the server is back" test_offline;
       tc "a conflict on one row: the last push wins" test_conflict;
-      tc "a result set open across a pull" test_snapshot; tc "turso.lwt: 1,000 concurrent queries" test_lwt;
+      tc "a result set open across a pull" test_snapshot;
+      tc "auto_push: every commit pushed by itself" test_auto_push;
+      tc "push and pull intervals" test_intervals;
+      tc "auto_push offline, delivered once back" test_auto_push_offline;
+      tc "statements while pulls apply changes" test_statements_during_pulls;
+      tc "the demo on a synced database" test_demo; tc "turso.lwt: 1,000 concurrent queries" test_lwt;
       tc "kill -9 during writes, push and pull, 40 times" test_killed ]
   in
   if Tursodb.bin = None then Tursodb.no_server (Printf.sprintf "%d cases not run" (List.length server));

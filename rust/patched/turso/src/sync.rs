@@ -407,6 +407,10 @@ impl Builder {
 }
 
 // Synced Database handle.
+/// PATCHED (turso-ocaml): remote changes fetched, not applied yet (see
+/// [Database::fetch_changes]).
+pub struct RemoteChanges(Box<turso_sync_sdk_kit::rsapi::TursoDatabaseSyncChanges>);
+
 #[derive(Clone)]
 pub struct Database {
     sync: Arc<turso_sync_sdk_kit::rsapi::TursoDatabaseSync<Bytes>>,
@@ -443,6 +447,32 @@ impl Database {
         }
 
         Ok(has_changes)
+    }
+
+    // PATCHED (turso-ocaml): a pull in its two parts, so that a caller can
+    // keep its statements off the database while changes are applied (the
+    // engine fails them with Busy then) without keeping them off during the
+    // network wait too. `pull` is `fetch_changes` then `apply_changes`.
+
+    /// Fetches the remote changes (network only; the local file is not
+    /// touched): `None` when there are none.
+    pub async fn fetch_changes(&self) -> Result<Option<RemoteChanges>> {
+        let op = self.sync.wait_changes();
+        match drive_operation_result(op, self.io.clone()).await? {
+            Some(
+                turso_sync_sdk_kit::turso_async_operation::TursoAsyncOperationResult::Changes {
+                    changes,
+                },
+            ) if !changes.empty() => Ok(Some(RemoteChanges(changes))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Applies changes fetched by [Self::fetch_changes] to the local file
+    /// (and replays the local changes not pushed yet on top).
+    pub async fn apply_changes(&self, changes: RemoteChanges) -> Result<()> {
+        let op = self.sync.apply_changes(changes.0);
+        drive_operation(op, self.io.clone()).await
     }
 
     // Force WAL checkpoint for the main database.

@@ -38,7 +38,12 @@ impl Stmt {
             return Err(Error::new(Kind::Misuse, "more than one statement: use a batch").with_sql(sql));
         }
         let c = conn.c()?;
-        let stmt = runtime().block_on(c.prepare(text)).map_err(|e| error(e).with_sql(sql))?;
+        let stmt = conn
+            .again_if_busy(|| {
+                let _running = conn.gate.read_recursive();
+                runtime().block_on(c.prepare(text))
+            })
+            .map_err(|e| error(e).with_sql(sql))?;
         Ok(Arc::new(Stmt {
             conn: conn.clone(),
             sql: text.to_string(),
@@ -72,7 +77,11 @@ impl Stmt {
         let p = params(&self.sql, &ps).map_err(|e| e.with_sql(self.sql.as_bytes()))?;
         let st = s.stmt.as_mut().expect("live");
         self.conn.stats.statements(1);
-        let n = runtime().block_on(st.execute(p)).map_err(|e| self.conn.err(e).with_sql(self.sql.as_bytes()))?;
+        let n = self.conn.again_if_busy(|| {
+            let _running = self.conn.gate.read_recursive();
+            runtime().block_on(st.execute(p.clone()))
+        });
+        let n = n.map_err(|e| self.conn.err(e).with_sql(self.sql.as_bytes()))?;
         drop(s);
         self.conn.note_changes(&self.sql, n);
         self.conn.exec_reply()
@@ -102,7 +111,11 @@ impl Stmt {
                 };
                 let p = params(&self.sql, ps).map_err(tag)?;
                 self.conn.stats.statements(1);
-                total += runtime().block_on(st.execute(p)).map_err(|e| tag(self.conn.err(e)))?;
+                let n = {
+                    let _running = self.conn.gate.read_recursive();
+                    runtime().block_on(st.execute(p))
+                };
+                total += n.map_err(|e| tag(self.conn.err(e)))?;
             }
             Ok(total)
         })?;
@@ -121,26 +134,53 @@ impl Stmt {
         self.end_rows(&mut s);
         let p = params(&self.sql, &ps).map_err(|e| e.with_sql(self.sql.as_bytes()))?;
         self.conn.stats.statements(1);
-        let st = s.stmt.as_mut().expect("live");
-        let rows = runtime().block_on(st.query(p)).map_err(|e| self.conn.err(e).with_sql(self.sql.as_bytes()))?;
-        let cols = st.columns();
-        let mut out = Out::ok();
-        out.i64(s.generation as i64);
-        if want_header || !s.header_sent {
-            s.header_sent = true;
-            out.u8(1);
-            out.u32(cols.len() as u32);
-            for c in &cols {
-                out.bytes(c.name().as_bytes());
-                out.bytes(c.decl_type().unwrap_or("").as_bytes());
+        let failed = |e| self.conn.err(e).with_sql(self.sql.as_bytes());
+        // a Busy before the first row: started again (see Conn::again_if_busy)
+        let mut busy = self.conn.busy_retries();
+        loop {
+            // held from the query to its first chunk: a pull between them
+            // would find the result open
+            let running = self.conn.gate.read_recursive();
+            let st = s.stmt.as_mut().expect("live");
+            let rows = match runtime().block_on(st.query(p.clone())) {
+                Ok(rows) => rows,
+                Err(turso::Error::Busy(m)) => {
+                    let _ = st.reset();
+                    drop(running);
+                    if busy.again() {
+                        continue;
+                    }
+                    return Err(failed(turso::Error::Busy(m)));
+                }
+                Err(e) => return Err(failed(e)),
+            };
+            let cols = st.columns();
+            let mut out = Out::ok();
+            out.i64(s.generation as i64);
+            let header = want_header || !s.header_sent;
+            if header {
+                out.u8(1);
+                out.u32(cols.len() as u32);
+                for c in &cols {
+                    out.bytes(c.name().as_bytes());
+                    out.bytes(c.decl_type().unwrap_or("").as_bytes());
+                }
+            } else {
+                out.u8(0);
             }
-        } else {
-            out.u8(0);
+            s.rows = Some(rows);
+            self.conn.open_results.fetch_add(1, Ordering::AcqRel);
+            let filled = self.fill_rows(&mut s, &mut out, max_rows, cols.len());
+            drop(running);
+            match filled {
+                Ok(()) => {
+                    s.header_sent |= header;
+                    return Ok(out);
+                }
+                Err((turso::Error::Busy(_), 0)) if busy.again() => continue,
+                Err((e, _)) => return Err(failed(e)),
+            }
         }
-        s.rows = Some(rows);
-        self.conn.open_results.fetch_add(1, Ordering::AcqRel);
-        self.fill(&mut s, &mut out, max_rows, cols.len())?;
-        Ok(out)
     }
 
     pub fn fetch(&self, generation: u64, max_rows: usize) -> Result<Out, Error> {
@@ -157,12 +197,25 @@ impl Stmt {
     /// Up to `max_rows` rows (0: the first row only, then the result
     /// ends) into `out`: u32 count, the values, u8 done.
     fn fill(&self, s: &mut State, out: &mut Out, max_rows: usize, ncols: usize) -> Result<(), Error> {
+        self.fill_rows(s, out, max_rows, ncols).map_err(|(e, _)| self.conn.err(e).with_sql(self.sql.as_bytes()))
+    }
+
+    /// [Stmt::fill]; an error comes with the rows read before it (the
+    /// result is ended).
+    fn fill_rows(
+        &self,
+        s: &mut State,
+        out: &mut Out,
+        max_rows: usize,
+        ncols: usize,
+    ) -> Result<(), (turso::Error, u32)> {
         let count_at = out.buf.len();
         out.u32(0);
         let mut n = 0u32;
         let mut done = true;
         if let Some(rows) = s.rows.as_mut() {
             done = false;
+            let _running = self.conn.gate.read_recursive();
             let r: Result<(), turso::Error> = runtime().block_on(async {
                 while (n as usize) < max_rows.max(1) && (n == 0 || out.buf.len() - count_at < CHUNK_BYTES) {
                     match rows.next().await? {
@@ -182,7 +235,7 @@ impl Stmt {
             });
             if let Err(e) = r {
                 self.end_rows(s);
-                return Err(self.conn.err(e).with_sql(self.sql.as_bytes()));
+                return Err((e, n));
             }
             if max_rows == 0 {
                 done = true;
