@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DUNE = dune
 
-.PHONY: all deps build demo test test-ocaml5 bench bench-remote clean release test-release
+.PHONY: all deps build demo test test-ocaml5 bench bench-remote bench-synced clean release test-release
 
 all: build
 
@@ -47,6 +47,17 @@ bench-remote: deps
 	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
 	$(DUNE) build --profile release ./bench/bench.exe
 	./_build/default/bench/bench.exe remote "$(SQLD_URL)" \
+	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
+
+# Synced databases (#16) against tursodb --sync-server and sqld, both
+# already running (tools/install-tursodb.sh prints the tursodb path):
+#   make bench-synced SYNCED_URL=http://127.0.0.1:8081 SQLD_URL=http://127.0.0.1:8080
+bench-synced: deps
+	@test -n "$(SYNCED_URL)" -a -n "$(SQLD_URL)" || { echo "set SYNCED_URL (tursodb) and SQLD_URL (sqld)"; exit 2; }
+	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
+	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
+	$(DUNE) build --profile release ./bench/bench.exe
+	./_build/default/bench/bench.exe synced "$(SYNCED_URL)" "$(SQLD_URL)" \
 	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
 
 clean:

@@ -458,6 +458,114 @@ module RW = struct
     Printf.printf "old workflow (copy, sqldiff, apply): single insert 2-5 s, 1,000-row batch 10-30 s\n"
 end
 
+(* Synced databases (issue #16): what one write costs on a synced database
+   (the Turso engine, local) next to an embedded replica of sqld (written
+   through to the primary) and a local libSQL file; and the time to push
+   N rows from one client and pull them into another, next to the turso
+   crate used directly from Rust (native_bench synced). In interleaved
+   rounds: local, replica, synced, native, per round. *)
+module SY = struct
+  open Turso
+
+  let ok = ok_exn
+  let n_single = 200
+  let create name = Printf.sprintf "CREATE TABLE %s (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)" name
+  let row i = Value.[ int i; int (i * 3); text (text20 i) ]
+
+  (* single-row autocommit inserts into a new table: p50, p99 (ms) *)
+  let inserts db name =
+    let c = ok (Conn.connect db) in
+    ignore (ok (Conn.execute c (create name)));
+    let ins = ok (Conn.prepare c (Printf.sprintf "INSERT INTO %s VALUES (?, ?, ?)" name)) in
+    let l = List.init n_single (fun i -> RW.timed (fun () -> ignore (ok (Stmt.execute ins ~params:(`Positional (row (i + 1))))))) in
+    Stmt.close ins;
+    Conn.close c;
+    (RW.pct l 0.5 *. 1000., RW.pct l 0.99 *. 1000.)
+
+  (* [n] rows in one transaction on [a], pushed, then pulled by [b]: ms *)
+  let push_pull a b name n =
+    let ca = ok (Conn.connect a) and cb = ok (Conn.connect b) in
+    ignore (ok (Conn.execute ca (create name)));
+    ignore (ok (Db.push a));
+    ignore (ok (Db.pull b));
+    let ins = ok (Conn.prepare ca (Printf.sprintf "INSERT INTO %s VALUES (?, ?, ?)" name)) in
+    ignore (ok (Stmt.execute_many ins (List.init n (fun i -> row (i + 1)))));
+    Stmt.close ins;
+    let push = RW.timed (fun () -> ignore (ok (Db.push a))) in
+    let pull = RW.timed (fun () -> if not (ok (Db.pull b)) then failwith "pull: nothing") in
+    (match ok (Conn.query_one cb ("SELECT count(*) FROM " ^ name)) with
+     | Some r when Value.equal (Row.get r 0) (Value.int n) -> ()
+     | _ -> failwith "pull: rows missing");
+    List.iter Conn.close [ ca; cb ];
+    (push *. 1000., pull *. 1000.)
+
+  let run ~synced_url ~sqld_url ~native ~rounds =
+    let results = Hashtbl.create 16 in
+    let add k v = Hashtbl.replace results k (v :: Option.value (Hashtbl.find_opt results k) ~default:[]) in
+    let dir = temp_dir () in
+    Fun.protect ~finally:(fun () -> rm_rf dir) @@ fun () ->
+    let fresh =
+      let k = ref 0 in
+      fun name -> incr k; Filename.concat dir (Printf.sprintf "%s-%d.db" name !k)
+    in
+    let tag round k = Printf.sprintf "%d_%d_%d" (Unix.getpid ()) round k in
+    for round = 1 to rounds do
+      let local = ok (Db.open_local (fresh "local")) in
+      let p50, p99 = inserts local ("t_" ^ tag round 0) in
+      add "insert p50 (ms): local libSQL file" p50;
+      add "insert p99 (ms): local libSQL file" p99;
+      Db.close local;
+      let replica = ok (Db.open_replica ~path:(fresh "replica") ~url:sqld_url ~auth_token:"" ()) in
+      let p50, p99 = inserts replica ("t_" ^ tag round 1) in
+      add "insert p50 (ms): replica of sqld" p50;
+      add "insert p99 (ms): replica of sqld" p99;
+      Db.close replica;
+      let a = ok (Db.open_synced ~path:(fresh "synced") ~url:synced_url ~auth_token:"" ()) in
+      let p50, p99 = inserts a ("t_" ^ tag round 2) in
+      add "insert p50 (ms): synced (turso)" p50;
+      add "insert p99 (ms): synced (turso)" p99;
+      ignore (ok (Db.push a));
+      List.iter
+        (fun n ->
+          let b = ok (Db.open_synced ~path:(fresh "synced-b") ~url:synced_url ~auth_token:"" ()) in
+          let push, pull = push_pull a b (Printf.sprintf "t_%s_%d" (tag round 3) n) n in
+          add (Printf.sprintf "push %d rows (ms): turso" n) push;
+          add (Printf.sprintf "pull %d rows (ms): turso" n) pull;
+          Db.close b;
+          match native with
+          | None -> ()
+          | Some p ->
+            let d = Filename.concat dir (Printf.sprintf "native-%d-%d" round n) in
+            Unix.mkdir d 0o700;
+            let l = run_lines (Printf.sprintf "%s synced %s %s %d" (Filename.quote p) (Filename.quote synced_url) d n) in
+            add (Printf.sprintf "push %d rows (ms): native Rust turso" n) (List.assoc "synced_push_ms" l);
+            add (Printf.sprintf "pull %d rows (ms): native Rust turso" n) (List.assoc "synced_pull_ms" l);
+            if n = 1_000 then begin
+              add "insert p50 (ms): native Rust turso" (List.assoc "synced_insert_p50_ms" l);
+              add "insert p99 (ms): native Rust turso" (List.assoc "synced_insert_p99_ms" l)
+            end)
+        [ 1_000; 100_000 ];
+      Db.close a
+    done;
+    Printf.printf "Synced databases: %d interleaved rounds; tursodb at %s, sqld at %s\n\n" rounds synced_url sqld_url;
+    Printf.printf "| measure | min | median | max |\n|---|---:|---:|---:|\n";
+    let keys = List.sort compare (Hashtbl.fold (fun k _ acc -> k :: acc) results []) in
+    List.iter
+      (fun k ->
+        let l = List.sort compare (Hashtbl.find results k) in
+        Printf.printf "| %s | %.2f | %.2f | %.2f |\n" k (List.hd l) (median l) (List.nth l (List.length l - 1)))
+      keys;
+    let ratio what n =
+      match (Hashtbl.find_opt results (Printf.sprintf "%s %d rows (ms): turso" what n),
+             Hashtbl.find_opt results (Printf.sprintf "%s %d rows (ms): native Rust turso" what n)) with
+      | Some t, Some r -> Printf.printf "%s %d rows: turso-ocaml at %.2fx the native speed (median of per-round ratios)\n" what n
+                            (median (List.map2 (fun t r -> r /. t) t r))
+      | _ -> ()
+    in
+    print_newline ();
+    List.iter (fun n -> ratio "push" n; ratio "pull" n) [ 1_000; 100_000 ]
+end
+
 (* ---------------------------------------------------------------- sqlite3 *)
 
 module S = struct
@@ -646,6 +754,15 @@ let () =
   | [ "lwt"; dir ] -> L.run dir
   | [ "lwt-remote"; url ] -> R.run url
   | [ "remote-run"; url; dir ] -> RW.run url dir
+  | "synced" :: synced_url :: sqld_url :: rest ->
+    let rec opts native rounds = function
+      | "--native" :: p :: r -> opts (Some p) rounds r
+      | "--rounds" :: n :: r -> opts native (int_of_string n) r
+      | [] -> (native, rounds)
+      | x :: _ -> failwith ("unknown option " ^ x)
+    in
+    let native, rounds = opts None 5 rest in
+    SY.run ~synced_url ~sqld_url ~native ~rounds
   | [ "remote"; url ] -> RW.table ~url ~native:None
   | [ "remote"; url; "--native"; p ] -> RW.table ~url ~native:(Some p)
   | "all" :: rest ->

@@ -240,9 +240,11 @@ module type S = sig
         yet on top of them, and the last push wins a conflict on a row.
         A new file is first downloaded from the server ([bootstrap],
         default [true]); a file synced before opens without the server.
-        [timeout] (seconds, default [10.]) bounds opening and each push,
-        pull and checkpoint: a server that is down or silent is a
-        [`Network] or [`Timeout] error within it, and nothing is lost.
+        [timeout] (seconds, default [10.]) bounds opening and each push
+        and pull's exchange with the server: a server that is down or
+        silent is a [`Network] or [`Timeout] error within it, and nothing
+        is lost (applying the changes a pull brought, and a {!checkpoint},
+        are local work and run to their end).
         [long_poll_timeout]: how long a pull may wait on the server for
         changes (default: it does not wait). [client_name] names this
         client to the server.

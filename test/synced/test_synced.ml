@@ -157,6 +157,17 @@ let test_snapshot =
       ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('newer')"));
       ignore (ok (Db.push a));
       Alcotest.(check bool) "after a result read to its end" true (ok (Db.pull b));
+      (* a result set still open when its connection closes: closing it
+         afterwards lets go of it too (the pull is not refused forever) *)
+      let c2 = ok (Conn.connect b) in
+      let rows = ok (Conn.query c2 "SELECT id FROM t") in
+      ignore (ok (Rows.next rows));
+      Conn.close c2;
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('newest')"));
+      ignore (ok (Db.push a));
+      ignore (err ~kind:`Busy (Db.pull b));
+      Rows.close rows;
+      Alcotest.(check bool) "its connection closed, then the result: pull" true (ok (Db.pull b));
       List.iter Conn.close [ ca; cb ];
       List.iter Db.close [ a; b ])
 
@@ -206,6 +217,11 @@ let test_auto_push =
       ignore (ok (Stmt.execute_many ins (List.init 10 (fun i -> [ Value.int i ]))));
       Stmt.close ins;
       ignore (eventually "execute_many reaches the other client" (fun () -> seen () = 31));
+      (* a write read as a query (RETURNING) commits too *)
+      (match ok (Conn.query_one ca "INSERT INTO t (v) VALUES ('returning') RETURNING id") with
+       | Some _ -> ()
+       | None -> Alcotest.fail "RETURNING: no row");
+      ignore (eventually "INSERT ... RETURNING reaches the other client" (fun () -> seen () = 32));
       List.iter Conn.close [ ca; cb ];
       List.iter Db.close [ a; b ])
 

@@ -5,6 +5,9 @@
 //! Usage: native_bench DIR             local workloads
 //!        native_bench remote URL DIR  remote and replica workloads against
 //!                                     sqld (see `remote` below)
+//!        native_bench synced URL DIR N  a synced database (the turso
+//!                                     crate) against tursodb --sync-server
+//!                                     (see `synced` below)
 
 use std::time::Instant;
 
@@ -40,6 +43,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("remote") {
         return remote(&args[2], &args[3]).await;
+    }
+    if args.get(1).map(String::as_str) == Some("synced") {
+        return synced(&args[2], &args[3], args[4].parse().unwrap()).await;
     }
     let dir = args.get(1).expect("usage: native_bench DIR");
     let conn = open(&format!("{dir}/native.db")).await;
@@ -238,7 +244,11 @@ async fn remote(url: &str, dir: &str) {
             let Some(row) = rows.next().await.unwrap() else {
                 let mut r = conn.query(&format!("SELECT count(*), max(id) FROM {table}"), ()).await.unwrap();
                 let r = r.next().await.unwrap().unwrap();
-                panic!("no row for id {key} of {id}: the table has {:?} rows, max id {:?}", r.get_value(0), r.get_value(1));
+                panic!(
+                    "no row for id {key} of {id}: the table has {:?} rows, max id {:?}",
+                    r.get_value(0),
+                    r.get_value(1)
+                );
             };
             assert!(matches!(row.get_value(0).unwrap(), Value::Text(_)));
             drop(row);
@@ -248,4 +258,49 @@ async fn remote(url: &str, dir: &str) {
         }
         report(prefix, "read", lat);
     }
+}
+
+/// The synced workloads of bench/bench.ml's `SY`, on the turso crate
+/// directly: single-row inserts (autocommit, local), then N rows inserted
+/// in one transaction, pushed by one client and pulled by another (which
+/// bootstrapped before). Table `t_native_N` (fresh per run: the caller
+/// gives a fresh N or server).
+async fn synced(url: &str, dir: &str, n: i64) {
+    let open = |name: &str| {
+        turso::sync::Builder::new_remote(&format!("{dir}/{name}")).with_remote_url(url).bootstrap_if_empty(true).build()
+    };
+    let a = open("native-a.db").await.unwrap();
+    let b = open("native-b.db").await.unwrap();
+    let ca = a.connect().await.unwrap();
+    let cb = b.connect().await.unwrap();
+    let table = format!("t_native_{n}_{}", std::process::id());
+    ca.execute(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"), ()).await.unwrap();
+    a.push().await.unwrap();
+    b.pull().await.unwrap();
+    let mut times = Vec::new();
+    let mut ins = ca.prepare(&format!("INSERT INTO {table} VALUES (?, ?, ?)")).await.unwrap();
+    for i in 1..=200i64 {
+        let t = Instant::now();
+        ins.execute(turso::params![i, i * 3, text20(i)]).await.unwrap();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!("synced_insert_p50_ms {}", times[times.len() / 2] * 1000.);
+    println!("synced_insert_p99_ms {}", times[times.len() * 99 / 100] * 1000.);
+    a.push().await.unwrap();
+    b.pull().await.unwrap();
+    ca.execute("BEGIN", ()).await.unwrap();
+    for i in 1000..1000 + n {
+        ins.execute(turso::params![i, i * 3, text20(i)]).await.unwrap();
+    }
+    ca.execute("COMMIT", ()).await.unwrap();
+    let t = Instant::now();
+    a.push().await.unwrap();
+    println!("synced_push_ms {}", t.elapsed().as_secs_f64() * 1000.);
+    let t = Instant::now();
+    assert!(b.pull().await.unwrap());
+    println!("synced_pull_ms {}", t.elapsed().as_secs_f64() * 1000.);
+    let mut r = cb.query(&format!("SELECT count(*) FROM {table}"), ()).await.unwrap();
+    let row = r.next().await.unwrap().unwrap();
+    assert_eq!(row.get_value(0).unwrap(), turso::Value::Integer(200 + n));
 }

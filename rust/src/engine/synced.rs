@@ -246,7 +246,14 @@ impl Db {
         r
     }
 
-    /// One step of a sync operation, bounded by the timeout.
+    /// A local step of a sync operation (applying pulled changes, a
+    /// checkpoint): not bounded by the timeout, which would drop it half
+    /// done (its transaction open, the engine's metadata behind the file).
+    fn local<T>(&self, f: impl std::future::Future<Output = turso::Result<T>>) -> Result<T, Error> {
+        runtime().block_on(f).map_err(|e| scrub(&self.token, error(e)))
+    }
+
+    /// A network step of a sync operation, bounded by the timeout.
     fn timed<T>(&self, what: &str, f: impl std::future::Future<Output = turso::Result<T>>) -> Result<T, Error> {
         runtime().block_on(async {
             match tokio::time::timeout(self.timeout, f).await {
@@ -333,7 +340,7 @@ impl Db {
                 return Ok(false);
             };
             let _quiet = self.quiet("pull")?;
-            self.timed("pull", db.apply_changes(changes))?;
+            self.local(db.apply_changes(changes))?;
             Ok(true)
         })
     }
@@ -363,7 +370,7 @@ impl Db {
     pub fn checkpoint(&self) -> Result<Out, Error> {
         self.in_turn(|db| {
             let _quiet = self.quiet("checkpoint")?;
-            self.timed("checkpoint", db.checkpoint())
+            self.local(db.checkpoint())
         })?;
         Ok(Out::ok())
     }
@@ -442,12 +449,17 @@ pub fn now_ms() -> i64 {
 pub struct BusyRetries {
     deadline: Option<std::time::Instant>,
     pause: Duration,
+    conn: Option<turso::Connection>,
 }
 
 impl BusyRetries {
     /// Whether to try again: if so, after a pause (1 ms, doubling to 50).
     pub fn again(&mut self) -> bool {
         if !self.deadline.is_some_and(|d| std::time::Instant::now() < d) {
+            return false;
+        }
+        // the Busy may have left a transaction open: then not again
+        if !self.conn.as_ref().is_some_and(|c| c.is_autocommit().unwrap_or(false)) {
             return false;
         }
         std::thread::sleep(self.pause);
@@ -601,9 +613,10 @@ impl Conn {
     /// When and how long to try a statement again after Busy (see
     /// [Conn::again_if_busy]).
     pub fn busy_retries(&self) -> BusyRetries {
-        let autocommit = self.c().ok().and_then(|c| c.is_autocommit().ok()).unwrap_or(false);
+        let conn = self.c().ok();
+        let autocommit = conn.as_ref().and_then(|c| c.is_autocommit().ok()).unwrap_or(false);
         let deadline = autocommit.then(|| std::time::Instant::now() + self.state.lock().busy_timeout);
-        BusyRetries { deadline, pause: Duration::from_millis(1) }
+        BusyRetries { deadline, pause: Duration::from_millis(1), conn }
     }
 
     pub fn last_insert_rowid(&self) -> Result<i64, Error> {
@@ -669,8 +682,16 @@ impl Conn {
         if crate::sql::sets_changes(sql, n) {
             self.state.lock().changes = n as i64;
         }
+        self.maybe_committed(sql);
+    }
+
+    /// After `sql` ran: with a push after every commit asked for, one is
+    /// asked for if it wrote something and the connection is in autocommit
+    /// mode (a ROLLBACK, and statements that read only, write nothing).
+    pub fn maybe_committed(&self, sql: &str) {
         if let Some(bg) = &self.background {
-            if !crate::sql::is_read_only(sql) && self.is_autocommit().unwrap_or(false) {
+            let rollback = crate::sql::leading_words(sql.as_bytes(), 1).first().is_some_and(|w| w == "ROLLBACK");
+            if !rollback && !crate::sql::is_read_only(sql) && self.is_autocommit().unwrap_or(false) {
                 bg.committed();
             }
         }

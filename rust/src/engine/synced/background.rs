@@ -114,11 +114,11 @@ impl Background {
             if pull {
                 // skipped (result sets open, say) or failed: in the stats;
                 // the next turn tries again
-                let _ = db.pull_changes();
+                let _ = guarded(&db, "pull", || db.pull_changes());
                 next_pull = after(self.pull_every);
             }
             if push {
-                match db.push_changes() {
+                match guarded(&db, "push", || db.push_changes()) {
                     Ok(_) => {
                         retry = None;
                         backoff = FIRST_RETRY;
@@ -134,6 +134,20 @@ impl Background {
                 next_push = after(self.push_every);
             }
             drop(db);
+        }
+    }
+}
+
+/// Runs a background operation; a panic in the engine (it has a few on
+/// its sync paths) is a failure in the stats instead of the silent end of
+/// the thread.
+fn guarded<T>(db: &Db, what: &str, f: impl FnOnce() -> Result<T, crate::error::Error>) -> Result<T, ()> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(drop),
+        Err(_) => {
+            let message = format!("background {what}: the Turso engine panicked");
+            db.stats.sync_done(std::time::SystemTime::now(), Duration::ZERO, Err(&message));
+            Err(())
         }
     }
 }

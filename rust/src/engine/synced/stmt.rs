@@ -60,13 +60,16 @@ impl Stmt {
         Ok(s)
     }
 
-    /// Ends the result being read (its snapshot let go).
+    /// Ends the result being read (its snapshot let go); a writing
+    /// statement (`INSERT ... RETURNING`) has committed then, in
+    /// autocommit mode.
     fn end_rows(&self, s: &mut State) {
         if s.rows.take().is_some() {
             self.conn.open_results.fetch_sub(1, Ordering::AcqRel);
             if let Some(st) = &s.stmt {
                 let _ = st.reset();
             }
+            self.conn.maybe_committed(&self.sql);
         }
     }
 
@@ -259,18 +262,31 @@ impl Stmt {
         &self.conn.serial
     }
 
+    /// Ends the result (if `generation` is still the current one), even
+    /// on a closed connection, so that the count of open results is right.
     pub fn reset(&self, generation: Option<u64>) -> Result<(), Error> {
-        let mut s = self.live()?;
-        if generation.is_none_or(|g| g == s.generation) {
-            self.end_rows(&mut s);
-            s.generation += 1;
+        {
+            let mut s = self.state.lock();
+            if generation.is_none_or(|g| g == s.generation) {
+                self.end_rows(&mut s);
+                s.generation += 1;
+            }
         }
-        Ok(())
+        self.live().map(drop)
     }
 
     pub fn close(&self) {
         let mut s = self.state.lock();
         self.end_rows(&mut s);
         s.stmt = None;
+    }
+}
+
+/// A statement freed with its result still open gives the count back.
+impl Drop for Stmt {
+    fn drop(&mut self) {
+        if self.state.get_mut().rows.take().is_some() {
+            self.conn.open_results.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
