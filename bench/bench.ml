@@ -743,6 +743,16 @@ let all ~native ~runs =
     (List.assoc "rss_kb_after_10k" l /. 1024.)
     (List.assoc "rss_kb_after_1m" l /. 1024.)
 
+(* [--native PATH] [--runs N], in any order *)
+let options ~runs rest =
+  let rec go native runs = function
+    | "--native" :: p :: r -> go (Some p) runs r
+    | "--runs" :: n :: r -> go native (int_of_string n) r
+    | [] -> (native, runs)
+    | x :: _ -> failwith ("unknown option " ^ x)
+  in
+  go None runs rest
+
 let () =
   match List.tl (Array.to_list Sys.argv) with
   | [ "turso"; dir ] -> T.run dir
@@ -755,25 +765,14 @@ let () =
   | [ "lwt-remote"; url ] -> R.run url
   | [ "remote-run"; url; dir ] -> RW.run url dir
   | "synced" :: synced_url :: sqld_url :: rest ->
-    let rec opts native rounds = function
-      | "--native" :: p :: r -> opts (Some p) rounds r
-      | "--rounds" :: n :: r -> opts native (int_of_string n) r
-      | [] -> (native, rounds)
-      | x :: _ -> failwith ("unknown option " ^ x)
-    in
-    let native, rounds = opts None 5 rest in
+    let native, rounds = options ~runs:5 rest in
     SY.run ~synced_url ~sqld_url ~native ~rounds
   | [ "remote"; url ] -> RW.table ~url ~native:None
   | [ "remote"; url; "--native"; p ] -> RW.table ~url ~native:(Some p)
   | "all" :: rest ->
-    let rec opts native runs = function
-      | "--native" :: p :: r -> opts (Some p) runs r
-      | "--runs" :: n :: r -> opts native (int_of_string n) r
-      | [] -> (native, runs)
-      | x :: _ -> failwith ("unknown option " ^ x)
-    in
-    let native, runs = opts None 3 rest in
+    let native, runs = options ~runs:3 rest in
     all ~native ~runs
   | _ ->
-    prerr_endline "usage: bench.exe all [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
+    prerr_endline
+      "usage: bench.exe all [--native PATH] [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
     exit 2

@@ -163,8 +163,19 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         ?pull_interval ?(auto_push = false) ~path ~url ~auth_token () =
       let poll = Option.value long_poll_timeout ~default:0. in
       let push_every = Option.value push_interval ~default:0. and pull_every = Option.value pull_interval ~default:0. in
+      let bad_url =
+        match Config.scheme url with
+        | Some ("libsql" | "https" | "http") -> None
+        | _ when url = "" -> None (* the engine's Config error says so *)
+        | s ->
+          Some
+            (Error.make `Config
+               (Printf.sprintf "Db.open_synced: the URL must start with libsql://, https:// or http:// (%s)"
+                  (match s with Some s -> "it starts with " ^ s ^ "://" | None -> "it has no scheme")))
+      in
       checked
-        [ bad_durations
+        [ bad_url;
+          bad_durations
             [ ("Db.open_synced: timeout", timeout, true); ("Db.open_synced: long_poll_timeout", poll, false);
               ("Db.open_synced: push_interval", push_every, false); ("Db.open_synced: pull_interval", pull_every, false) ] ]
       @@ fun () ->

@@ -30,3 +30,6 @@ type env
 
 val env : ?env_file:string -> unit -> env
 val var : env -> string -> string option
+
+val scheme : string -> string option
+(** The scheme of ["scheme://..."], lowercase, if the text has one. *)

@@ -386,6 +386,47 @@ let test_server_down () =
     Conn.close ca;
     Db.close a
 
+(* Wrong URLs: none, not a URL, and a server that is not a sync server
+   (an HTTP server answering 404 to everything): each a clear error within
+   the timeout, never a crash, and the token in none of them. *)
+let test_wrong_url () =
+  let e = err ~kind:`Config (Db.open_synced ~path:(client_path ()) ~url:"" ~auth_token:token ()) in
+  Alcotest.(check bool) ("no URL: " ^ e.message) true (contains e.message "URL");
+  let within what f =
+    let t0 = Unix.gettimeofday () in
+    let e = err (f ()) in
+    let took = Unix.gettimeofday () -. t0 in
+    Alcotest.(check bool) (Printf.sprintf "%s: %s (%.2f s)" what (Error.to_string e) took) true (took < 3.);
+    Alcotest.(check bool) (what ^ ": the token is not in it") false (contains (Error.to_string e) token);
+    e
+  in
+  List.iter
+    (fun url ->
+      let e = within url (fun () -> Db.open_synced ~timeout:1. ~path:(client_path ()) ~url ~auth_token:token ()) in
+      Alcotest.(check bool) (url ^ ": a Config error") true (e.kind = `Config))
+    [ "not a url"; "ftp://127.0.0.1/x"; "file:local.db" ];
+  let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.setsockopt l Unix.SO_REUSEADDR true;
+  let port = Sqld.free_port () in
+  Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, port));
+  Unix.listen l 16;
+  let answer c =
+    let buf = Bytes.create 65536 in
+    (try ignore (Unix.read c buf 0 65536) with Unix.Unix_error _ -> ());
+    let body = "not found" in
+    let reply = Printf.sprintf "HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" (String.length body) body in
+    (try ignore (Unix.write_substring c reply 0 (String.length reply)) with Unix.Unix_error _ -> ());
+    Unix.close c
+  in
+  ignore (Thread.create (fun () -> try while true do let c, _ = Unix.accept l in answer c done with Unix.Unix_error _ -> ()) ());
+  let e =
+    within "a server that is not a sync server" (fun () ->
+        Db.open_synced ~timeout:1. ~path:(client_path ()) ~url:(Printf.sprintf "http://127.0.0.1:%d" port) ~auth_token:token ())
+  in
+  Alcotest.(check bool) ("says what the server answered: " ^ e.message) true (contains e.message "404");
+  Unix.shutdown l Unix.SHUTDOWN_ALL;
+  Unix.close l
+
 (* A server that accepts connections and never answers: open (a new file)
    and push fail with a Timeout within the timeout; with the real server
    back on the same port, the next push delivers everything once. *)
@@ -571,5 +612,6 @@ let () =
   in
   if Tursodb.bin = None then Tursodb.no_server (Printf.sprintf "%d cases not run" (List.length server));
   Alcotest.run "turso synced"
-    (("no server", [ tc "server down" test_server_down; tc "server silent" test_server_silent; tc "push, pull on other modes" test_not_synced ])
+    (("no server", [ tc "server down" test_server_down; tc "server silent" test_server_silent; tc "wrong URLs" test_wrong_url;
+          tc "push, pull on other modes" test_not_synced ])
      :: (if Tursodb.bin = None then [] else [ ("tursodb", server) ]))
