@@ -71,9 +71,15 @@ let config t =
         | _ -> Option.value (Sys.getenv_opt "TURSO_AUTH_TOKEN") ~default:"")
     in
     let synced = match t.synced with Some p -> Some p | None -> Config.var (Config.env ~env_file:t.env_file ()) "TURSO_SYNCED_PATH" in
-    if synced <> None then Ok (Config.Synced { path = Option.get synced; url; auth_token })
-    else if t.no_replica then Ok (Config.Remote { url; auth_token })
-    else Ok (Config.Replica { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token })
+    (match synced with
+    | Some path ->
+      Result.map
+        (fun (push_interval, pull_interval, auto_push) ->
+          Config.synced ?push_interval ?pull_interval ~auto_push ~path ~url ~auth_token ())
+        (Config.background (Config.env ~env_file:t.env_file ()))
+    | None ->
+      if t.no_replica then Ok (Config.Remote { url; auth_token })
+      else Ok (Config.Replica { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token }))
   | None, None -> Config.of_env ~env_file:t.env_file ()
 
 let with_conn t f =
@@ -407,7 +413,7 @@ let doctor t =
   in
   (match config with
    | Ok (Config.Replica { path; _ }) -> check_file "replica file" path
-   | Ok (Config.Synced { path; url; auth_token }) -> check_synced ~path ~url ~auth_token
+   | Ok (Config.Synced { path; url; auth_token; _ }) -> check_synced ~path ~url ~auth_token
    | Ok (Config.Local path) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
      check_file "database file" path
    | _ -> ());

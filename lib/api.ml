@@ -227,7 +227,8 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       | Config.Local path -> open_local path
       | Config.Remote { url; auth_token } -> open_remote ?timeout ~url ~auth_token ()
       | Config.Replica { path; url; auth_token } -> open_replica ?timeout ~path ~url ~auth_token ()
-      | Config.Synced { path; url; auth_token } -> open_synced ?timeout ~path ~url ~auth_token ()
+      | Config.Synced { path; url; auth_token; push_interval; pull_interval; auto_push } ->
+        open_synced ?timeout ?push_interval ?pull_interval ~auto_push ~path ~url ~auth_token ()
 
     let of_env ?env_file () =
       match Config.of_env ?env_file () with

@@ -276,7 +276,10 @@ module type S = sig
         {!Turso.retry} works) while a result set of the database is open
         (not read to its end nor closed) or one of its connections is in a
         transaction. Syncs run one at a time (a call may first wait for
-        one under way). Not yet: partial sync, encryption. *)
+        one under way, itself bounded by [timeout]). Not yet: encryption,
+        and partial sync (the engine's partial sync makes a read that needs
+        a page not downloaded yet wait forever for a server that is down:
+        see the README). *)
 
     val push : t -> (int, Error.t) result io
     (** Sends the local changes not pushed yet to the server; returns how
@@ -324,7 +327,13 @@ module type S = sig
           remote database directly, without a replica;
         - [TURSO_SYNCED_PATH]: for a remote URL, open a synced database
           (Turso engine, {!open_synced}) with this file instead of a
-          replica.
+          replica; and for it, [TURSO_PUSH_INTERVAL] and
+          [TURSO_PULL_INTERVAL] (seconds) and [TURSO_AUTO_PUSH] ([1],
+          [true], [yes], [on] or [0], [false], [no], [off]): its background
+          work. A value that is none of these, or one of these three
+          without [TURSO_SYNCED_PATH] for a remote URL, is a [`Config] error
+          that names the variable (a typo never leaves an app silently not
+          pushing).
 
         Variables are also read from [env_file] (default [".env"], if it
         exists): [KEY=VALUE] lines, [#] comments, an optional [export]

@@ -5,7 +5,17 @@ type t =
   | Local of string
   | Remote of { url : string; auth_token : string }
   | Replica of { path : string; url : string; auth_token : string }
-  | Synced of { path : string; url : string; auth_token : string }
+  | Synced of {
+      path : string;
+      url : string;
+      auth_token : string;
+      push_interval : float option;
+      pull_interval : float option;
+      auto_push : bool;
+    }
+
+let synced ?push_interval ?pull_interval ?(auto_push = false) ~path ~url ~auth_token () =
+  Synced { path; url; auth_token; push_interval; pull_interval; auto_push }
 
 let default_replica_path = "turso-replica.db"
 
@@ -42,6 +52,33 @@ let var e name =
   | Some v when v <> "" -> Some v
   | _ -> ( match List.assoc_opt name (List.rev e.file) with Some v when v <> "" -> Some v | _ -> None)
 
+(* A synced database's background work: TURSO_PUSH_INTERVAL and
+   TURSO_PULL_INTERVAL (seconds), TURSO_AUTO_PUSH (a yes or a no). A value
+   that is neither is an error naming the variable, not a silent default:
+   a typo would otherwise leave an app never pushing. *)
+let background_vars = [ "TURSO_PUSH_INTERVAL"; "TURSO_PULL_INTERVAL"; "TURSO_AUTO_PUSH" ]
+
+let background e =
+  let bad name v what = Error (Error.make `Config (Printf.sprintf "%s=%s: %s" name v what)) in
+  let interval name =
+    match var e name with
+    | None -> Ok None
+    | Some v -> (
+      match float_of_string_opt (String.trim v) with
+      | Some f when f > 0. && Float.is_finite f -> Ok (Some f)
+      | _ -> bad name v "not a number of seconds above 0")
+  in
+  let ( let* ) = Result.bind in
+  let* push_interval = interval "TURSO_PUSH_INTERVAL" in
+  let* pull_interval = interval "TURSO_PULL_INTERVAL" in
+  let* auto_push =
+    match Option.map String.lowercase_ascii (var e "TURSO_AUTO_PUSH") with
+    | None | Some ("0" | "false" | "no" | "off") -> Ok false
+    | Some ("1" | "true" | "yes" | "on") -> Ok true
+    | Some _ -> bad "TURSO_AUTO_PUSH" (Option.get (var e "TURSO_AUTO_PUSH")) "say 1, true, yes or on, or 0, false, no or off"
+  in
+  Ok (push_interval, pull_interval, auto_push)
+
 (* TURSO_REPLICA_PATH=none means: no replica, the remote database itself *)
 let no_replica e = var e "TURSO_REPLICA_PATH" = Some "none"
 
@@ -66,7 +103,15 @@ let of_env ?env_file () =
   | Some url ->
     let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
     match var e "TURSO_SYNCED_PATH" with
-    | Some path -> Ok (Synced { path; url; auth_token })
+    | Some path ->
+      Result.map
+        (fun (push_interval, pull_interval, auto_push) ->
+          Synced { path; url; auth_token; push_interval; pull_interval; auto_push })
+        (background e)
+    | None ->
+    match List.find_opt (fun v -> var e v <> None) background_vars with
+    | Some v ->
+      Error (Error.make `Config (Printf.sprintf "%s is for a synced database: set TURSO_SYNCED_PATH too (or unset %s)" v v))
     | None ->
     if no_replica e then Ok (Remote { url; auth_token })
     else
@@ -80,7 +125,13 @@ let to_string = function
   | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" (redact_url url) (token_note auth_token)
   | Replica { path; url; auth_token } ->
     Printf.sprintf "embedded replica %s of %s, auth token %s" path (redact_url url) (token_note auth_token)
-  | Synced { path; url; auth_token } ->
-    Printf.sprintf "synced database %s (Turso engine) of %s, auth token %s" path (redact_url url) (token_note auth_token)
+  | Synced { path; url; auth_token; push_interval; pull_interval; auto_push } ->
+    let every what = Option.map (Printf.sprintf "%s every %g s" what) in
+    let background =
+      List.filter_map Fun.id
+        [ every "push" push_interval; every "pull" pull_interval; (if auto_push then Some "every commit pushed" else None) ]
+    in
+    Printf.sprintf "synced database %s (Turso engine) of %s, auth token %s%s" path (redact_url url) (token_note auth_token)
+      (if background = [] then "" else "; " ^ String.concat ", " background)
 
 let pp ppf t = Format.pp_print_string ppf (to_string t)

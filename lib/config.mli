@@ -5,8 +5,22 @@ type t =
   | Local of string  (** a path, [":memory:"] or a [file:] URI *)
   | Remote of { url : string; auth_token : string }
   | Replica of { path : string; url : string; auth_token : string }
-  | Synced of { path : string; url : string; auth_token : string }
-      (** a synced database (Turso engine): {!Turso.Db.open_synced} *)
+  | Synced of {
+      path : string;
+      url : string;
+      auth_token : string;
+      push_interval : float option;
+      pull_interval : float option;
+      auto_push : bool;
+    }
+      (** a synced database (Turso engine) and its background work:
+          {!Turso.Db.open_synced} *)
+
+val synced :
+  ?push_interval:float -> ?pull_interval:float -> ?auto_push:bool -> path:string -> url:string -> auth_token:string ->
+  unit -> t
+(** A [Synced] configuration, with no background work unless asked (as
+    {!Turso.Db.open_synced}). *)
 
 val of_env : ?env_file:string -> unit -> (t, Error.t) result
 (** The configuration the environment names (see {!Turso.Db.of_env} for the
@@ -30,6 +44,9 @@ type env
 
 val env : ?env_file:string -> unit -> env
 val var : env -> string -> string option
+
+val background : env -> (float option * float option * bool, Error.t) result
+(** TURSO_PUSH_INTERVAL, TURSO_PULL_INTERVAL and TURSO_AUTO_PUSH. *)
 
 val scheme : string -> string option
 (** The scheme of ["scheme://..."], lowercase, if the text has one. *)

@@ -6,8 +6,16 @@
 open Turso
 
 let ok = function Ok x -> x | Error e -> Alcotest.failf "unexpected error: %s" (Error.to_string e)
+let err ~kind = function
+  | Ok _ -> Alcotest.fail "expected an error"
+  | Error e ->
+    Alcotest.(check bool) ("kind of " ^ Error.to_string e) true (e.Error.kind = kind);
+    e
+
 let clear () =
-  List.iter (fun v -> Unix.putenv v "") [ "TURSO_DATABASE_URL"; "TURSO_AUTH_TOKEN"; "TURSO_REPLICA_PATH"; "TURSO_SYNCED_PATH" ]
+  List.iter (fun v -> Unix.putenv v "")
+    [ "TURSO_DATABASE_URL"; "TURSO_AUTH_TOKEN"; "TURSO_REPLICA_PATH"; "TURSO_SYNCED_PATH"; "TURSO_PUSH_INTERVAL";
+      "TURSO_PULL_INTERVAL"; "TURSO_AUTO_PUSH" ]
 
 let tmp_dir () =
   let d = Filename.temp_file "turso-env" "" in
@@ -116,12 +124,36 @@ let test_config () =
    | c -> Alcotest.failf "expected remote without token, got %s" (Config.to_string c));
   write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_AUTH_TOKEN=%s\nTURSO_SYNCED_PATH=s.db\n" secret);
   (match ok (Config.of_env ~env_file:env ()) with
-   | Config.Synced { path = "s.db"; url = "http://127.0.0.1:9"; auth_token } as c ->
+   | Config.Synced { path = "s.db"; url = "http://127.0.0.1:9"; auth_token; push_interval = None; pull_interval = None; auto_push = false } as c ->
      Alcotest.(check string) "synced: token" secret auth_token;
      let text = Config.to_string c in
      Alcotest.(check bool) ("synced: said, token not shown: " ^ text) true
        (contains text "synced database s.db" && not (contains text secret))
-   | c -> Alcotest.failf "expected a synced database, got %s" (Config.to_string c));
+   | c -> Alcotest.failf "expected a synced database, no background work, got %s" (Config.to_string c));
+  (* its background work, from the environment *)
+  let synced_env extra =
+    write env (Printf.sprintf "TURSO_DATABASE_URL=http://127.0.0.1:9\nTURSO_SYNCED_PATH=s.db\n%s" extra);
+    Config.of_env ~env_file:env ()
+  in
+  (match ok (synced_env "TURSO_PUSH_INTERVAL=2.5\nTURSO_PULL_INTERVAL=60\nTURSO_AUTO_PUSH=Yes\n") with
+   | Config.Synced { push_interval = Some 2.5; pull_interval = Some 60.; auto_push = true; _ } as c ->
+     Alcotest.(check string) "said" "synced database s.db (Turso engine) of http://127.0.0.1:9, auth token not set; push every 2.5 s, pull every 60 s, every commit pushed"
+       (Config.to_string c)
+   | c -> Alcotest.failf "expected a synced database with background work, got %s" (Config.to_string c));
+  (match ok (synced_env "TURSO_AUTO_PUSH=off\n") with
+   | Config.Synced { auto_push = false; push_interval = None; _ } -> ()
+   | c -> Alcotest.failf "TURSO_AUTO_PUSH=off: got %s" (Config.to_string c));
+  List.iter
+    (fun (extra, names) ->
+      let e = err ~kind:`Config (synced_env extra) in
+      Alcotest.(check bool) (extra ^ ": named in " ^ e.Error.message) true (contains e.Error.message names))
+    [ ("TURSO_PUSH_INTERVAL=5s\n", "TURSO_PUSH_INTERVAL=5s"); ("TURSO_PULL_INTERVAL=0\n", "TURSO_PULL_INTERVAL=0");
+      ("TURSO_PULL_INTERVAL=nan\n", "seconds above 0"); ("TURSO_AUTO_PUSH=sure\n", "TURSO_AUTO_PUSH=sure") ];
+  (* without TURSO_SYNCED_PATH: a replica would never push; said, not ignored *)
+  write env "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_AUTO_PUSH=1\n";
+  let e = err ~kind:`Config (Config.of_env ~env_file:env ()) in
+  Alcotest.(check bool) ("auto push without a synced path: " ^ e.Error.message) true
+    (contains e.Error.message "TURSO_AUTO_PUSH is for a synced database");
   write env "TURSO_DATABASE_URL=/tmp/x.db\n";
   Alcotest.(check bool) "a path is local" true (ok (Config.of_env ~env_file:env ()) = Config.Local "/tmp/x.db")
 

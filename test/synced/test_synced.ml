@@ -251,6 +251,29 @@ let test_intervals =
       List.iter Conn.close [ ca; cb ];
       List.iter Db.close [ a; b ])
 
+(* The same background work chosen by the environment (a .env file here):
+   TURSO_AUTO_PUSH on one client, TURSO_PULL_INTERVAL on the other. *)
+let test_env =
+  with_server (fun s ->
+      let from_env extra =
+        let d = Tursodb.fresh_dir () in
+        let file = Filename.concat d ".env" in
+        let oc = open_out file in
+        Printf.fprintf oc "TURSO_DATABASE_URL=%s\nTURSO_AUTH_TOKEN=%s\nTURSO_SYNCED_PATH=%s\n%s\n" (Tursodb.url s) token
+          (Filename.concat d "client.db") extra;
+        close_out oc;
+        ok (Db.of_env ~env_file:file ())
+      in
+      let a = from_env "TURSO_AUTO_PUSH=1" and b = from_env "TURSO_PULL_INTERVAL=0.1" in
+      let ca = ok (Conn.connect a) and cb = ok (Conn.connect b) in
+      Alcotest.(check bool) "a synced database" true ((ok (Db.stats a)).mode = `Synced);
+      ignore (ok (Conn.execute ca "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+      ignore (ok (Conn.execute ca "INSERT INTO t (v) VALUES ('across')"));
+      let took = eventually "the row reaches the other client, no push or pull called" (fun () -> count_or_none cb "t" = 1) in
+      Printf.printf "across by TURSO_AUTO_PUSH and TURSO_PULL_INTERVAL in %.2f s\n" took;
+      List.iter Conn.close [ ca; cb ];
+      List.iter Db.close [ a; b ])
+
 (* auto_push with the server down: the writes go on at local speed, the
    failure is in the stats, and once the server is back the background
    delivers every write, once, with no call to push. *)
@@ -604,7 +627,7 @@ let () =
       tc "a conflict on one row: the last push wins" test_conflict;
       tc "a result set open across a pull" test_snapshot;
       tc "auto_push: every commit pushed by itself" test_auto_push;
-      tc "push and pull intervals" test_intervals;
+      tc "push and pull intervals" test_intervals; tc "background work from the environment" test_env;
       tc "auto_push offline, delivered once back" test_auto_push_offline;
       tc "statements while pulls apply changes" test_statements_during_pulls;
       tc "the demo on a synced database" test_demo; tc "turso.lwt: 1,000 concurrent queries" test_lwt;
