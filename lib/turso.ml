@@ -14,6 +14,7 @@ type params = Params.t
 module Row = Row
 module Decode = Decode
 module Encode = Encode
+module Vector = Vector
 module Result_set = Result_set
 module Config = Config
 module Stats = Stats

@@ -60,6 +60,9 @@ module Row = Row
 module Decode = Decode
 module Encode = Encode
 
+module Vector = Vector
+(** libSQL's vectors ([F32_BLOB], [F64_BLOB]) as float arrays. *)
+
 (** {1 Databases, connections, statements} *)
 
 module Result_set = Result_set

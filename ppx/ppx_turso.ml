@@ -70,8 +70,15 @@ let supported =
    [@turso.to_value g])"
 
 let unsupported ~loc ty =
-  Location.raise_errorf ~loc "[@@@@deriving turso]: unsupported type %s; %s"
-    (Format.asprintf "%a" Pprintast.core_type ty) supported
+  (* a float array is most likely meant as a libSQL vector *)
+  let hint =
+    match ty.ptyp_desc with
+    | Ptyp_constr ({ txt = Lident "array"; _ }, [ { ptyp_desc = Ptyp_constr ({ txt = Lident "float"; _ }, []); _ } ]) ->
+      " (for a libSQL vector, F32_BLOB or F64_BLOB, write Turso.Vector.F32.t or Turso.Vector.F64.t)"
+    | _ -> ""
+  in
+  Location.raise_errorf ~loc "[@@@@deriving turso]: unsupported type %s%s; %s"
+    (Format.asprintf "%a" Pprintast.core_type ty) hint supported
 
 let runtime ~loc m name = B.pexp_ident ~loc { loc; txt = Ldot (Ldot (Lident "Turso", m), name) }
 

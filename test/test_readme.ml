@@ -61,6 +61,12 @@ let test_examples () =
   Alcotest.(check (list string)) "columns"
     [ "id"; "email"; "send_at"; "attempts"; "payload"; "sent"; "priority"; "recipient" ]
     Readme_blocks.email_schedule_columns;
+  (* the vectors example: the nearest two, closest first, as records *)
+  (match ok (Readme_blocks.similar conn [| 0.7; 0.3; 0. |]) with
+   | [ a; b ] ->
+     Alcotest.(check (list string)) "similar: nearest first" [ "orange"; "red" ] [ a.Readme_blocks.title; b.title ];
+     Alcotest.(check (array (float 0.))) "similar: the vector back" [| 0.75; 0.25; 0. |] a.embedding
+   | l -> Alcotest.failf "similar: expected 2 docs, got %d" (List.length l));
   Conn.close conn;
   Db.close db;
   (* nothing listens on this port: a clear network error, no hang *)

@@ -826,6 +826,40 @@ let test_retry () =
   Alcotest.(check int) "after three tries" 3 !tries;
   Conn.close a; Conn.close b; Db.close db; Sys.remove path
 
+(* Vector encoding without a database: what is refused when encoding, and
+   what is not guessed at when decoding (test/modes checks the bytes
+   against libSQL's own vector32/vector64). *)
+let test_vector_checks () =
+  let has s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false in
+  let refused what sub f =
+    match f () with
+    | _ -> Alcotest.failf "%s: accepted" what
+    | exception Invalid_argument m -> Alcotest.(check bool) (what ^ ": " ^ m) true (has m sub)
+  in
+  refused "empty" "an empty vector" (fun () -> Vector.F32.to_value [||]);
+  refused "NaN" "element 1 is NaN" (fun () -> Vector.F32.to_value [| 1.; Float.nan |]);
+  refused "infinity" "element 0 is inf" (fun () -> Vector.F64.to_value [| Float.infinity |]);
+  refused "beyond single precision" "too large for single precision" (fun () -> Vector.F32.to_value [| 1e39 |]);
+  (* the largest single is kept; a double beyond it is fine as F64 *)
+  ignore (Vector.F32.to_value [| 3.4028234663852886e38 |]);
+  ignore (Vector.F64.to_value [| 1e39 |]);
+  let not_read what v sub =
+    match Vector.of_value v with
+    | Ok _ -> Alcotest.failf "%s: read as a vector" what
+    | Error m -> Alcotest.(check bool) (what ^ ": " ^ m) true (has m sub)
+  in
+  not_read "text" (Value.text "[1,2]") "TEXT, not a vector blob";
+  not_read "NULL" Value.Null "NULL";
+  not_read "empty blob" (Value.blob "") "empty blob";
+  not_read "F32 of 6 bytes" (Value.blob "abcdef") "not a multiple of 4";
+  not_read "F64 of 6 bytes" (Value.blob "abcdef\002") "not a multiple of 8";
+  not_read "1BIT" (Value.blob "\x01\x0e\x03") "1BIT";
+  not_read "unknown type" (Value.blob "\x00\x00\x09") "type 9, which libSQL does not define";
+  Alcotest.(check (result (array (float 0.)) string)) "F32 without its type byte" (Ok [| 1.; 2. |])
+    (Vector.of_value (Vector.F32.to_value [| 1.; 2. |]));
+  Alcotest.(check (result (array (float 0.)) string)) "F32 with its type byte" (Ok [| 1. |])
+    (Vector.of_value (Value.blob "\x00\x00\x80\x3f\x01"))
+
 let () =
   let tc name f = Alcotest.test_case name `Quick f in
   let suites =
@@ -836,6 +870,7 @@ let () =
       ("big values", [ tc "10 MB blob and text" test_big_blob; tc "multi-byte text 800 KB" test_big_text;
                        tc "a script of a million statements" test_long_script ]);
       ("parameters", [ tc "positional and named" test_params ]);
+      ("vectors", [ tc "encoding refuses, decoding does not guess" test_vector_checks ]);
       ( "errors",
         [ tc "invalid SQL" test_invalid_sql; tc "constraint violation" test_constraint;
           tc "NUL byte in SQL" test_nul_in_sql; tc "one statement expected" test_one_statement;

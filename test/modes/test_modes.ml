@@ -436,6 +436,70 @@ let requests env =
   if env.mode = Local || env.mode = Synced then Alcotest.(check int64) "a local file sends none" 0L (requests ())
   else Alcotest.(check bool) "counted since open" true (requests () > 8L)
 
+(* ---------------------------------------------------------------- vectors *)
+
+type doc = { id : int; embedding : Turso.Vector.F32.t } [@@deriving turso]
+
+(* Float arrays in and out of libSQL's vector types: the bytes are libSQL's
+   own (compared with vector32()/vector64()), similarity search through a
+   vector index, and wrong dimensions refused. The Turso engine (synced)
+   has the vector functions but not libsql_vector_idx. *)
+let vectors env =
+  let one sql params = match ok (Conn.query_one env.conn sql ~params:(`Positional params)) with
+    | Some r -> Row.get r 0
+    | None -> Alcotest.fail ("no row: " ^ sql)
+  in
+  let same what expected v = Alcotest.(check string) what (Value.to_string expected) (Value.to_string v) in
+  (* our bytes are libSQL's *)
+  same "F32: the bytes of vector32()" (one "SELECT vector32('[1.5,-2,0.25]')" []) (Vector.F32.to_value [| 1.5; -2.; 0.25 |]);
+  same "F64: the bytes of vector64()" (one "SELECT vector64('[1.5,-2,0.1]')" []) (Vector.F64.to_value [| 1.5; -2.; 0.1 |]);
+  same "libSQL reads ours" (Value.text "[1.5,-2,0.25]") (one "SELECT vector_extract(?)" [ Vector.F32.to_value [| 1.5; -2.; 0.25 |] ]);
+  let f64 = [| 0.1; 1e300; -4.9e-324 |] in
+  (match Vector.of_value (one "SELECT ?" [ Vector.F64.to_value f64 ]) with
+   | Ok a -> Alcotest.(check (array (float 0.))) "F64: exact round trip" f64 a
+   | Error e -> Alcotest.fail e);
+  (match Vector.of_value (one "SELECT vector32('[1,2,3]')" []) with
+   | Ok a -> Alcotest.(check (array (float 0.))) "vector32() read as floats" [| 1.; 2.; 3. |] a
+   | Error e -> Alcotest.fail e);
+  Alcotest.(check (result int string)) "dimensions" (Ok 3) (Vector.dimensions (one "SELECT vector64('[1,2,3]')" []));
+  (* a record with a vector field, through [@@deriving turso] *)
+  let t = table env "id INTEGER PRIMARY KEY, embedding F32_BLOB(3)" in
+  let docs = [ { id = 1; embedding = [| 1.; 0.; 0. |] }; { id = 2; embedding = [| 0.; 1.; 0. |] }; { id = 3; embedding = [| 0.75; 0.25; 0. |] } ] in
+  let ins = ok (Conn.prepare env.conn (Printf.sprintf "INSERT INTO %s (id, embedding) VALUES (?, ?)" t)) in
+  ignore (ok (Stmt.execute_many ins (List.map doc_to_values docs)));
+  Stmt.close ins;
+  let back = List.map (fun r -> ok (doc_of_row r)) (ok (Conn.query_list env.conn (Printf.sprintf "SELECT id, embedding FROM %s ORDER BY id" t))) in
+  (* exact: these floats are all single-precision numbers *)
+  Alcotest.(check bool) "records back as written" true (back = docs);
+  let near = Vector.F32.to_value [| 1.; 0.; 0. |] in
+  let ids sql = List.map (fun r -> Value.to_string (Row.get r 0)) (ok (Conn.query_list env.conn sql ~params:(`Positional [ near ]))) in
+  Alcotest.(check (list string)) "nearest by cosine distance" [ "1"; "3" ]
+    (ids (Printf.sprintf "SELECT id FROM %s ORDER BY vector_distance_cos(embedding, ?) LIMIT 2" t));
+  let e = err ~kind:`Sql (Conn.query_one env.conn (Printf.sprintf "SELECT vector_distance_cos(embedding, ?) FROM %s" t)
+                            ~params:(`Positional [ Vector.F32.to_value [| 1.; 0. |] ])) in
+  Alcotest.(check bool) ("a distance across dimensions: " ^ e.message) true (contains e.message "length" || contains e.message "dimension");
+  if env.mode = Synced then begin
+    let e = err ~kind:`Sql (Conn.execute env.conn (Printf.sprintf "CREATE INDEX %s_idx ON %s (libsql_vector_idx(embedding))" t t)) in
+    Alcotest.(check bool) ("no libsql_vector_idx on the Turso engine, said so: " ^ e.message) true (contains e.message "libsql_vector_idx")
+  end
+  else begin
+    (* the index: on a replica, the DDL and the writes go to the primary,
+       and the search reads the replica's copy after its sync *)
+    ignore (ok (Conn.execute env.conn (Printf.sprintf "CREATE INDEX %s_idx ON %s (libsql_vector_idx(embedding))" t t)));
+    ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s (id, embedding) VALUES (4, ?)" t)
+                  ~params:(`Positional [ Vector.F32.to_value [| 0.5; 0.; 0.125 |] ])));
+    Alcotest.(check (list string)) "vector_top_k through the index" [ "1"; "3"; "4" ]
+      (ids (Printf.sprintf "SELECT id FROM vector_top_k('%s_idx', ?, 3) ORDER BY id" t));
+    let e = err ~kind:`Sql (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s (id, embedding) VALUES (5, ?)" t)
+                              ~params:(`Positional [ Vector.F32.to_value [| 1.; 0. |] ])) in
+    Alcotest.(check bool) ("the index refuses a wrong dimension: " ^ e.message) true (contains e.message "dimensions are different: 2 != 3")
+  end;
+  (* libSQL's compressed types are not guessed at *)
+  (* (vector16('[1.5,-2]') in libSQL; the Turso engine has no vector16) *)
+  match Vector.of_value (Value.blob "\x00\x3e\x00\xc0\x05") with
+  | Ok _ -> Alcotest.fail "an F16 vector read as floats"
+  | Error msg -> Alcotest.(check bool) ("F16 named: " ^ msg) true (contains msg "F16" && contains msg "vector32")
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
@@ -443,7 +507,8 @@ let cases =
     ("with_transaction", with_transaction_semantics); ("results: columns, declared types, rowid, RETURNING", results);
     ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
     ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
-    ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests) ]
+    ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests);
+    ("vectors: float arrays, similarity search, dimensions", vectors) ]
 
 let token = "modes-token-5b2e"
 
