@@ -52,10 +52,20 @@ let target =
   let timeout =
     Arg.(value & opt float 10. & info [ "timeout" ] ~docv:"SECONDS" ~doc:"Bound on every network request.")
   in
-  let make db url token replica no_replica synced env_file timeout =
+  let verbose =
+    Arg.(value & flag_all & info [ "v"; "verbose" ]
+           ~doc:"Report on stderr each sync and retry; twice ($(b,-vv)): each statement too, with its mode, \
+                 duration and rows (parameter values are not shown).")
+  in
+  let make db url token replica no_replica synced env_file timeout verbose =
+    (* Logs' own reporter on stderr: the tool's output stays on stdout *)
+    if verbose <> [] then begin
+      Logs.set_reporter (Logs.format_reporter ~app:Format.err_formatter ~dst:Format.err_formatter ());
+      Logs.Src.set_level Trace.src (Some (if List.length verbose >= 2 then Logs.Debug else Logs.Info))
+    end;
     { db; url; token; replica; no_replica; synced; env_file; timeout }
   in
-  Term.(const make $ db $ url $ token $ replica $ no_replica $ synced $ env_file $ timeout)
+  Term.(const make $ db $ url $ token $ replica $ no_replica $ synced $ env_file $ timeout $ verbose)
 
 let config t =
   match (t.db, t.url) with

@@ -24,6 +24,22 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   (* [k ()], unless a check of the caller's arguments failed (Limits). *)
   let checked errs k = match List.find_map Fun.id errs with Some e -> Fiber.return (Error e) | None -> k ()
 
+  (* A statement, traced when tracing is on (Trace): else one check. *)
+  let traced ~mode ~sql ~params f outcome =
+    if not (Trace.on ()) then f ()
+    else
+      let t0 = Trace.now () in
+      f () >|= fun r ->
+      Trace.statement ~mode ~sql ~params t0 (match r with Ok x -> outcome x | Error e -> Trace.Failed e);
+      r
+
+  (* A push, pull, sync or checkpoint: always reported (info). *)
+  let synced_op ~mode what f said =
+    let t0 = Trace.now () in
+    f () >|= fun r ->
+    Trace.sync ~mode what t0 (Result.map said r);
+    r
+
   module Rows = struct
     type state = Open | Exhausted | Closed
 
@@ -115,12 +131,15 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   end
 
   module Db = struct
-    type t = Ffi.db
+    (* [mode] names the database in trace messages. *)
+    type t = { h : Ffi.db; mode : string }
+
+    let opened mode r = r >|= Result.map (fun h -> { h; mode })
     type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
 
     let open_local ?(mode = `Read_write_create) path =
       let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
-      call_handle
+      opened "local" @@ call_handle
         (fun () -> Ffi.db_open_local path flags)
         (Ffi.db_open_local_async path flags)
         Ffi.take_db
@@ -134,7 +153,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       Bytes.set_int64_le b 0 (Int64.max 1L (ms timeout));
       Bytes.set_int64_le b 8 (Int64.of_int max_reply_size);
       let opts = Bytes.unsafe_to_string b in
-      call_handle
+      opened "remote" @@ call_handle
         (fun () -> Ffi.db_open_remote url auth_token opts)
         (Ffi.db_open_remote_async url auth_token opts)
         Ffi.take_db
@@ -154,7 +173,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       Bytes.set_int64_le b 17 (Int64.max 1L (ms sync_timeout));
       Bytes.set_int64_le b 25 (Int64.of_int max_reply_size);
       let opts = Bytes.unsafe_to_string b in
-      call_handle
+      opened "replica" @@ call_handle
         (fun () -> Ffi.db_open_replica path url auth_token opts)
         (Ffi.db_open_replica_async path url auth_token opts)
         Ffi.take_db
@@ -191,37 +210,47 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       Buffer.add_int64_le b (every pull_every);
       Buffer.add_char b (if auto_push then '\001' else '\000');
       let opts = Buffer.contents b in
-      call_handle
+      opened "synced" @@ call_handle
         (fun () -> Ffi.db_open_synced path url auth_token opts)
         (Ffi.db_open_synced_async path url auth_token opts)
         Ffi.take_db
 
-    let push db =
-      Fiber.call (fun () -> Ffi.db_push db) (Ffi.db_push_async db) >|= fun r ->
-      if Wire.is_ok r then Ok (Int64.to_int (Wire.int64_at r 1)) else err_of_reply r
+    let push { h = db; mode } =
+      synced_op ~mode "push" (fun () ->
+          Fiber.call (fun () -> Ffi.db_push db) (Ffi.db_push_async db) >|= fun r ->
+          if Wire.is_ok r then Ok (Int64.to_int (Wire.int64_at r 1)) else err_of_reply r)
+        (fun n -> Printf.sprintf "%d change%s sent" n (if n = 1 then "" else "s"))
 
-    let pull db =
-      Fiber.call (fun () -> Ffi.db_pull db) (Ffi.db_pull_async db) >|= fun r ->
-      if Wire.is_ok r then Ok (r.[1] <> '\000') else err_of_reply r
+    let pull { h = db; mode } =
+      synced_op ~mode "pull" (fun () ->
+          Fiber.call (fun () -> Ffi.db_pull db) (Ffi.db_pull_async db) >|= fun r ->
+          if Wire.is_ok r then Ok (r.[1] <> '\000') else err_of_reply r)
+        (fun changed -> if changed then "changes applied" else "nothing new")
 
-    let checkpoint db =
-      Fiber.call (fun () -> Ffi.db_checkpoint db) (Ffi.db_checkpoint_async db) >|= fun r ->
-      if Wire.is_ok r then Ok () else err_of_reply r
+    let checkpoint { h = db; mode } =
+      synced_op ~mode "checkpoint" (fun () ->
+          Fiber.call (fun () -> Ffi.db_checkpoint db) (Ffi.db_checkpoint_async db) >|= fun r ->
+          if Wire.is_ok r then Ok () else err_of_reply r)
+        (fun () -> "done")
 
     type sync_info = { frame_no : int64 option; frames_synced : int }
 
-    let sync db =
-      Fiber.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
-      if Wire.is_ok r then
-        let f = Wire.int64_at r 1 in
-        Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
-      else err_of_reply r
+    let sync { h = db; mode } =
+      synced_op ~mode "sync" (fun () ->
+          Fiber.call (fun () -> Ffi.db_sync db) (Ffi.db_sync_async db) >|= fun r ->
+          if Wire.is_ok r then
+            let f = Wire.int64_at r 1 in
+            Ok { frame_no = (if f < 0L then None else Some f); frames_synced = Int64.to_int (Wire.int64_at r 9) }
+          else err_of_reply r)
+        (fun i ->
+          Printf.sprintf "%d frame%s%s" i.frames_synced (if i.frames_synced = 1 then "" else "s")
+            (match i.frame_no with Some f -> Printf.sprintf ", at frame %Ld" f | None -> ""))
 
-    let stats db =
+    let stats { h = db; _ } =
       Fiber.call (fun () -> Ffi.db_stats db) (Ffi.db_stats_async db) >|= fun r ->
       if Wire.is_ok r then Ok (Stats.decode r) else err_of_reply r
 
-    let close db = Fiber.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
+    let close { h = db; _ } = Fiber.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
 
     let open_config ?timeout = function
       | Config.Local path -> open_local path
@@ -239,23 +268,26 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   module Stmt = struct
     (* The column header is cached here after the first query; the stub
        sends it again only if SQLite re-prepared the statement. *)
-    type t = { h : Ffi.stmt; mutable header : Wire.header option; runs : int ref }
+    type t = { h : Ffi.stmt; mutable header : Wire.header option; runs : int ref; sql : string; mode : string }
 
     (* Every run of the statement invalidates the result sets of the runs
        before it (see Rows.stale). *)
     let ran s = incr s.runs
 
-    let make h = { h; header = None; runs = ref 0 }
+    let make ~sql ~mode h = { h; header = None; runs = ref 0; sql; mode }
 
     let execute ?params s =
       ran s;
       let p = Params.encode params in
-      call_int64 (fun () -> Ffi.stmt_execute s.h p) (Ffi.stmt_execute_async s.h p)
+      traced ~mode:s.mode ~sql:s.sql ~params (fun () -> call_int64 (fun () -> Ffi.stmt_execute s.h p) (Ffi.stmt_execute_async s.h p))
+        (fun n -> Trace.Changed n)
 
     let execute_many s sets =
       ran s;
       let p = Wire.encode_param_sets sets in
-      call_int64 (fun () -> Ffi.stmt_execute_many s.h p) (Ffi.stmt_execute_many_async s.h p)
+      traced ~mode:s.mode ~sql:s.sql ~params:None
+        (fun () -> call_int64 (fun () -> Ffi.stmt_execute_many s.h p) (Ffi.stmt_execute_many_async s.h p))
+        (fun n -> Trace.Changed n)
 
     let run_query s params max_rows =
       ran s;
@@ -266,21 +298,25 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         (Ffi.stmt_query_async s.h p max_rows want)
 
     let query ?params s =
-      run_query s params chunk_rows >>= fun reply ->
-      Rows.start ~oneshot:false ?header:s.header ~runs:s.runs s.h reply >|= function
-      | Ok (r, h) -> s.header <- Some h; Ok r
-      | Error e -> Error e
+      traced ~mode:s.mode ~sql:s.sql ~params (fun () ->
+          run_query s params chunk_rows >>= fun reply ->
+          Rows.start ~oneshot:false ?header:s.header ~runs:s.runs s.h reply >|= function
+          | Ok (r, h) -> s.header <- Some h; Ok r
+          | Error e -> Error e)
+        (fun _ -> Trace.Streamed)
 
     let query_one ?params s =
       let header = s.header in
-      run_query s params 0 >|= fun reply ->
-      if Wire.is_ok reply then begin
-        let cur, h = Wire.decode_query reply header in
-        s.header <- Some h;
-        if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur)))
-        else Ok None
-      end
-      else err_of_reply reply
+      traced ~mode:s.mode ~sql:s.sql ~params (fun () ->
+          run_query s params 0 >|= fun reply ->
+          if Wire.is_ok reply then begin
+            let cur, h = Wire.decode_query reply header in
+            s.header <- Some h;
+            if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur)))
+            else Ok None
+          end
+          else err_of_reply reply)
+        (fun r -> Trace.Returned (if r = None then 0 else 1))
 
     let parameter_count s =
       call_int64 (fun () -> Ffi.stmt_parameter_count s.h) (Ffi.stmt_parameter_count_async s.h)
@@ -293,28 +329,30 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   end
 
   module Conn = struct
-    type t = { h : Ffi.conn; mutable savepoints : int }
+    type t = { h : Ffi.conn; mutable savepoints : int; mode : string }
     type behavior = [ `Deferred | `Immediate | `Exclusive ]
 
     let connect ?(busy_timeout = 5.0) db =
       checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
       let ms = Int64.to_int (ms busy_timeout) in
-      call_handle (fun () -> Ffi.db_connect db ms) (Ffi.db_connect_async db ms) Ffi.take_conn
-      >|= Result.map (fun h -> { h; savepoints = 0 })
+      call_handle (fun () -> Ffi.db_connect db.Db.h ms) (Ffi.db_connect_async db.Db.h ms) Ffi.take_conn
+      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode })
 
     let execute ?params c sql =
       let p = Params.encode params in
-      call_int64 (fun () -> Ffi.conn_execute c.h sql p) (Ffi.conn_execute_async c.h sql p)
+      traced ~mode:c.mode ~sql ~params (fun () -> call_int64 (fun () -> Ffi.conn_execute c.h sql p) (Ffi.conn_execute_async c.h sql p))
+        (fun n -> Trace.Changed n)
 
     let prepare_raw c sql =
       call_handle (fun () -> Ffi.conn_prepare c.h sql) (Ffi.conn_prepare_async c.h sql) Ffi.take_stmt
 
-    let prepare c sql = prepare_raw c sql >|= Result.map (fun h -> (Stmt.make h))
+    let prepare c sql = prepare_raw c sql >|= Result.map (Stmt.make ~sql ~mode:c.mode)
 
     (* One call into the stub, so that the query keeps its place among the
        connection's operations (see rust/src/ffi.rs, turso_conn_query_one). *)
     let query ?params c sql =
       let p = Params.encode params in
+      traced ~mode:c.mode ~sql ~params (fun () ->
       Fiber.call_with_handle
         (fun () ->
           match Ffi.conn_prepare c.h sql with
@@ -324,7 +362,8 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         Ffi.take_stmt
       >>= function
       | Error r -> Fiber.return (err_of_reply r)
-      | Ok (s, reply) -> Rows.start ~oneshot:true s reply >|= Result.map fst
+      | Ok (s, reply) -> Rows.start ~oneshot:true s reply >|= Result.map fst)
+        (fun _ -> Trace.Streamed)
 
     let fold ?params c sql ~init ~f =
       query ?params c sql >>= function Error e -> Fiber.return (Error e) | Ok r -> Rows.fold r ~init ~f
@@ -351,14 +390,20 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let query_one ?params c sql =
       let p = Params.encode params in
-      Fiber.call (fun () -> Ffi.conn_query_one c.h sql p) (Ffi.conn_query_one_async c.h sql p) >|= fun reply ->
-      if Wire.is_ok reply then
-        let cur, _ = Wire.decode_query reply None in
-        if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur))) else Ok None
-      else err_of_reply reply
+      traced ~mode:c.mode ~sql ~params (fun () ->
+          Fiber.call (fun () -> Ffi.conn_query_one c.h sql p) (Ffi.conn_query_one_async c.h sql p) >|= fun reply ->
+          if Wire.is_ok reply then
+            let cur, _ = Wire.decode_query reply None in
+            if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur))) else Ok None
+          else err_of_reply reply)
+        (fun r -> Trace.Returned (if r = None then 0 else 1))
 
-    let batch c sql = call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true)
-    let script c sql = call_unit (fun () -> Ffi.conn_batch c.h sql false) (Ffi.conn_batch_async c.h sql false)
+    let batch c sql =
+      traced ~mode:c.mode ~sql ~params:None (fun () -> call_unit (fun () -> Ffi.conn_batch c.h sql true) (Ffi.conn_batch_async c.h sql true))
+        (fun () -> Trace.Done)
+    let script c sql =
+      traced ~mode:c.mode ~sql ~params:None (fun () -> call_unit (fun () -> Ffi.conn_batch c.h sql false) (Ffi.conn_batch_async c.h sql false))
+        (fun () -> Trace.Done)
 
     let last_insert_rowid c =
       call_int64 (fun () -> Ffi.conn_last_insert_rowid c.h) (Ffi.conn_last_insert_rowid_async c.h)
@@ -411,8 +456,11 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let run ?params c sql =
       let p = Params.encode params in
-      Fiber.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
-      if Wire.is_ok r then Ok (Result_set.of_wire (Wire.decode_run r)) else err_of_reply r
+      traced ~mode:c.mode ~sql ~params (fun () ->
+          Fiber.call (fun () -> Ffi.conn_run c.h sql p) (Ffi.conn_run_async c.h sql p) >|= fun r ->
+          if Wire.is_ok r then Ok (Result_set.of_wire (Wire.decode_run r)) else err_of_reply r)
+        (fun (r : Result_set.t) ->
+          if r.rows = [] && r.rows_affected > 0L then Trace.Changed r.rows_affected else Trace.Returned (List.length r.rows))
 
     type batch_mode = [ `Write | `Read | `Deferred ]
 
@@ -433,8 +481,10 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       | None ->
         let m = match mode with `Deferred -> 0 | `Write -> 1 | `Read -> 2 in
         let req = Wire.encode_batch m (List.map (fun (sql, p) -> (sql, Some p)) stmts) in
-        Fiber.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
-        if Wire.is_ok r then Ok (List.map Result_set.of_wire (Wire.decode_batch r)) else err_of_reply r
+        traced ~mode:c.mode ~sql:(String.concat "; " (List.map fst stmts)) ~params:None (fun () ->
+            Fiber.call (fun () -> Ffi.conn_batch_list c.h req) (Ffi.conn_batch_list_async c.h req) >|= fun r ->
+            if Wire.is_ok r then Ok (List.map Result_set.of_wire (Wire.decode_batch r)) else err_of_reply r)
+          (fun l -> Trace.Returned (List.fold_left (fun n (r : Result_set.t) -> n + List.length r.rows) 0 l))
 
     let execute_transaction c stmts =
       with_transaction ~behavior:`Immediate c (fun c ->
@@ -532,6 +582,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         let d = Float.min max_delay (base_delay *. (2. ** float_of_int (attempt - 1))) in
         (* "equal jitter": half the delay, plus up to the other half at random *)
         let delay = (d /. 2.) +. Random.State.float (Lazy.force jitter) (d /. 2.) in
+        Trace.retry ~attempt ~attempts ~delay e;
         Option.iter (fun f -> f ~attempt ~delay e) on_retry;
         Fiber.sleep delay >>= fun () -> go (attempt + 1)
       | r -> Fiber.return r

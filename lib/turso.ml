@@ -15,6 +15,7 @@ module Row = Row
 module Decode = Decode
 module Encode = Encode
 module Vector = Vector
+module Trace = Trace
 module Result_set = Result_set
 module Config = Config
 module Stats = Stats

@@ -63,6 +63,11 @@ module Encode = Encode
 module Vector = Vector
 (** libSQL's vectors ([F32_BLOB], [F64_BLOB]) as float arrays. *)
 
+(** {1 Tracing} *)
+
+module Trace = Trace
+(** Statements, syncs and retries reported through [Logs]. *)
+
 (** {1 Databases, connections, statements} *)
 
 module Result_set = Result_set

@@ -69,6 +69,12 @@ let test_examples () =
    | l -> Alcotest.failf "similar: expected 2 docs, got %d" (List.length l));
   Conn.close conn;
   Db.close db;
+  (* the tracing example, then back to quiet *)
+  Readme_blocks.trace_everything ();
+  Alcotest.(check bool) "tracing on" true (Logs.Src.level Trace.src = Some Logs.Debug);
+  Logs.set_reporter Logs.nop_reporter;
+  Logs.Src.set_level Trace.src (Some Logs.Warning);
+  Trace.set_slow None;
   (* nothing listens on this port: a clear network error, no hang *)
   (match Readme_blocks.open_all ~url:"http://127.0.0.1:9" ~token:"t0k3n-not-shown" with
    | Ok _ -> Alcotest.fail "open_all: no server, yet it worked"

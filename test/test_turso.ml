@@ -860,6 +860,83 @@ let test_vector_checks () =
   Alcotest.(check (result (array (float 0.)) string)) "F32 with its type byte" (Ok [| 1. |])
     (Vector.of_value (Value.blob "\x00\x00\x80\x3f\x01"))
 
+(* Tracing through Logs: the messages a reporter receives, by level. *)
+let with_captured f =
+  let got = ref [] in
+  let report src level ~over k msgf =
+    if Logs.Src.name src = "turso" then
+      msgf (fun ?header:_ ?tags:_ fmt -> Format.kasprintf (fun m -> got := (level, m) :: !got; over (); k ()) fmt)
+    else (over (); k ())
+  in
+  let old = Logs.reporter () in
+  Logs.set_reporter { Logs.report };
+  Fun.protect ~finally:(fun () ->
+      Logs.set_reporter old;
+      Logs.Src.set_level Trace.src (Some Logs.Warning);
+      Trace.set_slow None;
+      Trace.set_show_params false)
+    (fun () -> f (fun () -> let l = List.rev !got in got := []; l))
+
+let test_trace () =
+  let has s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false in
+  with_captured @@ fun messages ->
+  let db = ok (Db.open_local ":memory:") in
+  let c = ok (Conn.connect db) in
+  (* off (Logs' default level, Warning): nothing *)
+  ignore (ok (Conn.execute c "CREATE TABLE t (x INTEGER, secret TEXT)"));
+  Alcotest.(check int) "below Debug: no message" 0 (List.length (messages ()));
+  Logs.Src.set_level Trace.src (Some Logs.Debug);
+  ignore (ok (Conn.execute c "INSERT INTO t\n   VALUES (?, ?)" ~params:(`Positional [ Value.int 1; Value.text "hunter2" ])));
+  (match messages () with
+   | [ (Logs.Debug, m) ] ->
+     Alcotest.(check bool) ("mode, SQL on one line, rows: " ^ m) true
+       (has m "local " && has m " ms: INSERT INTO t VALUES (?, ?)" && has m "1 row changed");
+     Alcotest.(check bool) ("types, not values: " ^ m) true (has m "[INTEGER, TEXT]" && not (has m "hunter2"))
+   | l -> Alcotest.failf "one debug message expected, got %d" (List.length l));
+  Trace.set_show_params true;
+  ignore (ok (Conn.query_one c "SELECT x FROM t WHERE secret = :s" ~params:(`Named [ ("s", Value.text "hunter2") ])));
+  (match messages () with
+   | [ (Logs.Debug, m) ] -> Alcotest.(check bool) ("values when asked: " ^ m) true (has m "s 'hunter2'" && has m "-> 1 row")
+   | l -> Alcotest.failf "query_one: one message expected, got %d" (List.length l));
+  Trace.set_show_params false;
+  (* statements, streamed results, errors; long SQL cut *)
+  let st = ok (Conn.prepare c "SELECT x FROM t") in
+  let rows = ok (Stmt.query st) in
+  ignore (ok (Rows.to_list rows));
+  ignore (Conn.execute c "INSERT INTO nowhere VALUES (1)");
+  ignore (ok (Conn.query_one c ("SELECT 1 -- " ^ String.make 500 'x')));
+  (match messages () with
+   | [ (_, q); (_, e); (_, long) ] ->
+     Alcotest.(check bool) ("a prepared statement's SQL: " ^ q) true (has q "SELECT x FROM t" && has q "streamed");
+     Alcotest.(check bool) ("the error: " ^ e) true (has e "no such table: nowhere");
+     Alcotest.(check bool) (Printf.sprintf "cut (%d bytes)" (String.length long)) true (String.length long < 300 && has long "…")
+   | l -> Alcotest.failf "3 messages expected, got %d" (List.length l));
+  (* slow statements: a warning at Logs' default level *)
+  Logs.Src.set_level Trace.src (Some Logs.Warning);
+  Trace.set_slow (Some 0.);
+  ignore (ok (Conn.execute c "DELETE FROM t"));
+  (match messages () with
+   | [ (Logs.Warning, m) ] -> Alcotest.(check bool) ("slow: " ^ m) true (has m "slow statement" && has m "DELETE FROM t")
+   | l -> Alcotest.failf "one warning expected, got %d" (List.length l));
+  Trace.set_slow None;
+  (* syncs at info, retries at warning *)
+  Logs.Src.set_level Trace.src (Some Logs.Info);
+  ignore (Db.sync db);
+  (match messages () with
+   | [ (Logs.Info, m) ] -> Alcotest.(check bool) ("sync: " ^ m) true (has m "local sync failed" && has m "misuse")
+   | l -> Alcotest.failf "sync: one info message expected, got %d" (List.length l));
+  let tries = ref 0 in
+  ignore (retry ~base_delay:0.001 (fun () -> incr tries; if !tries < 3 then Error (Error.make `Busy "locked") else Ok ()));
+  (match messages () with
+   | [ (Logs.Warning, a); (Logs.Warning, b) ] ->
+     Alcotest.(check bool) ("retries: " ^ a ^ " / " ^ b) true (has a "retry 1 of 3" && has b "retry 2 of 3" && has a "locked")
+   | l -> Alcotest.failf "two retry warnings expected, got %d" (List.length l));
+  (match Trace.set_slow (Some (-1.)) with
+   | () -> Alcotest.fail "a negative threshold accepted"
+   | exception Invalid_argument _ -> ());
+  Conn.close c;
+  Db.close db
+
 let () =
   let tc name f = Alcotest.test_case name `Quick f in
   let suites =
@@ -871,6 +948,7 @@ let () =
                        tc "a script of a million statements" test_long_script ]);
       ("parameters", [ tc "positional and named" test_params ]);
       ("vectors", [ tc "encoding refuses, decoding does not guess" test_vector_checks ]);
+      ("tracing", [ tc "statements, slow ones, syncs, retries" test_trace ]);
       ( "errors",
         [ tc "invalid SQL" test_invalid_sql; tc "constraint violation" test_constraint;
           tc "NUL byte in SQL" test_nul_in_sql; tc "one statement expected" test_one_statement;

@@ -15,7 +15,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 root=${TURSO_OCAML5_ROOT:-/var/cache/turso-ci/trixie}
 mirror=${TURSO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages="ocaml-nox ocaml-dune ocaml-findlib libalcotest-ocaml-dev libsqlite3-ocaml-dev
-  liblwt-ocaml-dev libppxlib-ocaml-dev libppx-deriving-ocaml-dev libcmdliner-ocaml-dev
+  liblwt-ocaml-dev libppxlib-ocaml-dev libppx-deriving-ocaml-dev libcmdliner-ocaml-dev liblogs-ocaml-dev
   gcc libc6-dev binutils make ca-certificates"
 
 if [ "$(id -u)" != 0 ]; then

@@ -45,6 +45,24 @@ let check_contains what s sub = Alcotest.(check bool) (Printf.sprintf "%s: %S in
 let check_code what expected (code, out, err) =
   Alcotest.(check int) (Printf.sprintf "%s: exit code (stdout %S, stderr %S)" what out err) expected code
 
+(* --verbose: syncs and retries on stderr; -vv each statement too, values
+   not shown; without it, nothing on stderr. *)
+let test_verbose () =
+  let dir = tmp_dir () in
+  let cli args = run ~dir exe args in
+  check_code "create" 0 (cli [ "exec"; "--db"; "v.db"; "CREATE TABLE t (x TEXT)" ]);
+  let (_, _, err) as r = cli [ "exec"; "--db"; "v.db"; "INSERT INTO t VALUES (?)"; "-p"; "hunter2" ] in
+  check_code "quiet" 0 r;
+  Alcotest.(check string) "without -v: nothing on stderr" "" err;
+  let (_, out, err) as r = cli [ "exec"; "--db"; "v.db"; "-vv"; "INSERT INTO t VALUES (?)"; "-p"; "hunter2" ] in
+  check_code "-vv" 0 r;
+  Alcotest.(check string) "stdout as without -v" "1 row changed\n" out;
+  check_contains "-vv: the statement" err "[DEBUG] local";
+  check_contains "-vv: its SQL and rows" err "INSERT INTO t VALUES (?) [TEXT] -> 1 row changed";
+  Alcotest.(check bool) ("-vv: no parameter value: " ^ err) false (contains err "hunter2");
+  let _, _, err = cli [ "exec"; "--db"; "v.db"; "-v"; "INSERT INTO t VALUES ('a')" ] in
+  Alcotest.(check string) "-v: no statements" "" err
+
 let test_query_exec () =
   let dir = tmp_dir () in
   let cli args = run ~dir exe args in
@@ -292,7 +310,8 @@ let () =
   Alcotest.run ~argv:[| Sys.argv.(0) |] "turso-ocaml"
     ([ ( "cli",
         [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
-          tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local ] );
+          tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local;
+          tc "--verbose" test_verbose ] );
       ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
     @ if Sqld.sqld_bin = None then (Sqld.no_server "cli on a replica: 2 cases not run"; [])
       else

@@ -13,6 +13,8 @@ let starts_with ~prefix s = String.length s >= String.length prefix && String.su
 
 type mode = Local | Remote | Replica | Synced
 
+let token = "modes-token-5b2e"
+
 type env = { mode : mode; db : Db.t; conn : Conn.t; table : string }
 
 let counter = ref 0
@@ -500,6 +502,42 @@ let vectors env =
   | Ok _ -> Alcotest.fail "an F16 vector read as floats"
   | Error msg -> Alcotest.(check bool) ("F16 named: " ^ msg) true (contains msg "F16" && contains msg "vector32")
 
+(* ---------------------------------------------------------------- tracing *)
+
+(* Each mode's statements and syncs reach a Logs reporter, named by mode;
+   a token never does. *)
+let tracing env =
+  let got = ref [] in
+  let report src level ~over k msgf =
+    if Logs.Src.name src = "turso" then
+      msgf (fun ?header:_ ?tags:_ fmt -> Format.kasprintf (fun m -> got := (level, m) :: !got; over (); k ()) fmt)
+    else (over (); k ())
+  in
+  let old = Logs.reporter () in
+  Logs.set_reporter { Logs.report };
+  Logs.Src.set_level Trace.src (Some Logs.Debug);
+  Fun.protect ~finally:(fun () -> Logs.set_reporter old; Logs.Src.set_level Trace.src (Some Logs.Warning)) @@ fun () ->
+  let t = table env "x INTEGER" in
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1), (2)" t)));
+  ignore (ok (Conn.query_list env.conn (Printf.sprintf "SELECT x FROM %s" t)));
+  let name = match env.mode with Local -> "local" | Remote -> "remote" | Replica -> "replica" | Synced -> "synced" in
+  (match env.mode with
+   | Replica -> ignore (ok (Db.sync env.db))
+   | Synced -> ignore (ok (Db.push env.db))
+   | Local | Remote -> ());
+  let msgs = List.rev !got in
+  let debug = List.filter_map (fun (l, m) -> if l = Logs.Debug then Some m else None) msgs in
+  let info = List.filter_map (fun (l, m) -> if l = Logs.Info then Some m else None) msgs in
+  let insert = Printf.sprintf "%s " name and sql = Printf.sprintf "INSERT INTO %s VALUES (1), (2) -> 2 rows changed" t in
+  Alcotest.(check bool) ("the insert, by mode: " ^ String.concat " | " debug) true
+    (List.exists (fun m -> starts_with ~prefix:insert m && contains m sql) debug);
+  Alcotest.(check bool) "the query" true (List.exists (fun m -> contains m (Printf.sprintf "SELECT x FROM %s -> streamed" t)) debug);
+  (match env.mode with
+   | Replica -> Alcotest.(check bool) ("the sync: " ^ String.concat " | " info) true (List.exists (fun m -> starts_with ~prefix:"replica sync in" m) info)
+   | Synced -> Alcotest.(check bool) ("the push: " ^ String.concat " | " info) true (List.exists (fun m -> starts_with ~prefix:"synced push in" m && contains m "sent") info)
+   | Local | Remote -> ());
+  List.iter (fun (_, m) -> Alcotest.(check bool) "no token" false (contains m token)) msgs
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
@@ -508,9 +546,8 @@ let cases =
     ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
     ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
     ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests);
-    ("vectors: float arrays, similarity search, dimensions", vectors) ]
+    ("vectors: float arrays, similarity search, dimensions", vectors); ("tracing: statements and syncs, by mode", tracing) ]
 
-let token = "modes-token-5b2e"
 
 let local_env f () =
   let path = Filename.temp_file "turso-modes" ".db" in
