@@ -339,6 +339,45 @@ let stats_cmd =
   let run t = with_conn t (fun db _ -> Format.printf "%a@." Stats.pp (ok (Db.stats db))) in
   Cmd.v (Cmd.info "stats" ~exits ~doc:"Print the database's statistics (mode, statements, syncs, frames).") Term.(const run $ target)
 
+(* "migrate" applies a directory's migrations; "migrate status" says
+   where the database stands, changing nothing. *)
+let migrate_cmd =
+  let action =
+    Arg.(value & pos 0 (enum [ ("run", `Run); ("status", `Status) ]) `Run & info [] ~docv:"ACTION"
+           ~doc:"$(b,run) (the default) applies the migrations not applied yet; $(b,status) lists them.")
+  in
+  let dir =
+    Arg.(value & opt string "migrations" & info [ "dir" ] ~docv:"DIR"
+           ~doc:"The directory of migration files NNNN_name.sql.")
+  in
+  let run t action dir =
+    let ms = ok (Migration.of_dir dir) in
+    with_conn t (fun _ conn ->
+        match action with
+        | `Status ->
+          let st = ok (Migrate.status conn ms) in
+          Printf.printf "at version %s\n" (match st.current with Some v -> string_of_int v | None -> "none (nothing applied)");
+          List.iter
+            (fun (a : Migrate.applied) ->
+              Printf.printf "  applied  %04d_%s  %s\n" a.version a.name
+                (let tm = Unix.gmtime a.applied_at in
+                 Printf.sprintf "%04d-%02d-%02d %02d:%02d:%02d UTC" (tm.tm_year + 1900) (tm.tm_mon + 1) tm.tm_mday tm.tm_hour
+                   tm.tm_min tm.tm_sec))
+            st.applied;
+          List.iter (fun m -> Printf.printf "  pending  %s\n" (Migration.label m)) st.pending
+        | `Run ->
+          let t0 = now () in
+          (match ok (Migrate.run conn ms) with
+           | [] -> print_endline "up to date: nothing to apply"
+           | l ->
+             List.iter (fun m -> Printf.printf "applied %s\n" (Migration.label m)) l;
+             Printf.printf "%d migration%s in %.1f ms\n" (List.length l) (if List.length l = 1 then "" else "s")
+               ((now () -. t0) *. 1000.)))
+  in
+  Cmd.v
+    (Cmd.info "migrate" ~exits ~doc:"Apply the migrations of a directory (NNNN_name.sql), or list where the database stands.")
+    Term.(const run $ target $ action $ dir)
+
 (* ------------------------------------------------------------ doctor *)
 
 let doctor t =
@@ -508,7 +547,7 @@ let () =
       ~doc:"Query, sync and check libSQL and Turso databases (a local file, remote, or an embedded replica)."
   in
   let cmd =
-    Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; push_cmd; pull_cmd; stats_cmd; doctor_cmd; bench_cmd ]
+    Cmd.group info [ query_cmd; exec_cmd; shell_cmd; sync_cmd; push_cmd; pull_cmd; stats_cmd; migrate_cmd; doctor_cmd; bench_cmd ]
   in
   (* errors are one line and exit 1; doctor's problems exit 2 *)
   (* "-p -5": cmdliner would read -5 as an option; "--param=-5" is what

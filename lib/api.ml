@@ -589,6 +589,116 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     in
     go 1
 
+  module Migrate = struct
+    type applied = { version : int; name : string; checksum : string; applied_at : float }
+    type status = { current : int option; applied : applied list; pending : Migration.t list }
+
+    let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
+    let config fmt = Printf.ksprintf (fun s -> Fiber.return (Error (Error.make `Config s))) fmt
+    let table = "turso_migrations"
+
+    let has_table c =
+      Conn.query_one c "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?" ~params:(`Positional [ Value.text table ])
+      >|= Result.map Option.is_some
+
+    let read_applied c =
+      let* exists = has_table c in
+      if not exists then Fiber.return (Ok [])
+      else
+        Conn.query_list c (Printf.sprintf "SELECT version, name, checksum, applied_at FROM %s ORDER BY version" table) >|= fun r ->
+        Result.bind r (fun rows ->
+            try
+              Ok
+                (List.map
+                   (fun row ->
+                     let get i conv = Decode.at row i conv in
+                     { version = get 0 Decode.int; name = get 1 Decode.string; checksum = get 2 Decode.string;
+                       applied_at = get 3 Decode.float })
+                   rows)
+            with _ -> Error (Error.make `Config (Printf.sprintf "table %s: not what this library writes" table)))
+
+    (* The checks of Migrate.run, against what the database has. *)
+    let plan c ms =
+      match Migration.sorted ms with
+      | Error e -> Fiber.return (Error e)
+      | Ok ms ->
+        let* applied = read_applied c in
+        let find v = List.find_opt (fun (m : Migration.t) -> m.version = v) ms in
+        let rec check = function
+          | [] -> None
+          | (a : applied) :: rest -> (
+            match find a.version with
+            | None ->
+              Some
+                (Printf.sprintf "migration %04d_%s was applied to this database but is not in the list (restore it)" a.version
+                   a.name)
+            | Some m when m.checksum <> a.checksum ->
+              Some
+                (Printf.sprintf
+                   "migration %s was changed after it was applied (checksum then %s, now %s): add a new migration instead"
+                   (Migration.label m) a.checksum m.checksum)
+            | Some _ -> check rest)
+        in
+        match check applied with
+        | Some msg -> config "%s" msg
+        | None ->
+          let current = List.fold_left (fun acc (a : applied) -> Some (max a.version (Option.value acc ~default:min_int))) None applied in
+          let pending = List.filter (fun (m : Migration.t) -> not (List.exists (fun (a : applied) -> a.version = m.version) applied)) ms in
+          match (current, pending) with
+          | Some cur, m :: _ when m.version < cur ->
+            config "migration %s is numbered below %04d, already applied: give it a number above %d" (Migration.label m) cur cur
+          | _ -> Fiber.return (Ok { current; applied; pending })
+
+    let status c ms = plan c ms
+
+    let create =
+      Printf.sprintf
+        "CREATE TABLE IF NOT EXISTS %s (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \
+         applied_at REAL NOT NULL)"
+        table
+
+    (* One migration in its transaction; [false] if another process applied it first. *)
+    let apply_one c (m : Migration.t) =
+      Conn.with_transaction ~behavior:`Immediate c (fun c ->
+          let* there =
+            Conn.query_one c (Printf.sprintf "SELECT checksum FROM %s WHERE version = ?" table) ~params:(`Positional [ Value.int m.version ])
+          in
+          match there with
+          | Some row when Row.get row 0 = Value.text m.checksum -> Fiber.return (Ok false)
+          | Some _ -> config "migration %s was applied meanwhile by another process, with other SQL" (Migration.label m)
+          | None ->
+            let* () =
+              Conn.script c m.sql >|= function
+              | Ok () -> Ok ()
+              | Error e ->
+                Error { e with message = Printf.sprintf "migration %s failed (rolled back): %s" (Migration.label m) e.message }
+            in
+            let* _ =
+              Conn.execute c (Printf.sprintf "INSERT INTO %s (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)" table)
+                ~params:(`Positional Value.[ int m.version; text m.name; text m.checksum; float (Unix.gettimeofday ()) ])
+            in
+            Fiber.return (Ok true))
+
+    let run c ms =
+      let* { pending; _ } = plan c ms in
+      if pending = [] then Fiber.return (Ok [])
+      else
+        let* _ = Conn.execute c create in
+        let rec go acc = function
+          | [] -> Fiber.return (Ok (List.rev acc))
+          | m :: rest ->
+            (* a remote primary answers Busy at once while another
+               connection writes: wait for it, as a file's busy timeout does *)
+            let* did =
+              (* each attempt is whole or nothing, and checks for the
+                 record first: trying again never applies twice *)
+              retry ~attempts:12 ~base_delay:0.05 ~max_delay:2. (fun () -> apply_one c m)
+            in
+            go (if did then m :: acc else acc) rest
+        in
+        go [] pending
+  end
+
   (* For generic code over Api_intf.S: the fiber's own operations. *)
   module Io = struct
     let return = Fiber.return

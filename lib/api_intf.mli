@@ -545,4 +545,53 @@ module type S = sig
 
       Only retry what is safe to run twice: a write that timed out may
       have reached the server. *)
+
+  module Migrate : sig
+    (** Migrations: numbered SQL scripts applied in order, each once, and
+        recorded in the database (table [turso_migrations]: version, name,
+        checksum, time applied).
+
+        {[
+          let* ms = Migration.of_dir "migrations" |> Io.return in  (* 0001_init.sql, ... *)
+          let* applied = Migrate.run conn ms in ...
+        ]} *)
+
+    type applied = { version : int; name : string; checksum : string; applied_at : float }
+    (** A migration the database has ([applied_at]: Unix time). *)
+
+    type status = { current : int option; applied : applied list; pending : Migration.t list }
+    (** [current]: the highest version applied, if any. *)
+
+    val status : Conn.t -> Migration.t list -> (status, Error.t) result io
+    (** What {!run} would apply, after the same checks; changes nothing
+        (not even the table). *)
+
+    val run : Conn.t -> Migration.t list -> (Migration.t list, Error.t) result io
+    (** Applies the migrations the database does not have yet, in order,
+        each in its own immediate transaction with its record: a migration
+        is there whole or not at all. Returns those it applied.
+
+        Checked first (a [`Config] error, nothing applied): a version twice
+        in the list; an applied migration whose SQL changed since (named,
+        with both checksums); an applied migration missing from the list;
+        a new migration numbered below one already applied (give it a
+        higher number).
+
+        A migration that fails rolls back and stops the run: the error
+        (its own kind: [`Sql], [`Constraint] ...) names the migration and
+        the statement, and the database stays at the version before it.
+
+        Several processes may run the same migrations at once: each
+        migration's transaction checks again, under its write lock,
+        whether another process applied it meanwhile, so none applies
+        twice; a process that finds the lock taken waits (busy timeout on
+        a file; on a remote database a [`Busy] answer is tried again for
+        up to about 10 s).
+
+        Works on every mode: local files, remote databases, embedded
+        replicas (the statements go to the primary; read-your-writes then
+        shows them) and synced databases (applied to the local file; the
+        next push sends them). A migration must not contain [BEGIN],
+        [COMMIT] or [ROLLBACK]: it already runs in a transaction. *)
+  end
 end

@@ -29,7 +29,8 @@ val src : Logs.src
 val set_slow : float option -> unit
 (** [set_slow (Some s)]: a statement that takes [s] seconds or more is a
     warning (with its SQL, mode and duration) instead of a debug message.
-    Default [None]. @raise Invalid_argument for a negative or NaN [s]. *)
+    Default [None].
+    @raise Invalid_argument for a negative or NaN [s]. *)
 
 val set_show_params : bool -> unit
 (** [true]: debug messages show parameter values (text and blobs cut at

@@ -16,6 +16,7 @@ module Decode = Decode
 module Encode = Encode
 module Vector = Vector
 module Trace = Trace
+module Migration = Migration
 module Result_set = Result_set
 module Config = Config
 module Stats = Stats

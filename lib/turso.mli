@@ -68,6 +68,11 @@ module Vector = Vector
 module Trace = Trace
 (** Statements, syncs and retries reported through [Logs]. *)
 
+(** {1 Migrations} *)
+
+module Migration = Migration
+(** Migrations as data ({!Migrate} applies them). *)
+
 (** {1 Databases, connections, statements} *)
 
 module Result_set = Result_set

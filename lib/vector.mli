@@ -45,8 +45,9 @@ module F64 : sig
 
   val to_value : t -> Value.t
   (** [F64_BLOB]: each float as is, little-endian, then libSQL's type
-      byte. @raise Invalid_argument for an empty array or a NaN or
-      infinite value. *)
+      byte.
+      @raise Invalid_argument for an empty array or a NaN or infinite
+      value. *)
 
   val of_value : Value.t -> (t, string) result
   (** As {!F32.of_value}. *)

@@ -69,6 +69,17 @@ let test_examples () =
    | l -> Alcotest.failf "similar: expected 2 docs, got %d" (List.length l));
   Conn.close conn;
   Db.close db;
+  (* the migrations example, from ./migrations *)
+  (if not (Sys.file_exists "migrations") then Unix.mkdir "migrations" 0o700);
+  let oc = open_out "migrations/0001_notes.sql" in
+  output_string oc "CREATE TABLE IF NOT EXISTS readme_notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);";
+  close_out oc;
+  let db = ok (Db.open_local ":memory:") in
+  let conn = ok (Conn.connect db) in
+  Alcotest.(check int) "migrate: applied" 1 (List.length (ok (Readme_blocks.migrate conn)));
+  Alcotest.(check int) "migrate: then nothing" 0 (List.length (ok (Readme_blocks.migrate conn)));
+  Conn.close conn;
+  Db.close db;
   (* the tracing example, then back to quiet *)
   Readme_blocks.trace_everything ();
   Alcotest.(check bool) "tracing on" true (Logs.Src.level Trace.src = Some Logs.Debug);

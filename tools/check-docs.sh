@@ -23,5 +23,5 @@ done
 # The public modules: turso.mli and what it re-exports.
 python3 tools/check-docs.py lib/turso.mli lib/api_intf.mli lib/value.mli lib/error.mli lib/params.mli \
   lib/row.mli lib/decode.mli lib/encode.mli lib/result_set.mli lib/config.mli lib/stats.mli \
-  lib/lwt/turso_lwt.mli
+  lib/vector.mli lib/trace.mli lib/migration.mli lib/lwt/turso_lwt.mli
 echo "check-docs: odoc pages built, every public value documented"

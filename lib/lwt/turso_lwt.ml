@@ -11,6 +11,9 @@ module Encode = Turso.Encode
 module Stats = Turso.Stats
 module Config = Turso.Config
 module Result_set = Turso.Result_set
+module Vector = Turso.Vector
+module Trace = Turso.Trace
+module Migration = Turso.Migration
 
 type params = Turso.params
 

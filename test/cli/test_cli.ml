@@ -63,6 +63,30 @@ let test_verbose () =
   let _, _, err = cli [ "exec"; "--db"; "v.db"; "-v"; "INSERT INTO t VALUES ('a')" ] in
   Alcotest.(check string) "-v: no statements" "" err
 
+(* migrate and migrate status on a directory of files *)
+let test_migrate () =
+  let dir = tmp_dir () in
+  let cli args = run ~dir exe args in
+  Unix.mkdir (Filename.concat dir "migrations") 0o700;
+  let file f text = let oc = open_out (Filename.concat dir ("migrations/" ^ f)) in output_string oc text; close_out oc in
+  file "0001_init.sql" "CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT);";
+  file "0002_seed.sql" "INSERT INTO u (name) VALUES ('ada');";
+  let (_, out, _) as r = cli [ "migrate"; "status"; "--db"; "m.db" ] in
+  check_code "status" 0 r;
+  Alcotest.(check string) "status before" "at version none (nothing applied)\n  pending  0001_init\n  pending  0002_seed\n" out;
+  let (_, out, _) as r = cli [ "migrate"; "--db"; "m.db" ] in
+  check_code "migrate" 0 r;
+  check_contains "applied both" out "applied 0001_init\napplied 0002_seed\n2 migrations in";
+  let _, out, _ = cli [ "migrate"; "--db"; "m.db" ] in
+  Alcotest.(check string) "again" "up to date: nothing to apply\n" out;
+  file "0002_seed.sql" "INSERT INTO u (name) VALUES ('bob');";
+  let (_, _, err) as r = cli [ "migrate"; "--db"; "m.db" ] in
+  check_code "a changed file" 1 r;
+  check_contains "said" err "migration 0002_seed was changed after it was applied";
+  let (_, _, err) as r = cli [ "migrate"; "--db"; "m.db"; "--dir"; "nope" ] in
+  check_code "no directory" 1 r;
+  check_contains "said" err "migrations directory nope"
+
 let test_query_exec () =
   let dir = tmp_dir () in
   let cli args = run ~dir exe args in
@@ -311,7 +335,7 @@ let () =
     ([ ( "cli",
         [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
           tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local;
-          tc "--verbose" test_verbose ] );
+          tc "--verbose" test_verbose; tc "migrate" test_migrate ] );
       ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
     @ if Sqld.sqld_bin = None then (Sqld.no_server "cli on a replica: 2 cases not run"; [])
       else

@@ -538,6 +538,47 @@ let tracing env =
    | Local | Remote -> ());
   List.iter (fun (_, m) -> Alcotest.(check bool) "no token" false (contains m token)) msgs
 
+(* ------------------------------------------------------------- migrations *)
+
+(* Migrate.run on every mode: applied once, in order, recorded; a failing
+   one rolled back whole; changed, missing and out-of-order ones refused. *)
+let migrations env =
+  ignore (ok (Conn.execute env.conn "DROP TABLE IF EXISTS turso_migrations"));
+  incr counter;
+  let t = Printf.sprintf "%s_m%d" env.table !counter in
+  let m1 = Migration.make ~version:1 ~name:"create" (Printf.sprintf "CREATE TABLE %s (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE INDEX %s_name ON %s (name);" t t t)
+  and m2 = Migration.make ~version:2 ~name:"seed" (Printf.sprintf "INSERT INTO %s (name) VALUES ('ada');\nINSERT INTO %s (name) VALUES ('bob')" t t) in
+  let labels l = List.map Migration.label l in
+  Alcotest.(check (list string)) "both applied" [ "0001_create"; "0002_seed" ] (labels (ok (Migrate.run env.conn [ m2; m1 ])));
+  Alcotest.(check string) "their work is there" "2" (count env t);
+  Alcotest.(check (list string)) "a second run: nothing" [] (labels (ok (Migrate.run env.conn [ m1; m2 ])));
+  let st = ok (Migrate.status env.conn [ m1; m2 ]) in
+  Alcotest.(check (option int)) "status: at 2" (Some 2) st.current;
+  Alcotest.(check int) "status: 2 applied, recorded" 2 (List.length st.applied);
+  (* a failing migration: its first statement rolled back too *)
+  let m3 = Migration.make ~version:3 ~name:"broken" (Printf.sprintf "CREATE TABLE %s_extra (x INTEGER);\nINSERT INTO %s_nowhere VALUES (1)" t t) in
+  let e = err (Migrate.run env.conn [ m1; m2; m3 ]) in
+  Alcotest.(check bool) ("names the migration: " ^ e.message) true (contains e.message "migration 0003_broken failed");
+  Alcotest.(check bool) ("names the statement: " ^ Option.value e.sql ~default:"(none)") true
+    (contains (Option.value e.sql ~default:"") (Printf.sprintf "INSERT INTO %s_nowhere" t));
+  Alcotest.(check (option int)) "still at 2" (Some 2) (ok (Migrate.status env.conn [ m1; m2; m3 ])).current;
+  Alcotest.(check bool) "its first statement rolled back" true
+    (ok (Conn.query_one env.conn "SELECT 1 FROM sqlite_schema WHERE name = ?" ~params:(`Positional [ Value.text (t ^ "_extra") ])) = None);
+  (* refused before anything runs *)
+  let refused what l sub =
+    let e = err ~kind:`Config (Migrate.run env.conn l) in
+    Alcotest.(check bool) (what ^ ": " ^ e.message) true (contains e.message sub)
+  in
+  refused "changed" [ m1; Migration.make ~version:2 ~name:"seed" "SELECT 1" ] "migration 0002_seed was changed after it was applied";
+  refused "missing" [ m2 ] "0001_create was applied to this database but is not in the list";
+  refused "below the current one" [ m1; m2; Migration.make ~version:0 ~name:"early" "SELECT 1" ] "give it a number above 2";
+  refused "twice" [ m1; m2; m2 ] "two migrations with version 2";
+  Alcotest.(check string) "none of that ran" "2" (count env t);
+  let m3 = Migration.make ~version:3 ~name:"add_score" (Printf.sprintf "ALTER TABLE %s ADD COLUMN score REAL" t) in
+  Alcotest.(check (list string)) "the next one" [ "0003_add_score" ] (labels (ok (Migrate.run env.conn [ m1; m2; m3 ])));
+  ignore (ok (Conn.execute env.conn (Printf.sprintf "UPDATE %s SET score = 1.5" t)));
+  ignore (ok (Conn.execute env.conn "DROP TABLE turso_migrations"))
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
@@ -546,7 +587,8 @@ let cases =
     ("parameters: ?, ?NNN, :name, @name, $name", parameters); ("values round-trip exactly", values_roundtrip);
     ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
     ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests);
-    ("vectors: float arrays, similarity search, dimensions", vectors); ("tracing: statements and syncs, by mode", tracing) ]
+    ("vectors: float arrays, similarity search, dimensions", vectors); ("tracing: statements and syncs, by mode", tracing);
+    ("migrations: in order, once, whole or not at all", migrations) ]
 
 
 let local_env f () =
