@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DUNE = dune
 
-.PHONY: all deps build demo test test-ocaml5 bench bench-remote bench-synced clean release test-release
+.PHONY: all deps build demo test test-ocaml5 bench bench-remote bench-synced bench-encryption clean release test-release
 
 all: build
 
@@ -59,6 +59,12 @@ bench-synced: deps
 	$(DUNE) build --profile release ./bench/bench.exe
 	./_build/default/bench/bench.exe synced "$(SYNCED_URL)" "$(SQLD_URL)" \
 	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
+
+# Encryption's cost on the local workloads: plain vs encrypted file,
+# interleaved rounds.
+bench-encryption: deps
+	$(DUNE) build --profile release ./bench/bench.exe
+	./_build/default/bench/bench.exe encryption --runs 7
 
 clean:
 	$(DUNE) clean

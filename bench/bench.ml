@@ -45,8 +45,11 @@ module T = struct
 
   let ok = ok_exn
 
+  (* set by "turso-encrypted": the same workloads on an encrypted file *)
+  let encryption_key = ref None
+
   let open_db path =
-    let db = ok (Db.open_local path) in
+    let db = ok (Db.open_local ?encryption_key:!encryption_key path) in
     let c = ok (Conn.connect db) in
     ignore (ok (Conn.query_list c "PRAGMA journal_mode=WAL"));
     ignore (ok (Conn.execute c "PRAGMA synchronous=NORMAL"));
@@ -743,6 +746,50 @@ let all ~native ~runs =
     (List.assoc "rss_kb_after_10k" l /. 1024.)
     (List.assoc "rss_kb_after_1m" l /. 1024.)
 
+(* Encryption's cost: the local workloads (bench.exe turso) on a plain and
+   on an encrypted file, in interleaved rounds (the order alternating), each
+   in a process of its own; the ratio is taken round by round. *)
+let encryption ~rounds =
+  let results = Hashtbl.create 16 in
+  let add k v = Hashtbl.replace results k (v :: Option.value (Hashtbl.find_opt results k) ~default:[]) in
+  for round = 1 to rounds do
+    let run mode =
+      let d = temp_dir () in
+      let l = run_lines (Printf.sprintf "%s %s %s" (Filename.quote self) mode d) in
+      rm_rf d;
+      l
+    in
+    let plain, enc =
+      if round mod 2 = 1 then
+        let p = run "turso" in
+        (p, run "turso-encrypted")
+      else
+        let e = run "turso-encrypted" in
+        (run "turso", e)
+    in
+    List.iter
+      (fun (k, v) ->
+        match List.assoc_opt k enc with
+        | Some e ->
+          add (k ^ " plain") v;
+          add (k ^ " encrypted") e;
+          (* as a speed: above 1 is the encrypted file faster *)
+          add (k ^ " ratio") (if Filename.check_suffix k "_ms" then v /. e else e /. v)
+        | None -> ())
+      plain
+  done;
+  Printf.printf "Encryption at rest (AES-256-CBC): local workloads, %d interleaved rounds\n\n" rounds;
+  Printf.printf "| measure | plain (median) | encrypted (median) | encrypted vs plain: median (min-max) of per-round ratios |\n|---|---:|---:|---:|\n";
+  let keys = List.sort_uniq compare (Hashtbl.fold (fun k _ acc -> match String.rindex_opt k ' ' with Some i -> String.sub k 0 i :: acc | None -> acc) results []) in
+  List.iter
+    (fun k ->
+      let get s = List.sort compare (Hashtbl.find results (k ^ " " ^ s)) in
+      let r = get "ratio" in
+      let fmt v = if v >= 100. then Printf.sprintf "%.0f" v else Printf.sprintf "%.3f" v in
+      Printf.printf "| %s | %s | %s | %.2fx (%.2f-%.2f) |\n" k (fmt (median (get "plain"))) (fmt (median (get "encrypted"))) (median r)
+        (List.hd r) (List.nth r (List.length r - 1)))
+    keys
+
 (* [--native PATH] [--runs N], in any order *)
 let options ~runs rest =
   let rec go native runs = function
@@ -756,6 +803,10 @@ let options ~runs rest =
 let () =
   match List.tl (Array.to_list Sys.argv) with
   | [ "turso"; dir ] -> T.run dir
+  | [ "turso-encrypted"; dir ] -> T.encryption_key := Some "bench-encryption-key"; T.run dir
+  | "encryption" :: rest ->
+    let _, rounds = options ~runs:5 rest in
+    encryption ~rounds
   | [ "sqlite3"; dir ] -> S.run dir
   | [ "prepare-scan"; file; n ] -> T.prepare_scan file (int_of_string n)
   | [ "scan-rss"; file ] -> T.scan_rss file
@@ -774,5 +825,5 @@ let () =
     all ~native ~runs
   | _ ->
     prerr_endline
-      "usage: bench.exe all [--native PATH] [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
+      "usage: bench.exe all [--native PATH] [--runs N] | encryption [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
     exit 2

@@ -53,8 +53,8 @@ let run config =
 
 let () =
   let config =
-    if Array.length Sys.argv > 1 then Config.Local Sys.argv.(1)
-    else match Config.of_env () with Ok c -> c | Error _ -> Config.Local "demo.db"
+    if Array.length Sys.argv > 1 then Config.local Sys.argv.(1)
+    else match Config.of_env () with Ok c -> c | Error _ -> Config.local "demo.db"
   in
   match run config with
   | Ok () -> ()

@@ -69,7 +69,7 @@ let target =
 
 let config t =
   match (t.db, t.url) with
-  | Some p, _ -> Ok (Config.Local p)
+  | Some p, _ -> Ok (Config.local ?encryption_key:(Config.var (Config.env ~env_file:t.env_file ()) "TURSO_ENCRYPTION_KEY") p)
   | None, Some url ->
     let auth_token =
       match t.token with
@@ -89,7 +89,11 @@ let config t =
         (Config.background (Config.env ~env_file:t.env_file ()))
     | None ->
       if t.no_replica then Ok (Config.Remote { url; auth_token })
-      else Ok (Config.Replica { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token }))
+      else
+        Ok
+          (Config.Replica
+             { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token;
+               encryption_key = Config.var (Config.env ~env_file:t.env_file ()) "TURSO_ENCRYPTION_KEY" }))
   | None, None -> Config.of_env ~env_file:t.env_file ()
 
 let with_conn t f =
@@ -463,7 +467,7 @@ let doctor t =
   (match config with
    | Ok (Config.Replica { path; _ }) -> check_file "replica file" path
    | Ok (Config.Synced { path; url; auth_token; _ }) -> check_synced ~path ~url ~auth_token
-   | Ok (Config.Local path) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
+   | Ok (Config.Local { path; _ }) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
      check_file "database file" path
    | _ -> ());
   if !problems = 0 then print_endline "all good"

@@ -137,11 +137,18 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     let opened mode r = r >|= Result.map (fun h -> { h; mode })
     type open_mode = [ `Read_write_create | `Read_write | `Read_only ]
 
-    let open_local ?(mode = `Read_write_create) path =
+    (* None and Some "" differ: an empty key is refused, not read as none *)
+    let bad_key = function
+      | Some "" -> Some (Error.make `Config "the encryption key is empty")
+      | _ -> None
+
+    let open_local ?(mode = `Read_write_create) ?encryption_key path =
       let flags = match mode with `Read_write_create -> 0 | `Read_write -> 1 | `Read_only -> 2 in
+      checked [ bad_key encryption_key ] @@ fun () ->
+      let key = Option.value encryption_key ~default:"" in
       opened "local" @@ call_handle
-        (fun () -> Ffi.db_open_local path flags)
-        (Ffi.db_open_local_async path flags)
+        (fun () -> Ffi.db_open_local path flags key)
+        (Ffi.db_open_local_async path flags key)
         Ffi.take_db
 
     let open_remote ?(timeout = 10.) ?(max_reply_size = default_max_reply) ~url ~auth_token () =
@@ -159,19 +166,23 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         Ffi.take_db
 
     let open_replica ?(sync_interval = 0.) ?(read_your_writes = true) ?(timeout = 10.) ?(sync_timeout = 120.)
-        ?(max_reply_size = default_max_reply) ~path ~url ~auth_token () =
+        ?(max_reply_size = default_max_reply) ?encryption_key ~path ~url ~auth_token () =
       checked
-        [ bad_durations
+        [ bad_key encryption_key;
+          bad_durations
             [ ("Db.open_replica: sync_interval", sync_interval, false); ("Db.open_replica: timeout", timeout, true);
               ("Db.open_replica: sync_timeout", sync_timeout, true) ];
           bad_max_reply "Db.open_replica" max_reply_size ]
       @@ fun () ->
-      let b = Bytes.create 33 in
+      let key = Option.value encryption_key ~default:"" in
+      let b = Bytes.create (37 + String.length key) in
       Bytes.set_int64_le b 0 (ms sync_interval);
       Bytes.set_int64_le b 8 (Int64.max 1L (ms timeout));
       Bytes.set b 16 (if read_your_writes then '\001' else '\000');
       Bytes.set_int64_le b 17 (Int64.max 1L (ms sync_timeout));
       Bytes.set_int64_le b 25 (Int64.of_int max_reply_size);
+      Bytes.set_int32_le b 33 (Int32.of_int (String.length key));
+      Bytes.blit_string key 0 b 37 (String.length key);
       let opts = Bytes.unsafe_to_string b in
       opened "replica" @@ call_handle
         (fun () -> Ffi.db_open_replica path url auth_token opts)
@@ -253,9 +264,10 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     let close { h = db; _ } = Fiber.call (fun () -> Ffi.db_close db) (Ffi.db_close_async db) >|= ignore
 
     let open_config ?timeout = function
-      | Config.Local path -> open_local path
+      | Config.Local { path; encryption_key } -> open_local ?encryption_key path
       | Config.Remote { url; auth_token } -> open_remote ?timeout ~url ~auth_token ()
-      | Config.Replica { path; url; auth_token } -> open_replica ?timeout ~path ~url ~auth_token ()
+      | Config.Replica { path; url; auth_token; encryption_key } ->
+        open_replica ?timeout ?encryption_key ~path ~url ~auth_token ()
       | Config.Synced { path; url; auth_token; push_interval; pull_interval; auto_push } ->
         open_synced ?timeout ?push_interval ?pull_interval ~auto_push ~path ~url ~auth_token ()
 

@@ -132,12 +132,21 @@ module type S = sig
       | `Read_write  (** the file must exist *)
       | `Read_only  (** the file must exist; writes fail with [`Sql] *) ]
 
-    val open_local : ?mode:open_mode -> string -> (t, Error.t) result io
+    val open_local : ?mode:open_mode -> ?encryption_key:string -> string -> (t, Error.t) result io
     (** [open_local path] opens a local database file, or an in-memory one
         for [":memory:"] (shared by all connections of this [t], gone when it
         is closed). SQLite URIs ([file:...?mode=ro]) are accepted. Opening
         checks that the file can be opened: a missing file with [`Read_only]
-        is an error of kind [`Sql] (code [SQLITE_CANTOPEN]). *)
+        is an error of kind [`Sql] (code [SQLITE_CANTOPEN]).
+
+        [encryption_key]: the file is encrypted at rest (AES-256-CBC, by
+        SQLite3MultipleCiphers, which libSQL links): the file, its WAL and
+        its shared-memory index hold no plaintext. A new file is created
+        encrypted; a plain file is not converted. Opening checks the key:
+        a wrong one is an [`Auth] error that says so, none for an encrypted
+        file (or a key for a plain one) a [`Config] error that says so; an
+        empty key, or one for [":memory:"], is a [`Config] error. The key
+        is never in a message, {!Stats} or {!Config.to_string}. *)
 
     val open_remote :
       ?timeout:float -> ?max_reply_size:int -> url:string -> auth_token:string -> unit ->
@@ -199,7 +208,7 @@ module type S = sig
 
     val open_replica :
       ?sync_interval:float -> ?read_your_writes:bool -> ?timeout:float -> ?sync_timeout:float ->
-      ?max_reply_size:int -> path:string -> url:string -> auth_token:string -> unit ->
+      ?max_reply_size:int -> ?encryption_key:string -> path:string -> url:string -> auth_token:string -> unit ->
       (t, Error.t) result io
     (** [open_replica ~path ~url ~auth_token ()] opens an embedded replica:
         the local file [path] answers reads at local speed and follows the
@@ -225,7 +234,16 @@ module type S = sig
         and everything inside a transaction, go to the primary as on a
         remote database (same rules), and with [read_your_writes] the
         replica syncs after each write outside a transaction, or after
-        the COMMIT. [max_reply_size] as in {!open_remote}. *)
+        the COMMIT. [max_reply_size] as in {!open_remote}.
+
+        [encryption_key]: the replica's file is encrypted at rest, as in
+        {!open_local} (same checks at open, for a file already there):
+        libsql writes the synced frames encrypted and this library's reads
+        open it keyed; the replica's other files (its frame index and
+        metadata) hold no data. The primary's copy is the server's
+        business. With a key the replica syncs with libsql's sync protocol
+        v1: libsql drops the key when it picks v2 (Turso's platform), and
+        would write the file in the clear. *)
 
     val open_synced :
       ?timeout:float -> ?long_poll_timeout:float -> ?bootstrap:bool -> ?client_name:string -> ?push_interval:float ->
@@ -333,7 +351,11 @@ module type S = sig
           work. A value that is none of these, or one of these three
           without [TURSO_SYNCED_PATH] for a remote URL, is a [`Config] error
           that names the variable (a typo never leaves an app silently not
-          pushing).
+          pushing);
+        - [TURSO_ENCRYPTION_KEY]: the encryption key of a local file or of
+          a replica's file ({!open_local}); with a synced database or a
+          remote one without a replica, a [`Config] error (it would encrypt
+          nothing). Never printed.
 
         Variables are also read from [env_file] (default [".env"], if it
         exists): [KEY=VALUE] lines, [#] comments, an optional [export]

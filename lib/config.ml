@@ -2,9 +2,9 @@
    and .env (Dotenv), with URLs and tokens shown redacted. *)
 
 type t =
-  | Local of string
+  | Local of { path : string; encryption_key : string option }
   | Remote of { url : string; auth_token : string }
-  | Replica of { path : string; url : string; auth_token : string }
+  | Replica of { path : string; url : string; auth_token : string; encryption_key : string option }
   | Synced of {
       path : string;
       url : string;
@@ -13,6 +13,8 @@ type t =
       pull_interval : float option;
       auto_push : bool;
     }
+
+let local ?encryption_key path = Local { path; encryption_key }
 
 let synced ?push_interval ?pull_interval ?(auto_push = false) ~path ~url ~auth_token () =
   Synced { path; url; auth_token; push_interval; pull_interval; auto_push }
@@ -84,6 +86,12 @@ let no_replica e = var e "TURSO_REPLICA_PATH" = Some "none"
 
 let of_env ?env_file () =
   let e = env ?env_file () in
+  let encryption_key = var e "TURSO_ENCRYPTION_KEY" in
+  let no_key what =
+    Error
+      (Error.make `Config
+         (Printf.sprintf "TURSO_ENCRYPTION_KEY encrypts local files and replicas; %s has none (unset it)" what))
+  in
   match var e "TURSO_DATABASE_URL" with
   | None ->
     Error
@@ -93,7 +101,7 @@ let of_env ?env_file () =
             e.env_file))
   | Some url when not (is_remote_url url) -> (
     match scheme url with
-    | None | Some "file" -> Ok (Local url)
+    | None | Some "file" -> Ok (Local { path = url; encryption_key })
     | Some other ->
       Error
         (Error.make `Config
@@ -103,6 +111,7 @@ let of_env ?env_file () =
   | Some url ->
     let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
     match var e "TURSO_SYNCED_PATH" with
+    | Some _ when encryption_key <> None -> no_key "a synced database (TURSO_SYNCED_PATH, Turso engine)"
     | Some path ->
       Result.map
         (fun (push_interval, pull_interval, auto_push) ->
@@ -113,18 +122,22 @@ let of_env ?env_file () =
     | Some v ->
       Error (Error.make `Config (Printf.sprintf "%s is for a synced database: set TURSO_SYNCED_PATH too (or unset %s)" v v))
     | None ->
-    if no_replica e then Ok (Remote { url; auth_token })
+    if no_replica e then if encryption_key <> None then no_key "a remote database without a replica" else Ok (Remote { url; auth_token })
     else
       let path = Option.value (var e "TURSO_REPLICA_PATH") ~default:default_replica_path in
-      Ok (Replica { path; url; auth_token })
+      Ok (Replica { path; url; auth_token; encryption_key })
 
 let token_note t = if t = "" then "not set" else Printf.sprintf "set (%d characters)" (String.length t)
 
+(* the key itself never *)
+let key_note = function None -> "" | Some _ -> " (encrypted, key set)"
+
 let to_string = function
-  | Local path -> Printf.sprintf "local file %s" path
+  | Local { path; encryption_key } -> Printf.sprintf "local file %s%s" path (key_note encryption_key)
   | Remote { url; auth_token } -> Printf.sprintf "remote %s, auth token %s" (redact_url url) (token_note auth_token)
-  | Replica { path; url; auth_token } ->
-    Printf.sprintf "embedded replica %s of %s, auth token %s" path (redact_url url) (token_note auth_token)
+  | Replica { path; url; auth_token; encryption_key } ->
+    Printf.sprintf "embedded replica %s%s of %s, auth token %s" path (key_note encryption_key) (redact_url url)
+      (token_note auth_token)
   | Synced { path; url; auth_token; push_interval; pull_interval; auto_push } ->
     let every what = Option.map (Printf.sprintf "%s every %g s" what) in
     let background =

@@ -2,9 +2,11 @@
     environment, or what a program builds itself. *)
 
 type t =
-  | Local of string  (** a path, [":memory:"] or a [file:] URI *)
+  | Local of { path : string; encryption_key : string option }
+      (** a path, [":memory:"] or a [file:] URI; encrypted at rest with the
+          key if one is given ({!Turso.Db.open_local}) *)
   | Remote of { url : string; auth_token : string }
-  | Replica of { path : string; url : string; auth_token : string }
+  | Replica of { path : string; url : string; auth_token : string; encryption_key : string option }
   | Synced of {
       path : string;
       url : string;
@@ -15,6 +17,9 @@ type t =
     }
       (** a synced database (Turso engine) and its background work:
           {!Turso.Db.open_synced} *)
+
+val local : ?encryption_key:string -> string -> t
+(** [Local], with no key unless given. *)
 
 val synced :
   ?push_interval:float -> ?pull_interval:float -> ?auto_push:bool -> path:string -> url:string -> auth_token:string ->
@@ -32,7 +37,8 @@ val default_replica_path : string
 val to_string : t -> string
 (** A description for people, e.g. ["embedded replica r.db of
     libsql://x.turso.io, auth token set (243 characters)"]: the token is
-    never shown, only whether it is set and its length. *)
+    never shown, only whether it is set and its length; an encryption key
+    only as ["(encrypted, key set)"]. *)
 
 val pp : Format.formatter -> t -> unit
 (** Prints {!to_string}. *)

@@ -14,8 +14,10 @@ type stmt
 external interop_setup : unit -> unit = "ocaml_interop_setup"
 (** Sets up ocaml-interop's GC roots (boxroot); called once at start-up. *)
 
-external db_open_local : string -> int -> (db, string) result = "turso_db_open_local"
-external db_open_local_async : string -> int -> int -> unit = "turso_db_open_local_async"
+external db_open_local : string -> int -> string -> (db, string) result = "turso_db_open_local"
+(** [db_open_local path flags key]; [key]: the encryption key, [""] for none. *)
+
+external db_open_local_async : string -> int -> string -> int -> unit = "turso_db_open_local_async"
 external db_open_remote : string -> string -> string -> (db, string) result = "turso_db_open_remote"
 (** [db_open_remote url token opts]; [opts]: i64 timeout in ms, i64 largest
     reply in bytes. *)

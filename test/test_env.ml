@@ -15,7 +15,7 @@ let err ~kind = function
 let clear () =
   List.iter (fun v -> Unix.putenv v "")
     [ "TURSO_DATABASE_URL"; "TURSO_AUTH_TOKEN"; "TURSO_REPLICA_PATH"; "TURSO_SYNCED_PATH"; "TURSO_PUSH_INTERVAL";
-      "TURSO_PULL_INTERVAL"; "TURSO_AUTO_PUSH" ]
+      "TURSO_PULL_INTERVAL"; "TURSO_AUTO_PUSH"; "TURSO_ENCRYPTION_KEY" ]
 
 let tmp_dir () =
   let d = Filename.temp_file "turso-env" "" in
@@ -109,7 +109,7 @@ let test_config () =
   let secret = "tok-9c1e77aa55" in
   write env (Printf.sprintf "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_AUTH_TOKEN=%s\n" secret);
   (match ok (Config.of_env ~env_file:env ()) with
-   | Config.Replica { path; url; auth_token } ->
+   | Config.Replica { path; url; auth_token; encryption_key = None } ->
      Alcotest.(check string) "default replica path" Config.default_replica_path path;
      Alcotest.(check string) "url" "libsql://db.example.io" url;
      Alcotest.(check string) "token" secret auth_token
@@ -154,8 +154,27 @@ let test_config () =
   let e = err ~kind:`Config (Config.of_env ~env_file:env ()) in
   Alcotest.(check bool) ("auto push without a synced path: " ^ e.Error.message) true
     (contains e.Error.message "TURSO_AUTO_PUSH is for a synced database");
+  (* TURSO_ENCRYPTION_KEY: for local files and replicas; never shown *)
+  write env "TURSO_DATABASE_URL=/tmp/x.db\nTURSO_ENCRYPTION_KEY=s3cret-key-77\n";
+  (match ok (Config.of_env ~env_file:env ()) with
+   | Config.Local { path = "/tmp/x.db"; encryption_key = Some "s3cret-key-77" } as c ->
+     Alcotest.(check bool) "key not shown" false (contains (Config.to_string c) "s3cret-key-77")
+   | c -> Alcotest.failf "expected an encrypted local file, got %s" (Config.to_string c));
+  write env "TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_ENCRYPTION_KEY=s3cret-key-77\n";
+  (match ok (Config.of_env ~env_file:env ()) with
+   | Config.Replica { encryption_key = Some "s3cret-key-77"; _ } -> ()
+   | c -> Alcotest.failf "expected an encrypted replica, got %s" (Config.to_string c));
+  List.iter
+    (fun (extra, what) ->
+      write env ("TURSO_DATABASE_URL=libsql://db.example.io\nTURSO_ENCRYPTION_KEY=s3cret-key-77\n" ^ extra);
+      match Config.of_env ~env_file:env () with
+      | Ok c -> Alcotest.failf "%s: accepted as %s" what (Config.to_string c)
+      | Error e ->
+        Alcotest.(check bool) (what ^ ": " ^ e.message) true
+          (e.kind = `Config && contains e.message "TURSO_ENCRYPTION_KEY" && not (contains e.message "s3cret-key-77")))
+    [ ("TURSO_SYNCED_PATH=s.db\n", "synced"); ("TURSO_REPLICA_PATH=none\n", "remote without a replica") ];
   write env "TURSO_DATABASE_URL=/tmp/x.db\n";
-  Alcotest.(check bool) "a path is local" true (ok (Config.of_env ~env_file:env ()) = Config.Local "/tmp/x.db")
+  Alcotest.(check bool) "a path is local" true (ok (Config.of_env ~env_file:env ()) = Config.local "/tmp/x.db")
 
 let test_workflow_mode () =
   clear ();

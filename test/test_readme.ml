@@ -80,6 +80,16 @@ let test_examples () =
   Alcotest.(check int) "migrate: then nothing" 0 (List.length (ok (Readme_blocks.migrate conn)));
   Conn.close conn;
   Db.close db;
+  (* the encryption example: a new encrypted file, then its key checked *)
+  (try Sys.remove "secrets.db" with Sys_error _ -> ());
+  let db = ok (Readme_blocks.open_encrypted ~key:"readme-key") in
+  let c = ok (Conn.connect db) in
+  ignore (ok (Conn.execute c "CREATE TABLE s (x)"));
+  Conn.close c;
+  Db.close db;
+  (match Db.open_local "secrets.db" with
+   | Ok _ -> Alcotest.fail "secrets.db opened without its key"
+   | Error e -> Alcotest.(check bool) "encrypted: needs its key" true (e.kind = `Config));
   (* the tracing example, then back to quiet *)
   Readme_blocks.trace_everything ();
   Alcotest.(check bool) "tracing on" true (Logs.Src.level Trace.src = Some Logs.Debug);

@@ -6,7 +6,7 @@ set -eu
 
 packages="ocaml-nox ocaml-dune ocaml-findlib liblwt-ocaml-dev libalcotest-ocaml-dev
   libppx-deriving-ocaml-dev libppxlib-ocaml-dev libcmdliner-ocaml-dev
-  libsqlite3-ocaml-dev liblogs-ocaml-dev binutils gcc make
+  libsqlite3-ocaml-dev liblogs-ocaml-dev binutils gcc g++ make cmake
   ocaml-odoc opam python3 curl openssl ca-certificates"
 
 missing=""

@@ -16,7 +16,7 @@ root=${TURSO_OCAML5_ROOT:-/var/cache/turso-ci/trixie}
 mirror=${TURSO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages="ocaml-nox ocaml-dune ocaml-findlib libalcotest-ocaml-dev libsqlite3-ocaml-dev
   liblwt-ocaml-dev libppxlib-ocaml-dev libppx-deriving-ocaml-dev libcmdliner-ocaml-dev liblogs-ocaml-dev
-  gcc libc6-dev binutils make ca-certificates"
+  gcc g++ libc6-dev binutils make cmake ca-certificates"
 
 if [ "$(id -u)" != 0 ]; then
   echo "ocaml5-leg: needs root (debootstrap, mount, chroot); not run" >&2

@@ -8,9 +8,9 @@ let now = Unix.gettimeofday
 
 let config path =
   match path with
-  | Some p -> Turso.Config.Local p
+  | Some p -> Turso.Config.local p
   | None -> (
-    match Turso.Config.of_env () with Ok c -> c | Error _ -> Turso.Config.Local "email_scheduler.db")
+    match Turso.Config.of_env () with Ok c -> c | Error _ -> Turso.Config.local "email_scheduler.db")
 
 let fail e = prerr_endline ("email_scheduler: " ^ Turso.Error.to_string e); exit 1
 let ok = function Ok x -> x | Error e -> fail e

@@ -270,11 +270,12 @@ fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> V
     })
 }
 
-fn db_open(path: Vec<u8>, flags: i64) -> Result<DbH, Error> {
+/// `key`: the encryption key (empty: none).
+fn db_open(path: Vec<u8>, flags: i64, key: Vec<u8>) -> Result<DbH, Error> {
     fork::started();
     let path = String::from_utf8(path)
         .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
-    local::Db::open(&path, flags).map(|d| DbH::Local(Arc::new(d)))
+    local::Db::open(&path, flags, (!key.is_empty()).then_some(key)).map(|d| DbH::Local(Arc::new(d)))
 }
 
 /// An argument that must be text (a path, a URL, a token).
@@ -289,10 +290,10 @@ fn open_queue() -> &'static Arc<executor::Serial> {
 }
 
 handle_ops! {
-    fn turso_db_open_local / turso_db_open_local_async (path: String, flags: OCamlInt) -> DbH {
-        let path = bytes(&path);
+    fn turso_db_open_local / turso_db_open_local_async (path: String, flags: OCamlInt, key: String) -> DbH {
+        let (path, key) = (bytes(&path), bytes(&key));
         let flags: i64 = flags.to_rust();
-        Job::new(open_queue(), move || db_open(path, flags))
+        Job::new(open_queue(), move || db_open(path, flags, key))
     }
 
     fn turso_db_open_remote / turso_db_open_remote_async (url: String, token: String, opts: String) -> DbH {

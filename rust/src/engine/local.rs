@@ -31,7 +31,7 @@ use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out};
 
 use sqlite::{
-    atomically, bind, check_no_nul, column_value, cstr_bytes, encode_result, exec_reply, exec_simple, open_raw,
+    atomically, bind, check_key, check_no_nul, column_value, cstr_bytes, encode_result, exec_reply, exec_simple, open_raw,
     prepare_next, prepare_one, sqlite_error, step_to_done,
 };
 pub use stmt::Stmt;
@@ -55,6 +55,8 @@ static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
 pub struct Db {
     path: String,
     flags: i64,
+    /// Every connection is keyed with it (SQLite3MultipleCiphers).
+    encryption_key: Option<Vec<u8>>,
     keeper: Mutex<Option<RawDb>>,
     /// Where the Lwt API runs this database's jobs.
     pub serial: Arc<Serial>,
@@ -62,18 +64,34 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn open(path: &str, flags: i64) -> Result<Db, Error> {
+    /// Opens the file at `path` (or a new in-memory database), encrypted
+    /// with `encryption_key` if one is given; a wrong or missing key is an
+    /// error here (see [check_key]).
+    pub fn open(path: &str, flags: i64, encryption_key: Option<Vec<u8>>) -> Result<Db, Error> {
         let mode = if path == ":memory:" { Mode::Memory } else { Mode::File };
+        if matches!(mode, Mode::Memory) && encryption_key.is_some() {
+            return Err(Error::new(Kind::Config, "an encryption key for :memory:, which is never written to disk"));
+        }
+        if encryption_key.as_deref() == Some(b"") {
+            return Err(Error::new(Kind::Config, "the encryption key is empty"));
+        }
         let path = if path == ":memory:" {
             let n = MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed);
             format!("file:/turso-memory-{}-{n}?vfs=memdb", std::process::id())
         } else {
             path.to_string()
         };
-        let keeper = open_raw(&path, flags)?;
+        let keeper = open_raw(&path, flags, encryption_key.as_deref())?;
+        if matches!(mode, Mode::File) {
+            if let Err(e) = check_key(keeper, &path, encryption_key.is_some()) {
+                unsafe { libsql::ffi::sqlite3_close_v2(keeper) };
+                return Err(e);
+            }
+        }
         Ok(Db {
             path,
             flags,
+            encryption_key,
             keeper: Mutex::new(Some(RawDb(keeper))),
             serial: Serial::new(),
             stats: Arc::new(Stats::new(mode)),
@@ -85,7 +103,7 @@ impl Db {
         if guard.is_none() {
             return Err(Error::closed("database"));
         }
-        let db = open_raw(&self.path, self.flags)?;
+        let db = open_raw(&self.path, self.flags, self.encryption_key.as_deref())?;
         drop(guard);
         let conn = Arc::new(Conn {
             state: Mutex::new(ConnState { db, stmts: Vec::new(), prune_at: 16 }),

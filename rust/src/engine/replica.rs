@@ -100,6 +100,9 @@ struct Shared {
     stats: Arc<Stats>,
     /// The primary's HTTP URL.
     url: String,
+    /// The replica's file is encrypted with it (libsql's sync writes it
+    /// encrypted; our reads open it keyed).
+    encryption_key: Option<Vec<u8>>,
 }
 
 impl Drop for Shared {
@@ -125,8 +128,16 @@ impl Shared {
         if let Some(db) = g.as_ref() {
             return Ok(db.clone());
         }
-        let b = libsql::Builder::new_remote_replica(self.path.clone(), self.url.clone(), self.token.clone())
+        let mut b = libsql::Builder::new_remote_replica(self.path.clone(), self.url.clone(), self.token.clone())
             .read_your_writes(self.read_your_writes);
+        if let Some(k) = &self.encryption_key {
+            // libsql drops the encryption config when it picks its sync
+            // protocol v2 (Turso's platform answering /info), and would
+            // write the file in the clear: v1 keeps it.
+            b = b
+                .encryption_config(libsql::EncryptionConfig::new(libsql::Cipher::Aes256Cbc, bytes::Bytes::from(k.clone())))
+                .sync_protocol(libsql::SyncProtocol::V1);
+        }
         let db = match tokio::time::timeout(self.timeout, b.build()).await {
             Ok(r) => Arc::new(r.map_err(|e| convert(e, &self.token))?),
             Err(_) => {
@@ -176,7 +187,7 @@ impl Db {
     /// A local file at `path` that reads locally and syncs from the primary
     /// at `url`. Options (wire bytes): i64 sync interval in ms (0: none),
     /// i64 timeout in ms, u8 read-your-writes, i64 sync timeout in ms, i64
-    /// largest reply in bytes.
+    /// largest reply in bytes, bytes encryption key (empty: none).
     ///
     /// One request asks the primary first: a refused token is an `Auth`
     /// error at once (libsql's own handshake retries for seconds before it
@@ -189,6 +200,8 @@ impl Db {
         let mut r = Reader::new(opts);
         let (sync_ms, timeout_ms, ryw, sync_timeout_ms) = (r.i64()?, r.i64()?, r.u8()? != 0, r.i64()?);
         let max_reply = r.i64()?;
+        let key = r.bytes()?.to_vec();
+        let encryption_key = (!key.is_empty()).then_some(key);
         let (url, url_token) = hrana::http_url(url)?;
         let token = if token.is_empty() { url_token.as_deref().unwrap_or("") } else { token };
         let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
@@ -205,8 +218,14 @@ impl Db {
             timeout,
             stats,
             url: url.clone(),
+            encryption_key: encryption_key.clone(),
         });
         let existed = std::path::Path::new(path).exists();
+        // a replica file already there: a wrong or missing key is said
+        // now, before any sync (libsql would only say "not a database")
+        if existed {
+            local::Db::open(path, local::OPEN_READ_ONLY, encryption_key)?;
+        }
         let offline_ok = |e: &Error| existed && matches!(e.kind, Kind::Network | Kind::Timeout);
         let started = std::time::SystemTime::now();
         let t0 = std::time::Instant::now();
@@ -307,7 +326,7 @@ impl Hooks for Reads {
         hrana::check_finite(ps)?;
         let mut g = self.reader.lock();
         if g.is_none() {
-            let db = Arc::new(local::Db::open(&self.path, local::OPEN_READ_ONLY)?);
+            let db = Arc::new(local::Db::open(&self.path, local::OPEN_READ_ONLY, self.shared.encryption_key.clone())?);
             let conn = db.connect(5000)?;
             *g = Some((db, conn));
         }

@@ -52,7 +52,69 @@ fn libsql_init() {
     });
 }
 
-pub(super) fn open_raw(path: &str, flags: i64) -> Result<*mut ffi::sqlite3, Error> {
+// SQLite3MultipleCiphers (libsql's "encryption" feature links it in place
+// of plain SQLite).
+extern "C" {
+    fn sqlite3mc_cipher_index(name: *const c_char) -> c_int;
+    fn sqlite3mc_config(db: *mut ffi::sqlite3, param: *const c_char, value: c_int) -> c_int;
+    fn sqlite3_key(db: *mut ffi::sqlite3, key: *const std::ffi::c_void, n: c_int) -> c_int;
+}
+
+/// The first bytes of every plain SQLite file; an encrypted one has none.
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether the file at `path` starts as a plain SQLite file does (None: no
+/// file, or too short to tell).
+fn plain_file(path: &str) -> Option<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).ok()?;
+    f.read_exact(&mut head).ok()?;
+    Some(&head == PLAIN_HEADER)
+}
+
+/// Keys a freshly opened handle: AES-256-CBC (libsql's one cipher), the
+/// key as given (SQLite3MultipleCiphers derives the cipher key from it).
+fn key(db: *mut ffi::sqlite3, key: &[u8]) -> Result<(), Error> {
+    let rc = unsafe {
+        let cipher = sqlite3mc_cipher_index(c"aes256cbc".as_ptr());
+        if sqlite3mc_config(db, c"cipher".as_ptr(), cipher) != cipher {
+            return Err(Error::new(Kind::Internal, "the AES-256-CBC cipher is not available"));
+        }
+        sqlite3_key(db, key.as_ptr() as *const _, key.len() as c_int)
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(Error::new(Kind::Config, "the encryption key was not accepted"));
+    }
+    Ok(())
+}
+
+/// After keying (or not): reads the schema once, so that a wrong key, a
+/// missing one, or a key for a file that is not encrypted is an error of
+/// its own at open, not "file is not a database" at the first statement.
+pub(super) fn check_key(db: *mut ffi::sqlite3, path: &str, keyed: bool) -> Result<(), Error> {
+    match exec_simple(db, "SELECT count(*) FROM sqlite_schema") {
+        Ok(()) => Ok(()),
+        Err(e) if e.code.map(|c| c & 0xff) == Some(ffi::SQLITE_NOTADB) => Err(match (keyed, plain_file(path)) {
+            (true, Some(true)) => Error::new(
+                Kind::Config,
+                format!("{path:?} is not encrypted: open it without an encryption key"),
+            ),
+            (true, _) => Error::new(
+                Kind::Auth,
+                format!("wrong encryption key for {path:?} (or it is not a database)"),
+            ),
+            (false, Some(false)) => Error::new(
+                Kind::Config,
+                format!("{path:?} is encrypted (or not a database): open it with its encryption key"),
+            ),
+            (false, _) => e,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn open_raw(path: &str, flags: i64, encryption_key: Option<&[u8]>) -> Result<*mut ffi::sqlite3, Error> {
     libsql_init();
     let cpath = CString::new(path)
         .map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
@@ -72,6 +134,12 @@ pub(super) fn open_raw(path: &str, flags: i64) -> Result<*mut ffi::sqlite3, Erro
         return Err(e);
     }
     unsafe { ffi::sqlite3_extended_result_codes(db, 1) };
+    if let Some(k) = encryption_key {
+        if let Err(e) = key(db, k) {
+            unsafe { ffi::sqlite3_close_v2(db) };
+            return Err(e);
+        }
+    }
     Ok(db)
 }
 
