@@ -429,10 +429,10 @@ let doctor t =
      | Error e -> bad "server: %s cannot be reached: %s" url (Error.to_string e))
    | _ -> ());
   (* files *)
-  let check_file what path =
+  let check_file ?encryption_key what path =
     if not (Sys.file_exists path) then say "note" "%s: %s does not exist yet (it is created on first use)" what path
     else
-      match Db.open_local ~mode:`Read_only path with
+      match Db.open_local ~mode:`Read_only ?encryption_key path with
       | Error e -> bad "%s: %s cannot be opened: %s" what path (Error.to_string e)
       | Ok db ->
         let r = Result.bind (Conn.connect db) (fun c -> Conn.query_one c "PRAGMA quick_check") in
@@ -465,10 +465,10 @@ let doctor t =
          | _ -> ())
   in
   (match config with
-   | Ok (Config.Replica { path; _ }) -> check_file "replica file" path
+   | Ok (Config.Replica { path; encryption_key; _ }) -> check_file ?encryption_key "replica file" path
    | Ok (Config.Synced { path; url; auth_token; _ }) -> check_synced ~path ~url ~auth_token
-   | Ok (Config.Local { path; _ }) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
-     check_file "database file" path
+   | Ok (Config.Local { path; encryption_key }) when path <> ":memory:" && not (String.length path > 5 && String.sub path 0 5 = "file:") ->
+     check_file ?encryption_key "database file" path
    | _ -> ());
   if !problems = 0 then print_endline "all good"
   else begin

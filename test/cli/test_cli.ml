@@ -63,6 +63,29 @@ let test_verbose () =
   let _, _, err = cli [ "exec"; "--db"; "v.db"; "-v"; "INSERT INTO t VALUES ('a')" ] in
   Alcotest.(check string) "-v: no statements" "" err
 
+(* TURSO_ENCRYPTION_KEY: the file is encrypted, the key never printed
+   (doctor, errors, -vv), and without it the file is refused, said so. *)
+let test_encryption () =
+  let dir = tmp_dir () in
+  let key = "cli-secret-key-4711" in
+  let with_key args = run ~dir ~env:[ "TURSO_ENCRYPTION_KEY=" ^ key ] exe args in
+  check_code "create" 0 (with_key [ "exec"; "--db"; "e.db"; "CREATE TABLE t (x TEXT)" ]);
+  let (_, out, err) as r = with_key [ "exec"; "--db"; "e.db"; "-vv"; "INSERT INTO t VALUES ('hidden')" ] in
+  check_code "insert" 0 r;
+  let (_, out2, _) as r = with_key [ "doctor"; "--db"; "e.db" ] in
+  check_code "doctor with the key" 0 r;
+  check_contains "doctor: said encrypted" out2 "local file e.db (encrypted, key set)";
+  check_contains "doctor: checked with the key" out2 "[ok] database file: e.db is healthy";
+  let (_, out3, err3) as r = run ~dir exe [ "query"; "--db"; "e.db"; "SELECT x FROM t" ] in
+  check_code "without the key" 1 r;
+  check_contains "said" err3 "is encrypted";
+  let (_, out4, err4) as r = run ~dir ~env:[ "TURSO_ENCRYPTION_KEY=wrong-key" ] exe [ "query"; "--db"; "e.db"; "SELECT x FROM t" ] in
+  check_code "a wrong key" 1 r;
+  check_contains "said" err4 "wrong encryption key";
+  List.iter
+    (fun s -> Alcotest.(check bool) ("no key in: " ^ s) false (contains s key))
+    [ out; err; out2; out3; err3; out4; err4 ]
+
 (* migrate and migrate status on a directory of files *)
 let test_migrate () =
   let dir = tmp_dir () in
@@ -335,7 +358,8 @@ let () =
     ([ ( "cli",
         [ tc "query and exec" test_query_exec; tc "missing configuration, .env" test_missing_config;
           tc "shell" test_shell; tc "-p and --help" test_params_help; tc "doctor" test_doctor; tc "bench" test_bench_local;
-          tc "--verbose" test_verbose; tc "migrate" test_migrate ] );
+          tc "--verbose" test_verbose; tc "migrate" test_migrate;
+          tc "TURSO_ENCRYPTION_KEY" test_encryption ] );
       ("example", [ tc "email scheduler, blocking and Lwt" test_example ]) ]
     @ if Sqld.sqld_bin = None then (Sqld.no_server "cli on a replica: 2 cases not run"; [])
       else
