@@ -861,25 +861,9 @@ let test_vector_checks () =
     (Vector.of_value (Value.blob "\x00\x00\x80\x3f\x01"))
 
 (* Tracing through Logs: the messages a reporter receives, by level. *)
-let with_captured f =
-  let got = ref [] in
-  let report src level ~over k msgf =
-    if Logs.Src.name src = "turso" then
-      msgf (fun ?header:_ ?tags:_ fmt -> Format.kasprintf (fun m -> got := (level, m) :: !got; over (); k ()) fmt)
-    else (over (); k ())
-  in
-  let old = Logs.reporter () in
-  Logs.set_reporter { Logs.report };
-  Fun.protect ~finally:(fun () ->
-      Logs.set_reporter old;
-      Logs.Src.set_level Trace.src (Some Logs.Warning);
-      Trace.set_slow None;
-      Trace.set_show_params false)
-    (fun () -> f (fun () -> let l = List.rev !got in got := []; l))
-
 let test_trace () =
   let has s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false in
-  with_captured @@ fun messages ->
+  Check.with_captured @@ fun messages ->
   let db = ok (Db.open_local ":memory:") in
   let c = ok (Conn.connect db) in
   (* off (Logs' default level, Warning): nothing *)

@@ -507,16 +507,8 @@ let vectors env =
 (* Each mode's statements and syncs reach a Logs reporter, named by mode;
    a token never does. *)
 let tracing env =
-  let got = ref [] in
-  let report src level ~over k msgf =
-    if Logs.Src.name src = "turso" then
-      msgf (fun ?header:_ ?tags:_ fmt -> Format.kasprintf (fun m -> got := (level, m) :: !got; over (); k ()) fmt)
-    else (over (); k ())
-  in
-  let old = Logs.reporter () in
-  Logs.set_reporter { Logs.report };
+  with_captured @@ fun messages ->
   Logs.Src.set_level Trace.src (Some Logs.Debug);
-  Fun.protect ~finally:(fun () -> Logs.set_reporter old; Logs.Src.set_level Trace.src (Some Logs.Warning)) @@ fun () ->
   let t = table env "x INTEGER" in
   ignore (ok (Conn.execute env.conn (Printf.sprintf "INSERT INTO %s VALUES (1), (2)" t)));
   ignore (ok (Conn.query_list env.conn (Printf.sprintf "SELECT x FROM %s" t)));
@@ -525,7 +517,7 @@ let tracing env =
    | Replica -> ignore (ok (Db.sync env.db))
    | Synced -> ignore (ok (Db.push env.db))
    | Local | Remote -> ());
-  let msgs = List.rev !got in
+  let msgs = messages () in
   let debug = List.filter_map (fun (l, m) -> if l = Logs.Debug then Some m else None) msgs in
   let info = List.filter_map (fun (l, m) -> if l = Logs.Info then Some m else None) msgs in
   let insert = Printf.sprintf "%s " name and sql = Printf.sprintf "INSERT INTO %s VALUES (1), (2) -> 2 rows changed" t in

@@ -15,3 +15,23 @@ let err ?kind r =
     e
 
 let contains s sub = try ignore (Str.search_forward (Str.regexp_string sub) s 0); true with Not_found -> false
+
+(* Runs [f messages] with a Logs reporter that keeps the "turso" source's
+   messages: [messages ()] returns those since its last call, by level.
+   Afterwards the reporter and the tracing settings are put back. *)
+let with_captured f =
+  let got = ref [] in
+  let report src level ~over k msgf =
+    if Logs.Src.name src = "turso" then
+      msgf (fun ?header:_ ?tags:_ fmt -> Format.kasprintf (fun m -> got := (level, m) :: !got; over (); k ()) fmt)
+    else (over (); k ())
+  in
+  let old = Logs.reporter () in
+  Logs.set_reporter { Logs.report };
+  Fun.protect
+    ~finally:(fun () ->
+      Logs.set_reporter old;
+      Logs.Src.set_level Turso.Trace.src (Some Logs.Warning);
+      Turso.Trace.set_slow None;
+      Turso.Trace.set_show_params false)
+    (fun () -> f (fun () -> let l = List.rev !got in got := []; l))
