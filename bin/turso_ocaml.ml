@@ -67,10 +67,16 @@ let target =
   in
   Term.(const make $ db $ url $ token $ replica $ no_replica $ synced $ env_file $ timeout $ verbose)
 
+(* The flags choose the mode; the environment's variables for other modes
+   are refused as Config.of_env refuses them (an encryption key with
+   --synced would otherwise leave the file in the clear, unsaid). *)
 let config t =
+  let e = Config.env ~env_file:t.env_file () in
+  let key = Config.var e "TURSO_ENCRYPTION_KEY" in
+  let checked mode c = match Config.misplaced e mode with Some err -> Error err | None -> c () in
   match (t.db, t.url) with
-  | Some p, _ -> Ok (Config.local ?encryption_key:(Config.var (Config.env ~env_file:t.env_file ()) "TURSO_ENCRYPTION_KEY") p)
-  | None, Some url ->
+  | Some p, _ -> checked `Local (fun () -> Ok (Config.local ?encryption_key:key p))
+  | None, Some url -> (
     let auth_token =
       match t.token with
       | Some k -> k
@@ -80,20 +86,19 @@ let config t =
           auth_token
         | _ -> Option.value (Sys.getenv_opt "TURSO_AUTH_TOKEN") ~default:"")
     in
-    let synced = match t.synced with Some p -> Some p | None -> Config.var (Config.env ~env_file:t.env_file ()) "TURSO_SYNCED_PATH" in
-    (match synced with
+    match (match t.synced with Some p -> Some p | None -> Config.var e "TURSO_SYNCED_PATH") with
     | Some path ->
-      Result.map
-        (fun (push_interval, pull_interval, auto_push) ->
-          Config.synced ?push_interval ?pull_interval ~auto_push ~path ~url ~auth_token ())
-        (Config.background (Config.env ~env_file:t.env_file ()))
+      checked `Synced (fun () ->
+          Result.map
+            (fun (push_interval, pull_interval, auto_push) ->
+              Config.synced ?push_interval ?pull_interval ~auto_push ~path ~url ~auth_token ())
+            (Config.background e))
+    | None when t.no_replica -> checked `Remote (fun () -> Ok (Config.Remote { url; auth_token }))
     | None ->
-      if t.no_replica then Ok (Config.Remote { url; auth_token })
-      else
-        Ok
-          (Config.Replica
-             { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token;
-               encryption_key = Config.var (Config.env ~env_file:t.env_file ()) "TURSO_ENCRYPTION_KEY" }))
+      checked `Replica (fun () ->
+          Ok
+            (Config.Replica
+               { path = Option.value t.replica ~default:Config.default_replica_path; url; auth_token; encryption_key = key })))
   | None, None -> Config.of_env ~env_file:t.env_file ()
 
 let with_conn t f =
@@ -424,9 +429,9 @@ let doctor t =
                    Fun.protect ~finally:(fun () -> Conn.close c) (fun () -> Conn.query_one c "SELECT 1"))))
      in
      match r with
-     | Ok _ -> say "ok" "server: %s answers (%.0f ms)" url ((now () -. t0) *. 1000.)
-     | Error e when e.kind = `Auth -> bad "server: %s refuses the auth token (%s)" url e.message
-     | Error e -> bad "server: %s cannot be reached: %s" url (Error.to_string e))
+     | Ok _ -> say "ok" "server: %s answers (%.0f ms)" (Config.redact_url url) ((now () -. t0) *. 1000.)
+     | Error e when e.kind = `Auth -> bad "server: %s refuses the auth token (%s)" (Config.redact_url url) e.message
+     | Error e -> bad "server: %s cannot be reached: %s" (Config.redact_url url) (Error.to_string e))
    | _ -> ());
   (* files *)
   let check_file ?encryption_key what path =

@@ -669,18 +669,30 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
          applied_at REAL NOT NULL)"
         table
 
-    (* One migration in its transaction; [false] if another process applied it first. *)
+    (* One migration in its transaction; [false] if another process applied
+       it first. What the plan read may be stale (a replica reads its own
+       file; another process may have gone on since), so the order is
+       checked again here, under the write lock, against the primary's
+       table. *)
     let apply_one c (m : Migration.t) =
       Conn.with_transaction ~behavior:`Immediate c (fun c ->
           let* there =
-            Conn.query_one c (Printf.sprintf "SELECT checksum FROM %s WHERE version = ?" table) ~params:(`Positional [ Value.int m.version ])
+            Conn.query_one c
+              (Printf.sprintf "SELECT (SELECT checksum FROM %s WHERE version = ?), (SELECT max(version) FROM %s)" table table)
+              ~params:(`Positional [ Value.int m.version ])
           in
-          match there with
-          | Some row when Row.get row 0 = Value.text m.checksum -> Fiber.return (Ok false)
-          | Some _ -> config "migration %s was applied meanwhile by another process, with other SQL" (Migration.label m)
-          | None ->
+          let checksum, top = match there with Some row -> (Row.get row 0, Row.get row 1) | None -> (Value.Null, Value.Null) in
+          match (checksum, top) with
+          | Value.Text s, _ when s = m.checksum -> Fiber.return (Ok false)
+          | Value.Text _, _ -> config "migration %s was applied meanwhile by another process, with other SQL" (Migration.label m)
+          | _, Value.Integer top when Int64.to_int top > m.version ->
+            config "migration %s is numbered below %04Ld, applied meanwhile by another process: give it a number above %Ld"
+              (Migration.label m) top top
+          | _ ->
+            (* batch: all or nothing inside the transaction, and a COMMIT
+               or ROLLBACK in the file is refused, not obeyed half way *)
             let* () =
-              Conn.script c m.sql >|= function
+              Conn.batch c m.sql >|= function
               | Ok () -> Ok ()
               | Error e ->
                 Error { e with message = Printf.sprintf "migration %s failed (rolled back): %s" (Migration.label m) e.message }

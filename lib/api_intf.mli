@@ -614,6 +614,8 @@ module type S = sig
         replicas (the statements go to the primary; read-your-writes then
         shows them) and synced databases (applied to the local file; the
         next push sends them). A migration must not contain [BEGIN],
-        [COMMIT] or [ROLLBACK]: it already runs in a transaction. *)
+        [COMMIT] or [ROLLBACK]: it already runs in a transaction (such a
+        statement is a [`Misuse] error, and nothing of the migration
+        stays). *)
   end
 end

@@ -74,7 +74,7 @@ let background e =
   let* push_interval = interval "TURSO_PUSH_INTERVAL" in
   let* pull_interval = interval "TURSO_PULL_INTERVAL" in
   let* auto_push =
-    match Option.map String.lowercase_ascii (var e "TURSO_AUTO_PUSH") with
+    match Option.map (fun v -> String.lowercase_ascii (String.trim v)) (var e "TURSO_AUTO_PUSH") with
     | None | Some ("0" | "false" | "no" | "off") -> Ok false
     | Some ("1" | "true" | "yes" | "on") -> Ok true
     | Some _ -> bad "TURSO_AUTO_PUSH" (Option.get (var e "TURSO_AUTO_PUSH")) "say 1, true, yes or on, or 0, false, no or off"
@@ -84,14 +84,25 @@ let background e =
 (* TURSO_REPLICA_PATH=none means: no replica, the remote database itself *)
 let no_replica e = var e "TURSO_REPLICA_PATH" = Some "none"
 
+type mode = [ `Local | `Remote | `Replica | `Synced ]
+
+(* The variables that only some modes use, set for another: an error that
+   names them, never silently ignored (a key that encrypts nothing, a push
+   interval that never pushes). *)
+let misplaced e (mode : mode) =
+  let say fmt = Printf.ksprintf (fun s -> Some (Error.make `Config s)) fmt in
+  match (mode, var e "TURSO_ENCRYPTION_KEY", List.find_opt (fun v -> var e v <> None) background_vars) with
+  | `Synced, Some _, _ ->
+    say "TURSO_ENCRYPTION_KEY encrypts local files and replicas; a synced database (Turso engine) cannot be encrypted here yet (unset it)"
+  | `Remote, Some _, _ ->
+    say "TURSO_ENCRYPTION_KEY encrypts local files and replicas; a remote database without a replica has none (unset it)"
+  | (`Local | `Remote | `Replica), _, Some v -> say "%s is for a synced database: set TURSO_SYNCED_PATH too (or unset %s)" v v
+  | _ -> None
+
 let of_env ?env_file () =
   let e = env ?env_file () in
   let encryption_key = var e "TURSO_ENCRYPTION_KEY" in
-  let no_key what =
-    Error
-      (Error.make `Config
-         (Printf.sprintf "TURSO_ENCRYPTION_KEY encrypts local files and replicas; %s has none (unset it)" what))
-  in
+  let checked mode v = match misplaced e mode with Some err -> Error err | None -> v () in
   match var e "TURSO_DATABASE_URL" with
   | None ->
     Error
@@ -101,31 +112,26 @@ let of_env ?env_file () =
             e.env_file))
   | Some url when not (is_remote_url url) -> (
     match scheme url with
-    | None | Some "file" -> Ok (Local { path = url; encryption_key })
+    | None | Some "file" -> checked `Local (fun () -> Ok (Local { path = url; encryption_key }))
     | Some other ->
       Error
         (Error.make `Config
            (Printf.sprintf
               "TURSO_DATABASE_URL: unsupported URL scheme %S (use libsql://, https://, http://, wss://, ws://, a file: URI or a path)"
               other)))
-  | Some url ->
+  | Some url -> (
     let auth_token = Option.value (var e "TURSO_AUTH_TOKEN") ~default:"" in
     match var e "TURSO_SYNCED_PATH" with
-    | Some _ when encryption_key <> None -> no_key "a synced database (TURSO_SYNCED_PATH, Turso engine)"
     | Some path ->
-      Result.map
-        (fun (push_interval, pull_interval, auto_push) ->
-          Synced { path; url; auth_token; push_interval; pull_interval; auto_push })
-        (background e)
+      checked `Synced (fun () ->
+          Result.map
+            (fun (push_interval, pull_interval, auto_push) ->
+              Synced { path; url; auth_token; push_interval; pull_interval; auto_push })
+            (background e))
+    | None when no_replica e -> checked `Remote (fun () -> Ok (Remote { url; auth_token }))
     | None ->
-    match List.find_opt (fun v -> var e v <> None) background_vars with
-    | Some v ->
-      Error (Error.make `Config (Printf.sprintf "%s is for a synced database: set TURSO_SYNCED_PATH too (or unset %s)" v v))
-    | None ->
-    if no_replica e then if encryption_key <> None then no_key "a remote database without a replica" else Ok (Remote { url; auth_token })
-    else
       let path = Option.value (var e "TURSO_REPLICA_PATH") ~default:default_replica_path in
-      Ok (Replica { path; url; auth_token; encryption_key })
+      checked `Replica (fun () -> Ok (Replica { path; url; auth_token; encryption_key })))
 
 let token_note t = if t = "" then "not set" else Printf.sprintf "set (%d characters)" (String.length t)
 

@@ -54,5 +54,14 @@ val var : env -> string -> string option
 val background : env -> (float option * float option * bool, Error.t) result
 (** TURSO_PUSH_INTERVAL, TURSO_PULL_INTERVAL and TURSO_AUTO_PUSH. *)
 
+type mode = [ `Local | `Remote | `Replica | `Synced ]
+
+val misplaced : env -> mode -> Error.t option
+(** A variable set that this mode does not use (TURSO_ENCRYPTION_KEY, the
+    background ones), as [of_env] refuses it. *)
+
+val redact_url : string -> string
+(** The URL with an [authToken] query parameter's value hidden. *)
+
 val scheme : string -> string option
 (** The scheme of ["scheme://..."], lowercase, if the text has one. *)

@@ -23,6 +23,7 @@ let layout = function
   | Value.Blob b ->
     let n = String.length b in
     if n = 0 then Error "an empty blob, not a vector"
+    else if n = 1 then Error "a blob of one byte, not a vector (no element)"
     else if n land 1 = 1 then Ok (Char.code b.[n - 1], n - 1, b)
     else Ok (1, n, b)
   | v -> Error (Printf.sprintf "%s, not a vector blob" (Value.type_name v))

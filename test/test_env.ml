@@ -140,6 +140,12 @@ let test_config () =
      Alcotest.(check string) "said" "synced database s.db (Turso engine) of http://127.0.0.1:9, auth token not set; push every 2.5 s, pull every 60 s, every commit pushed"
        (Config.to_string c)
    | c -> Alcotest.failf "expected a synced database with background work, got %s" (Config.to_string c));
+  (match ok (synced_env "TURSO_AUTO_PUSH=' yes '\n") with
+   | Config.Synced { auto_push = true; _ } -> ()
+   | c -> Alcotest.failf "TURSO_AUTO_PUSH=' yes ': got %s" (Config.to_string c));
+  (match Config.of_env ~env_file:(write env "TURSO_DATABASE_URL=/tmp/l.db\nTURSO_PUSH_INTERVAL=5\n"; env) () with
+   | Ok c -> Alcotest.failf "a push interval for a local file accepted: %s" (Config.to_string c)
+   | Error e -> Alcotest.(check bool) ("local file, push interval: " ^ e.message) true (contains e.message "TURSO_PUSH_INTERVAL is for a synced database"));
   (match ok (synced_env "TURSO_AUTO_PUSH=off\n") with
    | Config.Synced { auto_push = false; push_interval = None; _ } -> ()
    | c -> Alcotest.failf "TURSO_AUTO_PUSH=off: got %s" (Config.to_string c));

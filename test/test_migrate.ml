@@ -88,6 +88,23 @@ let test_concurrent () =
     Db.close db
   done
 
+(* A COMMIT in a migration file would commit half of it: refused, and
+   nothing of the migration stays. *)
+let test_transaction_control () =
+  let d = tmp_dir () in
+  let db = ok (Db.open_local (Filename.concat d "tc.db")) in
+  let c = ok (Conn.connect db) in
+  let m = Migration.make ~version:1 ~name:"half" "CREATE TABLE a (x); COMMIT; CREATE TABLE b (y)" in
+  (match Migrate.run c [ m ] with
+   | Ok _ -> Alcotest.fail "a COMMIT inside a migration accepted"
+   | Error e -> Alcotest.(check bool) ("refused: " ^ Error.to_string e) true (e.kind = `Misuse && contains e.message "0001_half"));
+  (match ok (Conn.query_one c "SELECT count(*) FROM sqlite_schema WHERE name IN ('a', 'b')") with
+   | Some r -> Alcotest.(check string) "nothing of it stays" "0" (Value.to_string (Row.get r 0))
+   | None -> Alcotest.fail "no count");
+  Alcotest.(check (option int)) "not recorded" None (ok (Migrate.status c [ m ])).current;
+  Conn.close c;
+  Db.close db
+
 let test_lwt () =
   let d = tmp_dir () in
   Lwt_main.run
@@ -107,4 +124,5 @@ let test_lwt () =
 let () =
   let tc n f = Alcotest.test_case n `Quick f in
   Alcotest.run "turso migrations"
-    [ ("migrations", [ tc "from a directory" test_of_dir; tc "two connections at once" test_concurrent; tc "Lwt" test_lwt ]) ]
+    [ ("migrations", [ tc "from a directory" test_of_dir; tc "two connections at once" test_concurrent;
+        tc "BEGIN, COMMIT inside a migration" test_transaction_control; tc "Lwt" test_lwt ]) ]

@@ -851,6 +851,7 @@ let test_vector_checks () =
   not_read "text" (Value.text "[1,2]") "TEXT, not a vector blob";
   not_read "NULL" Value.Null "NULL";
   not_read "empty blob" (Value.blob "") "empty blob";
+  not_read "a type byte alone" (Value.blob "\002") "one byte";
   not_read "F32 of 6 bytes" (Value.blob "abcdef") "not a multiple of 4";
   not_read "F64 of 6 bytes" (Value.blob "abcdef\002") "not a multiple of 8";
   not_read "1BIT" (Value.blob "\x01\x0e\x03") "1BIT";

@@ -82,9 +82,16 @@ let test_encryption () =
   let (_, out4, err4) as r = run ~dir ~env:[ "TURSO_ENCRYPTION_KEY=wrong-key" ] exe [ "query"; "--db"; "e.db"; "SELECT x FROM t" ] in
   check_code "a wrong key" 1 r;
   check_contains "said" err4 "wrong encryption key";
+  (* a key where it would encrypt nothing: refused, not ignored *)
+  let (_, _, err5) as r = with_key [ "query"; "--url"; "http://127.0.0.1:9"; "--no-replica"; "SELECT 1" ] in
+  check_code "a key with --no-replica" 1 r;
+  check_contains "said" err5 "TURSO_ENCRYPTION_KEY encrypts local files and replicas";
+  let (_, _, err6) as r = with_key [ "push"; "--url"; "http://127.0.0.1:9"; "--synced"; "s.db" ] in
+  check_code "a key with --synced" 1 r;
+  check_contains "said" err6 "a synced database (Turso engine) cannot be encrypted here yet";
   List.iter
     (fun s -> Alcotest.(check bool) ("no key in: " ^ s) false (contains s key))
-    [ out; err; out2; out3; err3; out4; err4 ]
+    [ out; err; out2; out3; err3; out4; err4; err5; err6 ]
 
 (* migrate and migrate status on a directory of files *)
 let test_migrate () =
@@ -328,7 +335,14 @@ let test_doctor () =
   check_code "server down" 2 r;
   check_contains "token length" out (Printf.sprintf "auth token set (%d characters)" (String.length token));
   check_contains "server" out "[problem] server: http://127.0.0.1:9 cannot be reached";
-  Alcotest.(check bool) "the token is not printed" false (contains (out ^ err) token)
+  Alcotest.(check bool) "the token is not printed" false (contains (out ^ err) token);
+  (* nor when it is in the URL *)
+  let (_, out, err) as r =
+    run ~dir ~env:[ "TURSO_DATABASE_URL=http://127.0.0.1:9?authToken=" ^ token ] exe [ "doctor"; "--timeout"; "2" ]
+  in
+  check_code "server down, token in the URL" 2 r;
+  check_contains "server, URL redacted" out "[problem] server: http://127.0.0.1:9?authToken=<redacted> cannot be reached";
+  Alcotest.(check bool) ("the URL's token is not printed: " ^ out ^ err) false (contains (out ^ err) token)
 
 let test_bench_local () =
   let dir = tmp_dir () in

@@ -79,6 +79,13 @@ let test_local () =
   no_key_in e;
   ignore (err ~kind:`Config (Db.open_local ~encryption_key:"" path));
   ignore (err ~kind:`Config (Db.open_local ~encryption_key:key ":memory:"));
+  ignore (err ~kind:`Config (Db.open_local ~encryption_key:key "file::memory:?cache=shared"));
+  ignore (err ~kind:`Config (Db.open_local ~encryption_key:key "file:mem1?mode=memory"));
+  (* through file: URIs, the same answers *)
+  let e = err ~kind:`Config (Db.open_local ~encryption_key:key ("file:" ^ Filename.concat plain "plain.db")) in
+  Alcotest.(check bool) ("a plain file by URI: " ^ e.message) true (contains e.message "is not encrypted");
+  let e = err ~kind:`Config (Db.open_local ("file://" ^ path ^ "?mode=rw")) in
+  Alcotest.(check bool) ("an encrypted file by URI, no key: " ^ e.message) true (contains e.message "is encrypted");
   (* the data is whole after all that *)
   let db = ok (Db.open_local ~encryption_key:key path) in
   let c = ok (Conn.connect db) in

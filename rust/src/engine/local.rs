@@ -31,7 +31,7 @@ use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out};
 
 use sqlite::{
-    atomically, bind, check_key, check_no_nul, column_value, cstr_bytes, encode_result, exec_reply, exec_simple, open_raw,
+    atomically, bind, check_key, check_no_nul, encrypted_error, file_of, plain_file, column_value, cstr_bytes, encode_result, exec_reply, exec_simple, open_raw,
     prepare_next, prepare_one, sqlite_error, step_to_done,
 };
 pub use stmt::Stmt;
@@ -69,8 +69,9 @@ impl Db {
     /// error here (see [check_key]).
     pub fn open(path: &str, flags: i64, encryption_key: Option<Vec<u8>>) -> Result<Db, Error> {
         let mode = if path == ":memory:" { Mode::Memory } else { Mode::File };
-        if matches!(mode, Mode::Memory) && encryption_key.is_some() {
-            return Err(Error::new(Kind::Config, "an encryption key for :memory:, which is never written to disk"));
+        let file = file_of(path);
+        if file.is_none() && encryption_key.is_some() {
+            return Err(Error::new(Kind::Config, "an encryption key for an in-memory database, which is never written to disk"));
         }
         if encryption_key.as_deref() == Some(b"") {
             return Err(Error::new(Kind::Config, "the encryption key is empty"));
@@ -81,9 +82,17 @@ impl Db {
         } else {
             path.to_string()
         };
+        // without a key, a file that is not plain SQLite is said at once
+        // (its header; no read, so no wait on a writer); with one, the key
+        // is checked by a read
+        if let (Some(f), None) = (&file, &encryption_key) {
+            if plain_file(f) == Some(false) {
+                return Err(encrypted_error(f));
+            }
+        }
         let keeper = open_raw(&path, flags, encryption_key.as_deref())?;
-        if matches!(mode, Mode::File) {
-            if let Err(e) = check_key(keeper, &path, encryption_key.is_some()) {
+        if let (Some(f), Some(_)) = (&file, &encryption_key) {
+            if let Err(e) = check_key(keeper, f, true) {
                 unsafe { libsql::ffi::sqlite3_close_v2(keeper) };
                 return Err(e);
             }

@@ -63,9 +63,23 @@ extern "C" {
 /// The first bytes of every plain SQLite file; an encrypted one has none.
 const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
+/// The file a path or `file:` URI names (None: an in-memory database).
+pub(super) fn file_of(path: &str) -> Option<String> {
+    let Some(uri) = path.strip_prefix("file:") else {
+        return (path != ":memory:").then(|| path.to_string());
+    };
+    let (name, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let memory = name.is_empty()
+        || name == ":memory:"
+        || query.split('&').any(|kv| kv == "mode=memory" || kv == "vfs=memdb");
+    // file:///abs/path and file://localhost/abs/path name /abs/path
+    let name = name.strip_prefix("//").map(|r| &r[r.find('/').unwrap_or(r.len())..]).unwrap_or(name);
+    (!memory).then(|| name.to_string())
+}
+
 /// Whether the file at `path` starts as a plain SQLite file does (None: no
 /// file, or too short to tell).
-fn plain_file(path: &str) -> Option<bool> {
+pub(super) fn plain_file(path: &str) -> Option<bool> {
     use std::io::Read;
     let mut head = [0u8; 16];
     let mut f = std::fs::File::open(path).ok()?;
@@ -89,29 +103,34 @@ fn key(db: *mut ffi::sqlite3, key: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// After keying (or not): reads the schema once, so that a wrong key, a
-/// missing one, or a key for a file that is not encrypted is an error of
-/// its own at open, not "file is not a database" at the first statement.
-pub(super) fn check_key(db: *mut ffi::sqlite3, path: &str, keyed: bool) -> Result<(), Error> {
-    match exec_simple(db, "SELECT count(*) FROM sqlite_schema") {
+/// After keying: reads the schema once, so that a wrong key, or a key for
+/// a file that is not encrypted, is an error of its own at open, not "file
+/// is not a database" at the first statement. `file`: the file itself
+/// (see [file_of]). Waits up to 5 s for a writer holding the file.
+pub(super) fn check_key(db: *mut ffi::sqlite3, file: &str, keyed: bool) -> Result<(), Error> {
+    unsafe { ffi::sqlite3_busy_timeout(db, 5000) };
+    let r = exec_simple(db, "SELECT count(*) FROM sqlite_schema");
+    unsafe { ffi::sqlite3_busy_timeout(db, 0) };
+    match r {
         Ok(()) => Ok(()),
-        Err(e) if e.code.map(|c| c & 0xff) == Some(ffi::SQLITE_NOTADB) => Err(match (keyed, plain_file(path)) {
+        Err(e) if e.code.map(|c| c & 0xff) == Some(ffi::SQLITE_NOTADB) => Err(match (keyed, plain_file(file)) {
             (true, Some(true)) => Error::new(
                 Kind::Config,
-                format!("{path:?} is not encrypted: open it without an encryption key"),
+                format!("{file:?} is not encrypted: open it without an encryption key"),
             ),
             (true, _) => Error::new(
                 Kind::Auth,
-                format!("wrong encryption key for {path:?} (or it is not a database)"),
+                format!("wrong encryption key for {file:?} (or it is not a database)"),
             ),
-            (false, Some(false)) => Error::new(
-                Kind::Config,
-                format!("{path:?} is encrypted (or not a database): open it with its encryption key"),
-            ),
+            (false, Some(false)) => encrypted_error(file),
             (false, _) => e,
         }),
         Err(e) => Err(e),
     }
+}
+
+pub(super) fn encrypted_error(file: &str) -> Error {
+    Error::new(Kind::Config, format!("{file:?} is encrypted (or not a database): open it with its encryption key"))
 }
 
 pub(super) fn open_raw(path: &str, flags: i64, encryption_key: Option<&[u8]>) -> Result<*mut ffi::sqlite3, Error> {
