@@ -685,14 +685,44 @@ let engine_runs ~runs name cmd_of_dir =
 let med runs key =
   match List.filter_map (List.assoc_opt key) runs with [] -> None | l -> Some (median l)
 
+(* Runs the engines in interleaved rounds (A B C, B C A, C A B, ...: the
+   order rotates so that none always runs first), each run a process of
+   its own on a fresh directory; returns each engine's runs in round order,
+   so that ratios can be taken round by round (a machine that drifts moves
+   both sides of a round alike). *)
+let interleaved ~rounds engines =
+  let n = List.length engines in
+  let results = Array.make n [] in
+  let engines = Array.of_list engines in
+  for r = 0 to rounds - 1 do
+    for k = 0 to n - 1 do
+      let i = (r + k) mod n in
+      let name, cmd_of_dir = engines.(i) in
+      Printf.eprintf "  round %d/%d: %s...\n%!" (r + 1) rounds name;
+      let d = temp_dir () in
+      let l = Fun.protect ~finally:(fun () -> rm_rf d) (fun () -> run_lines (cmd_of_dir d)) in
+      results.(i) <- l :: results.(i)
+    done
+  done;
+  Array.to_list (Array.map List.rev results)
+
 let all ~native ~runs =
-  Printf.eprintf "benchmarks: %d run(s) per engine, medians reported\n%!" runs;
-  let turso = engine_runs ~runs "turso" (fun d -> Printf.sprintf "%s turso %s" (Filename.quote self) d) in
-  let sqlite3 = engine_runs ~runs "sqlite3-ocaml" (fun d -> Printf.sprintf "%s sqlite3 %s" (Filename.quote self) d) in
-  let native =
+  Printf.eprintf "benchmarks: %d interleaved rounds (turso, sqlite3-ocaml, native Rust libsql)\n%!" runs;
+  let native_cmd =
     match native with
-    | Some p when Sys.file_exists p -> engine_runs ~runs "native Rust libsql" (fun d -> Printf.sprintf "%s %s" (Filename.quote p) d)
-    | _ -> Printf.eprintf "  native Rust baseline not given (--native PATH): column left empty\n%!"; []
+    | Some p when Sys.file_exists p -> Some (fun d -> Printf.sprintf "%s %s" (Filename.quote p) d)
+    | _ -> Printf.eprintf "  native Rust baseline not given (--native PATH): column left empty\n%!"; None
+  in
+  let engines =
+    [ ("turso", fun d -> Printf.sprintf "%s turso %s" (Filename.quote self) d);
+      ("sqlite3-ocaml", fun d -> Printf.sprintf "%s sqlite3 %s" (Filename.quote self) d) ]
+    @ match native_cmd with Some c -> [ ("native Rust libsql", c) ] | None -> []
+  in
+  let turso, sqlite3, native =
+    match interleaved ~rounds:runs engines with
+    | [ t; s; n ] -> (t, s, n)
+    | [ t; s ] -> (t, s, [])
+    | _ -> assert false
   in
   let rows =
     [ ("100k point lookups (lookups/s)", "lookups_per_s", `Higher);
@@ -702,21 +732,42 @@ let all ~native ~runs =
       ("1,000-row batch insert (ms)", "batch_1000_ms", `Lower) ]
   in
   let cell = function None -> "-" | Some v when v >= 1000. -> Printf.sprintf "%.0f" v | Some v -> Printf.sprintf "%.3f" v in
-  let ratio better t b =
-    match (t, b) with
-    | Some t, Some b -> Printf.sprintf "%.2fx" (match better with `Higher -> t /. b | `Lower -> b /. t)
-    | _ -> "-"
+  (* the baselines' per-row inserts stand against turso's execute_many *)
+  let base_key key = if key = "inserts_many_per_s" then "inserts_per_s" else key in
+  let per_round runs key = List.map (fun r -> List.assoc_opt key r) runs in
+  (* the median, min and max of turso's speed over the baseline's, round by round *)
+  let ratio better key base =
+    let pairs =
+      List.filter_map
+        (function Some t, Some b -> Some (match better with `Higher -> t /. b | `Lower -> b /. t) | _ -> None)
+        (try List.combine (per_round turso key) (per_round base (base_key key)) with Invalid_argument _ -> [])
+    in
+    match List.sort compare pairs with
+    | [] -> "-"
+    | l -> Printf.sprintf "%.2fx (%.2f-%.2f)" (median l) (List.hd l) (List.nth l (List.length l - 1))
   in
   Printf.printf "| workload | native Rust libsql | sqlite3-ocaml | turso | turso vs native | turso vs sqlite3 |\n";
   Printf.printf "|---|---:|---:|---:|---:|---:|\n";
   List.iter
     (fun (label, key, better) ->
-      let n = med native key and s = med sqlite3 key and t = med turso key in
-      let n = if key = "inserts_many_per_s" then med native "inserts_per_s" else n in
-      let s = if key = "inserts_many_per_s" then med sqlite3 "inserts_per_s" else s in
-      Printf.printf "| %s | %s | %s | %s | %s | %s |\n" label (cell n) (cell s) (cell t) (ratio better t n) (ratio better t s))
+      let n = med native (base_key key) and s = med sqlite3 (base_key key) and t = med turso key in
+      Printf.printf "| %s | %s | %s | %s | %s | %s |\n" label (cell n) (cell s) (cell t) (ratio better key native)
+        (ratio better key sqlite3))
     rows;
-  Printf.printf "\n(ratios are speed: >1 means turso is faster; the execute_many row compares with the baselines' per-row inserts)\n";
+  Printf.printf "\n(medians over %d interleaved rounds; ratios are speed, >1 means turso is faster: the median of the \
+                 per-round ratios, with their min-max)\n\n" runs;
+  Printf.printf "| workload | engine | min | median | max |\n|---|---|---:|---:|---:|\n";
+  List.iter
+    (fun (label, key, _) ->
+      List.iter
+        (fun (name, runs) ->
+          match List.sort compare (List.filter_map (List.assoc_opt key) runs) with
+          | [] -> ()
+          | l -> Printf.printf "| %s | %s | %s | %s | %s |\n" (String.trim label) name (cell (Some (List.hd l))) (cell (Some (median l)))
+                   (cell (Some (List.nth l (List.length l - 1)))))
+        [ ("turso", turso); ("sqlite3-ocaml", sqlite3); ("native Rust libsql", native) ])
+    rows;
+
   (* memory *)
   let d = temp_dir () in
   Fun.protect ~finally:(fun () -> rm_rf d) (fun () ->
@@ -821,7 +872,7 @@ let () =
   | [ "remote"; url ] -> RW.table ~url ~native:None
   | [ "remote"; url; "--native"; p ] -> RW.table ~url ~native:(Some p)
   | "all" :: rest ->
-    let native, runs = options ~runs:3 rest in
+    let native, runs = options ~runs:5 rest in
     all ~native ~runs
   | _ ->
     prerr_endline
