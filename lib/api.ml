@@ -601,11 +601,17 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     in
     go 1
 
+  module Syntax = struct
+    let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
+    let ( let+ ) x f = x >|= Result.map f
+  end
+
   module Migrate = struct
     type applied = { version : int; name : string; checksum : string; applied_at : float }
     type status = { current : int option; applied : applied list; pending : Migration.t list }
 
-    let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
+    open Syntax
+
     let config fmt = Printf.ksprintf (fun s -> Fiber.return (Error (Error.make `Config s))) fmt
     let table = "turso_migrations"
 
@@ -728,10 +734,5 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     let return = Fiber.return
     let bind = Fiber.bind
     let map f x = x >|= f
-  end
-
-  module Syntax = struct
-    let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
-    let ( let+ ) x f = x >|= Result.map f
   end
 end
