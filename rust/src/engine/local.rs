@@ -31,8 +31,8 @@ use crate::stats::{Mode, Stats};
 use crate::wire::{self, Out};
 
 use sqlite::{
-    atomically, bind, check_key, check_no_nul, encrypted_error, file_of, plain_file, column_value, cstr_bytes, encode_result, exec_reply, exec_simple, open_raw,
-    prepare_next, prepare_one, sqlite_error, step_to_done,
+    atomically, bind, check_key, check_no_nul, column_value, cstr_bytes, encode_result, encrypted_error, exec_reply,
+    exec_simple, file_of, open_raw, plain_file, prepare_next, prepare_one, sqlite_error, step_to_done,
 };
 pub use stmt::Stmt;
 
@@ -71,7 +71,10 @@ impl Db {
         let mode = if path == ":memory:" { Mode::Memory } else { Mode::File };
         let file = file_of(path);
         if file.is_none() && encryption_key.is_some() {
-            return Err(Error::new(Kind::Config, "an encryption key for an in-memory database, which is never written to disk"));
+            return Err(Error::new(
+                Kind::Config,
+                "an encryption key for an in-memory database, which is never written to disk",
+            ));
         }
         if encryption_key.as_deref() == Some(b"") {
             return Err(Error::new(Kind::Config, "the encryption key is empty"));
@@ -92,7 +95,7 @@ impl Db {
         }
         let keeper = open_raw(&path, flags, encryption_key.as_deref())?;
         if let (Some(f), Some(_)) = (&file, &encryption_key) {
-            if let Err(e) = check_key(keeper, f, true) {
+            if let Err(e) = check_key(keeper, f) {
                 unsafe { libsql::ffi::sqlite3_close_v2(keeper) };
                 return Err(e);
             }
@@ -378,7 +381,11 @@ impl Conn {
             let decltypes = (0..ncols)
                 .map(|i| {
                     let p = ffi::sqlite3_column_decltype(stmt, i);
-                    if p.is_null() { None } else { Some(text(p)) }
+                    if p.is_null() {
+                        None
+                    } else {
+                        Some(text(p))
+                    }
                 })
                 .collect();
             let mut rows = Vec::new();

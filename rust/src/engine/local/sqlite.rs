@@ -69,9 +69,8 @@ pub(super) fn file_of(path: &str) -> Option<String> {
         return (path != ":memory:").then(|| path.to_string());
     };
     let (name, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let memory = name.is_empty()
-        || name == ":memory:"
-        || query.split('&').any(|kv| kv == "mode=memory" || kv == "vfs=memdb");
+    let memory =
+        name.is_empty() || name == ":memory:" || query.split('&').any(|kv| kv == "mode=memory" || kv == "vfs=memdb");
     // file:///abs/path and file://localhost/abs/path name /abs/path
     let name = name.strip_prefix("//").map(|r| &r[r.find('/').unwrap_or(r.len())..]).unwrap_or(name);
     (!memory).then(|| name.to_string())
@@ -107,23 +106,16 @@ fn key(db: *mut ffi::sqlite3, key: &[u8]) -> Result<(), Error> {
 /// a file that is not encrypted, is an error of its own at open, not "file
 /// is not a database" at the first statement. `file`: the file itself
 /// (see [file_of]). Waits up to 5 s for a writer holding the file.
-pub(super) fn check_key(db: *mut ffi::sqlite3, file: &str, keyed: bool) -> Result<(), Error> {
+pub(super) fn check_key(db: *mut ffi::sqlite3, file: &str) -> Result<(), Error> {
     unsafe { ffi::sqlite3_busy_timeout(db, 5000) };
     let r = exec_simple(db, "SELECT count(*) FROM sqlite_schema");
     unsafe { ffi::sqlite3_busy_timeout(db, 0) };
     match r {
         Ok(()) => Ok(()),
-        Err(e) if e.code.map(|c| c & 0xff) == Some(ffi::SQLITE_NOTADB) => Err(match (keyed, plain_file(file)) {
-            (true, Some(true)) => Error::new(
-                Kind::Config,
-                format!("{file:?} is not encrypted: open it without an encryption key"),
-            ),
-            (true, _) => Error::new(
-                Kind::Auth,
-                format!("wrong encryption key for {file:?} (or it is not a database)"),
-            ),
-            (false, Some(false)) => encrypted_error(file),
-            (false, _) => e,
+        Err(e) if e.code.map(|c| c & 0xff) == Some(ffi::SQLITE_NOTADB) => Err(if plain_file(file) == Some(true) {
+            Error::new(Kind::Config, format!("{file:?} is not encrypted: open it without an encryption key"))
+        } else {
+            Error::new(Kind::Auth, format!("wrong encryption key for {file:?} (or it is not a database)"))
         }),
         Err(e) => Err(e),
     }
@@ -135,8 +127,7 @@ pub(super) fn encrypted_error(file: &str) -> Error {
 
 pub(super) fn open_raw(path: &str, flags: i64, encryption_key: Option<&[u8]>) -> Result<*mut ffi::sqlite3, Error> {
     libsql_init();
-    let cpath = CString::new(path)
-        .map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
+    let cpath = CString::new(path).map_err(|_| Error::new(Kind::Config, "database path contains a NUL byte"))?;
     let mode = match flags {
         OPEN_READ_WRITE => ffi::SQLITE_OPEN_READWRITE,
         OPEN_READ_ONLY => ffi::SQLITE_OPEN_READONLY,
@@ -234,13 +225,7 @@ pub(super) fn prepare_next(
     let mut stmt = ptr::null_mut();
     let mut tail: *const c_char = ptr::null();
     let rc = unsafe {
-        ffi::sqlite3_prepare_v2(
-            db,
-            rest.as_ptr() as *const c_char,
-            rest.len() as c_int,
-            &mut stmt,
-            &mut tail,
-        )
+        ffi::sqlite3_prepare_v2(db, rest.as_ptr() as *const c_char, rest.len() as c_int, &mut stmt, &mut tail)
     };
     let used = if tail.is_null() { rest.len() } else { tail as usize - rest.as_ptr() as usize };
     if rc != ffi::SQLITE_OK {
@@ -254,9 +239,7 @@ pub(super) fn prepare_next(
 pub(super) fn prepare_one(db: *mut ffi::sqlite3, sql: &[u8]) -> Result<*mut ffi::sqlite3_stmt, Error> {
     check_no_nul(sql)?;
     let (stmt, end) = prepare_next(db, sql, 0)?;
-    let stmt = stmt.ok_or_else(|| {
-        Error::new(Kind::Misuse, "SQL text contains no statement").with_sql(sql)
-    })?;
+    let stmt = stmt.ok_or_else(|| Error::new(Kind::Misuse, "SQL text contains no statement").with_sql(sql))?;
     if end < sql.len() {
         let more = match prepare_next(db, sql, end) {
             Ok((Some(s), _)) => {
@@ -369,10 +352,7 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
     match kind {
         wire::PARAMS_POSITIONAL => {
             if n != expected {
-                return Err(Error::new(
-                    Kind::Misuse,
-                    format!("statement expects {expected} parameter(s), {n} given"),
-                ));
+                return Err(Error::new(Kind::Misuse, format!("statement expects {expected} parameter(s), {n} given")));
             }
             for i in 1..=n {
                 let v = r.value()?;
@@ -387,16 +367,10 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
                 let v = r.value()?;
                 let name_s = || String::from_utf8_lossy(name).into_owned();
                 let idx = resolve_name(stmt, name).ok_or_else(|| {
-                    Error::new(
-                        Kind::Misuse,
-                        format!("statement has no parameter named {:?}", name_s()),
-                    )
+                    Error::new(Kind::Misuse, format!("statement has no parameter named {:?}", name_s()))
                 })?;
                 if bound[idx as usize] {
-                    return Err(Error::new(
-                        Kind::Misuse,
-                        format!("parameter {:?} is given more than once", name_s()),
-                    ));
+                    return Err(Error::new(Kind::Misuse, format!("parameter {:?} is given more than once", name_s())));
                 }
                 bound[idx as usize] = true;
                 bind_one(stmt, idx, &v, db, &|| format!("parameter {:?}", name_s()))?;
@@ -414,10 +388,7 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
             Ok(())
         }
         _ if expected == 0 => Ok(()),
-        _ => Err(Error::new(
-            Kind::Misuse,
-            format!("statement expects {expected} parameter(s), none given"),
-        )),
+        _ => Err(Error::new(Kind::Misuse, format!("statement expects {expected} parameter(s), none given"))),
     }
 }
 
@@ -451,7 +422,6 @@ pub(super) fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
         unsafe { CStr::from_ptr(p) }.to_bytes()
     }
 }
-
 
 #[inline]
 pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -> Result<(), Error> {
@@ -498,7 +468,12 @@ pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: 
 /// rows changed, u8 has-rowid, i64 last insert rowid. The rowid is there
 /// when the statement inserted (as sqld reports it): the connection's last
 /// insert rowid moved, or an INSERT/REPLACE changed rows.
-pub(super) unsafe fn encode_result(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt, sql: &[u8], out: &mut Out) -> Result<(), Error> {
+pub(super) unsafe fn encode_result(
+    db: *mut ffi::sqlite3,
+    stmt: *mut ffi::sqlite3_stmt,
+    sql: &[u8],
+    out: &mut Out,
+) -> Result<(), Error> {
     let ncols = ffi::sqlite3_column_count(stmt);
     out.u32(ncols as u32);
     for i in 0..ncols {
@@ -547,7 +522,12 @@ pub(super) unsafe fn column_value(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Res
             let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
             libsql::Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
                 let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
-                Error::new(Kind::Decode, format!("column {i} ({name}) holds TEXT that is not valid UTF-8; read it as a BLOB (CAST(... AS BLOB))"))
+                Error::new(
+                    Kind::Decode,
+                    format!(
+                        "column {i} ({name}) holds TEXT that is not valid UTF-8; read it as a BLOB (CAST(... AS BLOB))"
+                    ),
+                )
             })?)
         }
         ffi::SQLITE_BLOB => {
