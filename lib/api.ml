@@ -11,6 +11,8 @@ open Limits
 (* Rows per chunk when streaming; a chunk is also capped at 256 KiB. *)
 let chunk_rows = 256
 
+module Smap = Map.Make (String)
+
 module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = struct
   type 'a io = 'a Fiber.t
 
@@ -341,14 +343,19 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   end
 
   module Conn = struct
-    type t = { h : Ffi.conn; mutable savepoints : int; mode : string }
+    (* [cache]: the statements Query prepared, by SQL, for the next call
+       with that SQL. A call takes its statement out and puts it back when
+       done, so two calls at once never share one; an immutable map swapped
+       atomically, because blocking calls come from several threads. *)
+    type t = { h : Ffi.conn; mutable savepoints : int; mode : string; cache : cache Atomic.t }
+    and cache = { size : int; stmts : Stmt.t Smap.t }
     type behavior = [ `Deferred | `Immediate | `Exclusive ]
 
     let connect ?(busy_timeout = 5.0) db =
       checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
       let ms = Int64.to_int (ms busy_timeout) in
       call_handle (fun () -> Ffi.db_connect db.Db.h ms) (Ffi.db_connect_async db.Db.h ms) Ffi.take_conn
-      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode })
+      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make { size = 0; stmts = Smap.empty } })
 
     let execute ?params c sql =
       let p = Params.encode params in
@@ -507,7 +514,37 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
           in
           go stmts)
 
+    let describe c sql =
+      Fiber.call (fun () -> Ffi.conn_describe c.h sql) (Ffi.conn_describe_async c.h sql) >|= fun r ->
+      if Wire.is_ok r then Ok (Shape.decode r) else err_of_reply r
+
     let close c = Fiber.call (fun () -> Ffi.conn_close c.h) (Ffi.conn_close_async c.h) >|= ignore
+
+    let max_cached = 64
+
+    let rec take_cached c sql =
+      let cur = Atomic.get c.cache in
+      match Smap.find_opt sql cur.stmts with
+      | None -> None
+      | Some s ->
+        if Atomic.compare_and_set c.cache cur { size = cur.size - 1; stmts = Smap.remove sql cur.stmts } then Some s
+        else take_cached c sql
+
+    (* Back into the cache, unless another call put one there meanwhile or
+       the cache is full: then this one is closed. *)
+    let rec give_back c sql s =
+      let cur = Atomic.get c.cache in
+      if Smap.mem sql cur.stmts || cur.size >= max_cached then Stmt.close s
+      else if Atomic.compare_and_set c.cache cur { size = cur.size + 1; stmts = Smap.add sql s cur.stmts } then
+        Fiber.return ()
+      else give_back c sql s
+
+    (* [f] runs on the connection's statement for [sql]; it goes back to
+       the cache after, unless [f] raised. *)
+    let with_cached c sql f =
+      (match take_cached c sql with Some s -> Fiber.return (Ok s) | None -> prepare c sql) >>= function
+      | Error e -> Fiber.return (Error e)
+      | Ok s -> f s >>= fun r -> give_back c sql s >|= fun () -> r
   end
 
   module Tx = struct
@@ -604,6 +641,47 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
   module Syntax = struct
     let ( let* ) x f = x >>= function Ok v -> f v | Error e -> Fiber.return (Error e)
     let ( let+ ) x f = x >|= Result.map f
+  end
+
+  module Query = struct
+    type 'a t = 'a Query.t
+
+    let make = Query.make
+
+    let decode_opt q = function
+      | Ok (Some row) -> (match Query.decode q row with Ok v -> Ok (Some v) | Error e -> Error e)
+      | Ok None -> Ok None
+      | Error e -> Error e
+
+    let opt c q =
+      Conn.with_cached c (Query.sql q) (fun s -> Stmt.query_one ?params:(Query.params q) s >|= decode_opt q)
+
+    let one c q =
+      opt c q >|= function
+      | Ok (Some v) -> Ok v
+      | Ok None ->
+        Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)")
+      | Error e -> Error e
+
+    let fold c q ~init ~f =
+      Conn.with_cached c (Query.sql q) (fun s ->
+          Stmt.query ?params:(Query.params q) s >>= function
+          | Error e -> Fiber.return (Error e)
+          | Ok rows ->
+            let rec go acc =
+              Rows.next rows >>= function
+              | Ok (Some row) -> (
+                match Query.decode q row with
+                | Ok v -> go (f acc v)
+                | Error e -> Rows.close rows >|= fun () -> Error e)
+              | Ok None -> Fiber.return (Ok acc)
+              | Error e -> Fiber.return (Error e)
+            in
+            Fiber.on_exn (fun () -> go init) (fun () -> Rows.close rows))
+
+    let list c q = fold c q ~init:[] ~f:(fun acc v -> v :: acc) >|= Result.map List.rev
+    let iter c q ~f = fold c q ~init:() ~f:(fun () v -> f v)
+    let exec c q = Conn.with_cached c (Query.sql q) (fun s -> Stmt.execute ?params:(Query.params q) s)
   end
 
   module Migrate = struct

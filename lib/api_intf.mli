@@ -505,6 +505,14 @@ module type S = sig
         batch is one HTTP request (then a replica syncs, for
         read-your-writes; a [`Read] batch on a replica runs locally). Use
         [`Positional []] for a statement without parameters. *)
+
+    val describe : t -> string -> (Shape.t, Error.t) result io
+    (** The statement's parameters and result columns (declared types,
+        origin table and column, [NOT NULL]), as SQLite reports them after
+        preparing it; the statement is not run. What [let%query] checks
+        against at compile time. Local connections only (a [`Misuse] error
+        otherwise); an invalid statement is the [`Sql] error preparing it
+        gives. *)
   end
 
   module Tx : sig
@@ -617,5 +625,50 @@ module type S = sig
         [COMMIT] or [ROLLBACK]: it already runs in a transaction (such a
         statement is a [`Misuse] error, and nothing of the migration
         stays). *)
+  end
+
+  module Query : sig
+    (** Runs typed statements ({!Query.t}): what [let%query] (library
+        [turso.ppx]) generates, checked against the schema at compile time:
+        {[
+          [%%migrations "migrations"]
+          let%query find_user = "SELECT id, name FROM users WHERE id = :id"
+          (* find_user : id:int -> find_user Query.t, a record type
+             { id : int; name : string } *)
+          let* u = Query.one conn (find_user ~id:1) in ...
+        ]}
+        The call chooses how many rows: {!one}, {!opt}, {!list}, {!fold}
+        and {!iter} (these two stream), {!exec}. Each connection keeps the
+        statements it prepared for them (by SQL, up to 64), so a query
+        called again is not prepared again; a statement in use by one call
+        is not shared with another (threads or Lwt promises on one
+        connection each get their own). A row that does not decode (the
+        database's schema is not the one the query was checked against)
+        is a [`Decode] error naming the column. *)
+
+    type 'a t = 'a Query.t
+
+    val make : sql:string -> ?params:Params.t -> (Row.t -> ('a, Error.t) result) -> 'a t
+    (** {!Query.make}: a statement and its row decoder. *)
+
+    val one : Conn.t -> 'a t -> ('a, Error.t) result io
+    (** The first row: a [`Decode] error if there is none (use {!opt}). *)
+
+    val opt : Conn.t -> 'a t -> ('a option, Error.t) result io
+    (** The first row, if any. *)
+
+    val list : Conn.t -> 'a t -> ('a list, Error.t) result io
+    (** All the rows. *)
+
+    val fold : Conn.t -> 'a t -> init:'b -> f:('b -> 'a -> 'b) -> ('b, Error.t) result io
+    (** Folds over the rows as they stream (a large result is never held
+        whole). If [f] raises, the result set is closed and the exception
+        passes through. *)
+
+    val iter : Conn.t -> 'a t -> f:('a -> unit) -> (unit, Error.t) result io
+    (** Calls [f] on each row as it streams, as {!fold}. *)
+
+    val exec : Conn.t -> _ t -> (int64, Error.t) result io
+    (** Runs the statement to its end; the rows changed. *)
   end
 end

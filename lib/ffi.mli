@@ -49,6 +49,11 @@ external conn_prepare : conn -> string -> (stmt, string) result = "turso_conn_pr
 external conn_prepare_async : conn -> string -> int -> unit = "turso_conn_prepare_async"
 external conn_close : conn -> string = "turso_conn_close"
 external conn_close_async : conn -> int -> unit = "turso_conn_close_async"
+external conn_describe : conn -> string -> string = "turso_conn_describe"
+external conn_describe_async : conn -> string -> int -> unit = "turso_conn_describe_async"
+(** A statement's shape, prepared and not run (local connections): an OK
+    reply with a string list, see [local.rs] [describe]. *)
+
 external conn_execute : conn -> string -> string -> string = "turso_conn_execute"
 external conn_execute_async : conn -> string -> string -> int -> unit = "turso_conn_execute_async"
 external conn_batch : conn -> string -> bool -> string = "turso_conn_batch"

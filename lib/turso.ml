@@ -17,6 +17,7 @@ module Encode = Encode
 module Vector = Vector
 module Trace = Trace
 module Migration = Migration
+module Shape = Shape
 module Result_set = Result_set
 module Config = Config
 module Stats = Stats

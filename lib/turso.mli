@@ -73,6 +73,9 @@ module Trace = Trace
 module Migration = Migration
 (** Migrations as data ({!Migrate} applies them). *)
 
+module Shape = Shape
+(** A statement's parameters and columns ({!Conn.describe}). *)
+
 (** {1 Databases, connections, statements} *)
 
 module Result_set = Result_set

@@ -35,6 +35,7 @@ module Result_set = Turso.Result_set
 module Vector = Turso.Vector
 module Trace = Turso.Trace
 module Migration = Turso.Migration
+module Shape = Turso.Shape
 
 type params = Turso.params
 

@@ -37,8 +37,8 @@ use ocaml_interop_010 as oi;
 
 use oi::{alloc_error, alloc_ok, DynBox, OCaml, OCamlInt, OCamlRuntime, RawOCaml, ToOCaml};
 
-use crate::error::{panic_error, Error, Kind};
 use crate::engine::{local, remote, replica, synced};
+use crate::error::{panic_error, Error, Kind};
 use crate::executor::{self, Job};
 use crate::fork;
 use crate::sql;
@@ -234,10 +234,7 @@ fn to_ocaml_reply(cr: &mut OCamlRuntime, reply: Vec<u8>) -> OCaml<'_, String> {
     s
 }
 
-fn handle_result<T: 'static>(
-    cr: &mut OCamlRuntime,
-    r: Result<T, Error>,
-) -> OCaml<'_, Result<DynBox<T>, String>> {
+fn handle_result<T: 'static>(cr: &mut OCamlRuntime, r: Result<T, Error>) -> OCaml<'_, Result<DynBox<T>, String>> {
     match r {
         Ok(h) => {
             let b = OCaml::box_value(cr, h).root();
@@ -265,16 +262,13 @@ fn bytes(s: &OCaml<String>) -> Vec<u8> {
 /// Runs a job's work now, with the runtime lock released; a panic becomes
 /// an error reply.
 fn run_now(cr: &mut OCamlRuntime, run: Box<dyn FnOnce() -> Vec<u8> + Send>) -> Vec<u8> {
-    cr.releasing_runtime(|| {
-        catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|p| wire::error_reply(&panic_error(p)))
-    })
+    cr.releasing_runtime(|| catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|p| wire::error_reply(&panic_error(p))))
 }
 
 /// `key`: the encryption key (empty: none).
 fn db_open(path: Vec<u8>, flags: i64, key: Vec<u8>) -> Result<DbH, Error> {
     fork::started();
-    let path = String::from_utf8(path)
-        .map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
+    let path = String::from_utf8(path).map_err(|_| Error::new(Kind::Config, "database path is not valid UTF-8"))?;
     local::Db::open(&path, flags, (!key.is_empty()).then_some(key)).map(|d| DbH::Local(Arc::new(d)))
 }
 
@@ -458,6 +452,17 @@ reply_ops! {
             wire::give_buf(sql);
             wire::give_buf(params);
             out_reply(r)
+        })
+    }
+
+    fn turso_conn_describe / turso_conn_describe_async (conn: DynBox<ConnH>, sql: String) {
+        let conn = get(&conn);
+        let sql = bytes(&sql);
+        Job::new(&conn.serial(), move || {
+            out_reply(match &conn {
+                ConnH::Local(c) => c.describe(&sql),
+                _ => Err(Error::new(Kind::Misuse, "describing a statement needs a local connection")),
+            })
         })
     }
 

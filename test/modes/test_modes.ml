@@ -571,6 +571,38 @@ let migrations env =
   ignore (ok (Conn.execute env.conn (Printf.sprintf "UPDATE %s SET score = 1.5" t)));
   ignore (ok (Conn.execute env.conn "DROP TABLE turso_migrations"))
 
+(* --------------------------------------------------------- checked queries *)
+
+(* let%query values (compiled against migrations/) run by Query on every
+   mode, inside and outside a transaction. *)
+[%%migrations "migrations"]
+
+let%query q_add = "INSERT INTO q_items (name, qty, price) VALUES (:name, :qty, :price)"
+let%query q_get = "SELECT id, name, qty, price FROM q_items WHERE name = :name"
+let%query q_names = "SELECT name FROM q_items WHERE price >= :min ORDER BY id"
+let%query q_count : int = "SELECT count(*) FROM q_items"
+
+let checked_queries env =
+  List.iter (fun sql -> ignore (ok (Conn.execute env.conn sql)))
+    [ "DROP TABLE IF EXISTS q_items"; "DROP TABLE IF EXISTS turso_migrations" ];
+  ignore (ok (Migrate.run env.conn (ok (Migration.of_dir "migrations"))));
+  Alcotest.(check int64) "exec: one row" 1L (ok (Query.exec env.conn (q_add ~name:"ada" ~qty:(Some 2) ~price:1.5)));
+  ignore (ok (Query.exec env.conn (q_add ~name:"bob" ~qty:None ~price:0.25)));
+  let r = ok (Query.one env.conn (q_get ~name:"ada")) in
+  Alcotest.(check (triple string (option int) (float 0.))) "one: the record" ("ada", Some 2, 1.5) (r.name, r.qty, r.price);
+  Alcotest.(check (option (option int))) "opt: NULL" (Some None)
+    (Option.map (fun (r : q_get) -> r.qty) (ok (Query.opt env.conn (q_get ~name:"bob"))));
+  Alcotest.(check bool) "opt: no row" true (ok (Query.opt env.conn (q_get ~name:"cy")) = None);
+  Alcotest.(check (list string)) "list" [ "ada"; "bob" ] (ok (Query.list env.conn (q_names ~min:0.)));
+  Alcotest.(check int) "fold" 1 (ok (Query.fold env.conn (q_names ~min:1.) ~init:0 ~f:(fun n _ -> n + 1)));
+  ok (Conn.with_transaction env.conn (fun c ->
+      let open Syntax in
+      let* _ = Query.exec c (q_add ~name:"cy" ~qty:(Some 1) ~price:2.) in
+      let+ n = Query.one c q_count in
+      Alcotest.(check int) "inside the transaction" 3 n));
+  Alcotest.(check int) "after the commit" 3 (ok (Query.one env.conn q_count));
+  List.iter (fun sql -> ignore (ok (Conn.execute env.conn sql))) [ "DROP TABLE q_items"; "DROP TABLE turso_migrations" ]
+
 let cases =
   [ ("batch: per-statement results", batch_results); ("batch: all or nothing, names the statement", batch_atomic);
     ("batch: write, read and deferred modes", batch_modes); ("script: in order, stops at the first error", script_semantics);
@@ -580,7 +612,8 @@ let cases =
     ("floats: NaN and infinity", floats); ("error codes by name", error_codes);
     ("replies of any size arrive whole", big_replies); ("one request per call (Stats.requests)", requests);
     ("vectors: float arrays, similarity search, dimensions", vectors); ("tracing: statements and syncs, by mode", tracing);
-    ("migrations: in order, once, whole or not at all", migrations) ]
+    ("migrations: in order, once, whole or not at all", migrations);
+    ("checked queries (let%query)", checked_queries) ]
 
 
 let local_env f () =

@@ -245,6 +245,61 @@ impl Conn {
         Ok(exec_reply(db))
     }
 
+    /// A statement's shape, prepared and never run (what the checked-queries
+    /// ppx asks at compile time): a string list of `readonly` ("0"/"1"),
+    /// the parameter count and each parameter's name ("" for `?`), the
+    /// column count and per column its name, declared type, table, origin
+    /// column, and NOT NULL and primary-key flags ("0"/"1"; table, origin and
+    /// flags are empty or "0" for an expression).
+    pub fn describe(&self, sql: &[u8]) -> Result<Out, Error> {
+        let l = self.live()?;
+        let db = l.st.db;
+        let stmt = prepare_one(db, sql).map_err(|e| e.with_sql(sql))?;
+        let flag = |b: bool| if b { b"1".to_vec() } else { b"0".to_vec() };
+        let mut items: Vec<Vec<u8>> = Vec::new();
+        unsafe {
+            items.push(flag(ffi::sqlite3_stmt_readonly(stmt) != 0));
+            let np = ffi::sqlite3_bind_parameter_count(stmt);
+            items.push(np.to_string().into_bytes());
+            for i in 1..=np {
+                items.push(cstr_bytes(ffi::sqlite3_bind_parameter_name(stmt, i)).to_vec());
+            }
+            let nc = ffi::sqlite3_column_count(stmt);
+            items.push(nc.to_string().into_bytes());
+            for i in 0..nc {
+                let table = ffi::sqlite3_column_table_name(stmt, i);
+                let origin = ffi::sqlite3_column_origin_name(stmt, i);
+                let (mut notnull, mut pk, mut autoinc): (c_int, c_int, c_int) = (0, 0, 0);
+                if !table.is_null() && !origin.is_null() {
+                    ffi::sqlite3_table_column_metadata(
+                        db,
+                        ffi::sqlite3_column_database_name(stmt, i),
+                        table,
+                        origin,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        &mut notnull,
+                        &mut pk,
+                        &mut autoinc,
+                    );
+                }
+                items.push(cstr_bytes(ffi::sqlite3_column_name(stmt, i)).to_vec());
+                items.push(cstr_bytes(ffi::sqlite3_column_decltype(stmt, i)).to_vec());
+                items.push(cstr_bytes(table).to_vec());
+                items.push(cstr_bytes(origin).to_vec());
+                items.push(flag(notnull != 0));
+                items.push(flag(pk != 0));
+            }
+            ffi::sqlite3_finalize(stmt);
+        }
+        let mut o = Out::ok();
+        o.u32(items.len() as u32);
+        for b in &items {
+            o.bytes(b);
+        }
+        Ok(o)
+    }
+
     pub fn prepare(self: &Arc<Conn>, sql: &[u8]) -> Result<Arc<Stmt>, Error> {
         let mut l = self.live()?;
         let raw = prepare_one(l.st.db, sql)?;

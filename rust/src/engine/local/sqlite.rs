@@ -362,11 +362,17 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
         }
         wire::PARAMS_NAMED => {
             let mut bound = vec![false; expected + 1];
-            for _ in 0..n {
+            for k in 0..n {
                 let name = r.bytes()?;
                 let v = r.value()?;
                 let name_s = || String::from_utf8_lossy(name).into_owned();
-                let idx = resolve_name(stmt, name).ok_or_else(|| {
+                // Names given in the statement's order, with their prefix (as
+                // checked queries give them), are found without a lookup.
+                let guess = (k + 1) as c_int;
+                let in_order =
+                    k < expected && cstr_bytes(unsafe { ffi::sqlite3_bind_parameter_name(stmt, guess) }) == name;
+                let idx = if in_order { Some(guess) } else { resolve_name(stmt, name) };
+                let idx = idx.ok_or_else(|| {
                     Error::new(Kind::Misuse, format!("statement has no parameter named {:?}", name_s()))
                 })?;
                 if bound[idx as usize] {

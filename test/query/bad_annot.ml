@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q : string * float = "SELECT name, score FROM users"

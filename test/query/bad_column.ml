@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q = "SELECT nme FROM users"

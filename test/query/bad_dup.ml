@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q = "SELECT u.name, p.title AS name FROM users u JOIN posts p ON p.user_id = u.id"

@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q = "SELECT name, count(*) FROM users GROUP BY name"

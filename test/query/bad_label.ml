@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q = "SELECT name FROM users WHERE id = :Id"

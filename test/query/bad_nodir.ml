@@ -1,0 +1,1 @@
+[%%migrations "no_such_dir"]

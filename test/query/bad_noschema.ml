@@ -1,0 +1,1 @@
+let%query q = "SELECT 1 AS one"

@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q = String.concat "" ["SELECT 1"]

@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q ~(idd : int) = "SELECT name FROM users WHERE id = :id"

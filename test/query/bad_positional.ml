@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q (a : int) (b : int) = "SELECT name FROM users WHERE id = ?"

@@ -1,0 +1,3 @@
+[%%migrations "migrations"]
+
+let%query q : int = "DELETE FROM users"
