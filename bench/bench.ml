@@ -6,6 +6,8 @@
    bench.exe turso DIR | sqlite3 DIR          one engine, `metric value` lines
    bench.exe scan-rss FILE N                  peak RSS of a streamed scan
    bench.exe leak                             RSS after 10k and 1M executions
+   bench.exe checked [--runs N]               let%query vs the same statements by hand
+                                              (run from bench/: it opens migrations/)
 
    Every workload uses a file database in WAL mode with synchronous=NORMAL. *)
 
@@ -841,6 +843,144 @@ let encryption ~rounds =
         (List.hd r) (List.nth r (List.length r - 1)))
     keys
 
+(* Checked queries (let%query) against the same statements written by hand
+   with a prepared Stmt and a [@@deriving turso] decoder: per-call cost of
+   one-row lookups, inserts and 100-row lists, in interleaved rounds in one
+   process (the order alternating), the ratio taken round by round. *)
+[%%migrations "migrations"]
+
+let%query find_person = "SELECT id, name, score, note FROM people WHERE id = :id"
+let%query add_person = "INSERT INTO people (id, name, score, note) VALUES (:id, :name, :score, :note)"
+let%query add_person_pos = "INSERT INTO people (id, name, score, note) VALUES (?, ?, ?, ?)"
+let%query people_from = "SELECT id, name, score, note FROM people WHERE id >= :lo LIMIT 100"
+
+module Checked = struct
+  open Turso
+
+  type person = { id : int; name : string; score : float; note : string option } [@@deriving turso]
+
+  let n_rows = 100_000
+  let n_calls = 100_000
+  let n_lists = 5_000
+
+  let open_db dir =
+    let db = ok_exn (Db.open_local (Filename.concat dir "checked.db")) in
+    let c = ok_exn (Conn.connect db) in
+    ignore (ok_exn (Conn.query_list c "PRAGMA journal_mode=WAL"));
+    ignore (ok_exn (Conn.execute c "PRAGMA synchronous=NORMAL"));
+    ignore (ok_exn (Migrate.run c (ok_exn (Migration.of_dir "migrations"))));
+    (db, c)
+
+  let time f = let t0 = now () in f (); now () -. t0
+
+  (* each returns rows (or calls) per second *)
+  let insert_checked c =
+    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    let t = time (fun () ->
+      ok_exn (Conn.with_transaction c (fun c ->
+        for i = 1 to n_rows do
+          ignore (ok_exn (Query.exec c (add_person ~id:i ~name:(text20 i) ~score:(float i) ~note:None)))
+        done;
+        Ok ())))
+    in
+    float n_rows /. t
+
+  let insert_checked_pos c =
+    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    let t = time (fun () ->
+      ok_exn (Conn.with_transaction c (fun c ->
+        for i = 1 to n_rows do
+          ignore (ok_exn (Query.exec c (add_person_pos i (text20 i) (float i) None)))
+        done;
+        Ok ())))
+    in
+    float n_rows /. t
+
+  let insert_hand c =
+    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    let st = ok_exn (Conn.prepare c "INSERT INTO people (id, name, score, note) VALUES (?, ?, ?, ?)") in
+    let t = time (fun () ->
+      ok_exn (Conn.with_transaction c (fun _ ->
+        for i = 1 to n_rows do
+          ignore (ok_exn (Stmt.execute st ~params:(`Positional (person_to_values { id = i; name = text20 i; score = float i; note = None }))))
+        done;
+        Ok ())))
+    in
+    Stmt.close st;
+    float n_rows /. t
+
+  let lookup_checked c =
+    let t = time (fun () ->
+      for i = 1 to n_calls do
+        let p = ok_exn (Query.one c (find_person ~id:((i * 7919) mod n_rows + 1))) in
+        ignore (Sys.opaque_identity p.score)
+      done)
+    in
+    float n_calls /. t
+
+  let lookup_hand c =
+    let st = ok_exn (Conn.prepare c "SELECT id, name, score, note FROM people WHERE id = ?") in
+    let t = time (fun () ->
+      for i = 1 to n_calls do
+        match ok_exn (Stmt.query_one st ~params:(`Positional [ Value.Integer (Int64.of_int ((i * 7919) mod n_rows + 1)) ])) with
+        | Some r -> ignore (Sys.opaque_identity (ok_exn (person_of_row r)).score)
+        | None -> failwith "no row"
+      done)
+    in
+    Stmt.close st;
+    float n_calls /. t
+
+  let list_checked c =
+    let t = time (fun () ->
+      for i = 1 to n_lists do
+        ignore (Sys.opaque_identity (ok_exn (Query.list c (people_from ~lo:((i * 7919) mod (n_rows - 100) + 1)))))
+      done)
+    in
+    float (n_lists * 100) /. t
+
+  let list_hand c =
+    let st = ok_exn (Conn.prepare c "SELECT id, name, score, note FROM people WHERE id >= ? LIMIT 100") in
+    let t = time (fun () ->
+      for i = 1 to n_lists do
+        let rows = ok_exn (Stmt.query st ~params:(`Positional [ Value.Integer (Int64.of_int ((i * 7919) mod (n_rows - 100) + 1)) ])) in
+        let l = ok_exn (Rows.fold rows ~init:[] ~f:(fun acc r -> ok_exn (person_of_row r) :: acc)) in
+        ignore (Sys.opaque_identity (List.rev l))
+      done)
+    in
+    Stmt.close st;
+    float (n_lists * 100) /. t
+
+  let run ~rounds =
+    let dir = temp_dir () in
+    let _db, c = open_db dir in
+    let workloads =
+      [ ("inserts/s (one transaction)", insert_checked, insert_hand);
+        ("inserts/s, ? parameters", insert_checked_pos, insert_hand); ("lookups/s", lookup_checked, lookup_hand);
+        ("rows/s in 100-row lists", list_checked, list_hand) ]
+    in
+    let results = List.map (fun (name, _, _) -> (name, ref [])) workloads in
+    for round = 1 to rounds do
+      List.iter
+        (fun (name, checked, hand) ->
+          let a, b = if round mod 2 = 1 then let a = checked c in (a, hand c) else let b = hand c in (checked c, b) in
+          let r = List.assoc name results in
+          r := (a, b) :: !r)
+        workloads
+    done;
+    rm_rf dir;
+    Printf.printf "Checked queries (let%%query + Query) vs the same statements by hand (prepared Stmt + [@@deriving turso]),
+%d interleaved rounds
+
+" rounds;
+    Printf.printf "| workload | checked (median) | by hand (median) | checked vs by hand: median (min-max) of per-round ratios |\n|---|---:|---:|---:|\n";
+    List.iter
+      (fun (name, r) ->
+        let ratios = List.sort compare (List.map (fun (a, b) -> a /. b) !r) in
+        Printf.printf "| %s | %.0f | %.0f | %.3fx (%.3f-%.3f) |\n" name (median (List.map fst !r)) (median (List.map snd !r))
+          (median ratios) (List.hd ratios) (List.nth ratios (List.length ratios - 1)))
+      results
+end
+
 (* [--native PATH] [--runs N], in any order *)
 let options ~runs rest =
   let rec go native runs = function
@@ -855,6 +995,9 @@ let () =
   match List.tl (Array.to_list Sys.argv) with
   | [ "turso"; dir ] -> T.run dir
   | [ "turso-encrypted"; dir ] -> T.encryption_key := Some "bench-encryption-key"; T.run dir
+  | "checked" :: rest ->
+    let _, rounds = options ~runs:7 rest in
+    Checked.run ~rounds
   | "encryption" :: rest ->
     let _, rounds = options ~runs:5 rest in
     encryption ~rounds

@@ -29,7 +29,7 @@ let run config =
   Printf.printf "%d emails are due; the first three:\n" (List.length due);
   List.iteri
     (fun i (r : Schedule.row) ->
-      if i < 3 then Printf.printf "  #%Ld %s at %.0f, payload %s\n" r.id r.email r.send_at (Option.value r.payload ~default:"NULL"))
+      if i < 3 then Printf.printf "  #%d %s at %.0f, payload %s\n" r.id r.email r.send_at (Option.value r.payload ~default:"NULL"))
     due;
   let t0 = now () in
   let* marked = E.mark_sent conn due in

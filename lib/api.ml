@@ -344,18 +344,19 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
   module Conn = struct
     (* [cache]: the statements Query prepared, by SQL, for the next call
-       with that SQL. A call takes its statement out and puts it back when
-       done, so two calls at once never share one; an immutable map swapped
-       atomically, because blocking calls come from several threads. *)
-    type t = { h : Ffi.conn; mutable savepoints : int; mode : string; cache : cache Atomic.t }
-    and cache = { size : int; stmts : Stmt.t Smap.t }
+       with that SQL. A call takes its statement out of its slot and puts
+       it back when done, so two calls at once never share one. Atomics,
+       because blocking calls come from several threads: the map of slots
+       changes only when a new SQL is seen (copied, swapped in); a call
+       otherwise only exchanges its slot, allocating nothing. *)
+    type t = { h : Ffi.conn; mutable savepoints : int; mode : string; cache : Stmt.t option Atomic.t Smap.t Atomic.t }
     type behavior = [ `Deferred | `Immediate | `Exclusive ]
 
     let connect ?(busy_timeout = 5.0) db =
       checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
       let ms = Int64.to_int (ms busy_timeout) in
       call_handle (fun () -> Ffi.db_connect db.Db.h ms) (Ffi.db_connect_async db.Db.h ms) Ffi.take_conn
-      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make { size = 0; stmts = Smap.empty } })
+      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make Smap.empty })
 
     let execute ?params c sql =
       let p = Params.encode params in
@@ -522,29 +523,31 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let max_cached = 64
 
-    let rec take_cached c sql =
-      let cur = Atomic.get c.cache in
-      match Smap.find_opt sql cur.stmts with
-      | None -> None
-      | Some s ->
-        if Atomic.compare_and_set c.cache cur { size = cur.size - 1; stmts = Smap.remove sql cur.stmts } then Some s
-        else take_cached c sql
+    (* The slot for [sql], made on first use; [None] once the cache holds
+       [max_cached] statements (then each call prepares its own). *)
+    let rec slot c sql =
+      let slots = Atomic.get c.cache in
+      match Smap.find_opt sql slots with
+      | Some s -> Some s
+      | None ->
+        if Smap.cardinal slots >= max_cached then None
+        else
+          let s = Atomic.make None in
+          if Atomic.compare_and_set c.cache slots (Smap.add sql s slots) then Some s else slot c sql
 
-    (* Back into the cache, unless another call put one there meanwhile or
-       the cache is full: then this one is closed. *)
-    let rec give_back c sql s =
-      let cur = Atomic.get c.cache in
-      if Smap.mem sql cur.stmts || cur.size >= max_cached then Stmt.close s
-      else if Atomic.compare_and_set c.cache cur { size = cur.size + 1; stmts = Smap.add sql s cur.stmts } then
-        Fiber.return ()
-      else give_back c sql s
-
-    (* [f] runs on the connection's statement for [sql]; it goes back to
-       the cache after, unless [f] raised. *)
+    (* [f] runs on a statement for [sql], from the cache or prepared; it
+       goes back after, unless [f] raised or the slot was filled meanwhile
+       (then it is closed). *)
     let with_cached c sql f =
-      (match take_cached c sql with Some s -> Fiber.return (Ok s) | None -> prepare c sql) >>= function
-      | Error e -> Fiber.return (Error e)
-      | Ok s -> f s >>= fun r -> give_back c sql s >|= fun () -> r
+      let slot = slot c sql in
+      let finish s r =
+        match slot with
+        | Some sl when Atomic.compare_and_set sl None (Some s) -> Fiber.return r
+        | _ -> Stmt.close s >|= fun () -> r
+      in
+      match Option.bind slot (fun s -> Atomic.exchange s None) with
+      | Some s -> f s >>= finish s
+      | None -> ( prepare c sql >>= function Error e -> Fiber.return (Error e) | Ok s -> f s >>= finish s)
   end
 
   module Tx = struct
@@ -647,6 +650,13 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     type 'a t = 'a Query.t
 
     let make = Query.make
+    let in_order = Query.in_order
+
+    (* Checked queries' named parameters go by position to the engines
+       that bind names to indexes themselves (local SQLite, the Turso
+       engine): no lookup by name. Servers take names only by name. *)
+    let params (c : Conn.t) q =
+      Query.params_for ~by_position:(match c.mode with "local" | "synced" -> true | _ -> false) q
 
     let decode_opt q = function
       | Ok (Some row) -> (match Query.decode q row with Ok v -> Ok (Some v) | Error e -> Error e)
@@ -654,18 +664,19 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       | Error e -> Error e
 
     let opt c q =
-      Conn.with_cached c (Query.sql q) (fun s -> Stmt.query_one ?params:(Query.params q) s >|= decode_opt q)
+      Conn.with_cached c (Query.sql q) (fun s -> Stmt.query_one ?params:(params c q) s >|= decode_opt q)
 
     let one c q =
-      opt c q >|= function
-      | Ok (Some v) -> Ok v
-      | Ok None ->
-        Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)")
-      | Error e -> Error e
+      Conn.with_cached c (Query.sql q) (fun s ->
+          Stmt.query_one ?params:(params c q) s >|= function
+          | Ok (Some row) -> Query.decode q row
+          | Ok None ->
+            Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)")
+          | Error e -> Error e)
 
     let fold c q ~init ~f =
       Conn.with_cached c (Query.sql q) (fun s ->
-          Stmt.query ?params:(Query.params q) s >>= function
+          Stmt.query ?params:(params c q) s >>= function
           | Error e -> Fiber.return (Error e)
           | Ok rows ->
             let rec go acc =
@@ -681,7 +692,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let list c q = fold c q ~init:[] ~f:(fun acc v -> v :: acc) >|= Result.map List.rev
     let iter c q ~f = fold c q ~init:() ~f:(fun () v -> f v)
-    let exec c q = Conn.with_cached c (Query.sql q) (fun s -> Stmt.execute ?params:(Query.params q) s)
+    let exec c q = Conn.with_cached c (Query.sql q) (fun s -> Stmt.execute ?params:(params c q) s)
   end
 
   module Migrate = struct

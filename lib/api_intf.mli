@@ -670,5 +670,10 @@ module type S = sig
 
     val exec : Conn.t -> _ t -> (int64, Error.t) result io
     (** Runs the statement to its end; the rows changed. *)
+
+    (**/**)
+
+    val in_order : sql:string -> string array -> Value.t list -> (Row.t -> ('a, Error.t) result) -> 'a t
+    (** What [let%query] generates (named parameters in index order). *)
   end
 end

@@ -14,3 +14,12 @@ val make : sql:string -> ?params:Params.t -> (Row.t -> ('a, Error.t) result) -> 
 val sql : _ t -> string
 val params : _ t -> Params.t option
 val decode : 'a t -> Row.t -> ('a, Error.t) result
+
+(**/**)
+
+val in_order : sql:string -> string array -> Value.t list -> (Row.t -> ('a, Error.t) result) -> 'a t
+(** [in_order ~sql names values decode]: named parameters, one per index
+    of the statement, in index order (what [let%query] generates): bound
+    by position where the engine allows, by name elsewhere. *)
+
+val params_for : by_position:bool -> 'a t -> Params.t option

@@ -10,6 +10,10 @@
    or the user's annotation. The generated value is a Turso.Query.t,
    which Turso.Query and Turso_lwt.Query run alike.
 
+   [let migrations = [%migrations "DIR"]] does the same and is the
+   migrations as a list, the files embedded, so that the program applies
+   the schema its queries were checked against without reading DIR.
+
    let%query find_user ~(id : int) : user = "SELECT ..."   (annotations optional)
    expands to, with no result annotation and several columns,
      type find_user = { id : int; name : string; ... }
@@ -23,6 +27,7 @@ module B = Ast_builder.Default
 type table_column = { cname : string; ctype : string option; cnotnull : bool; cpk : bool }
 
 type schema = {
+  migrations : Turso.Migration.t list;  (** as read, in order *)
   conn : Turso.Conn.t;
   tables : (string, table_column list) Hashtbl.t;  (** by lowercase name, columns in order *)
 }
@@ -65,7 +70,7 @@ let load ~loc dir =
           Hashtbl.replace tables (String.lowercase_ascii name) cols
         | _ -> ())
       names;
-    let s = { conn; tables } in
+    let s = { migrations; conn; tables } in
     Hashtbl.replace schemas dir s;
     s
 
@@ -416,14 +421,13 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
   let values =
     List.map (fun p -> let _, enc = Deriver.codec ~loc p.ty in [%expr [%e enc] [%e B.evar ~loc (arg p)]]) params
   in
-  (* By name when the query names them (remote servers bind names only by
-     name), in index order (which the local engine binds without a
-     lookup); by position otherwise. *)
+  (* Named parameters with their names in index order (Turso.Query binds
+     them by position where the engine allows, by name on a server); [?]
+     ones by position. *)
   let make =
     if params = [] then [%expr Turso.Query.make ~sql:[%e B.estring ~loc sql] decode]
     else if List.for_all (fun p -> p.label <> None) params then
-      let named = List.map2 (fun p v -> [%expr [%e B.estring ~loc p.sql_name], [%e v]]) params values in
-      [%expr Turso.Query.make ~sql:[%e B.estring ~loc sql] ~params:(`Named [%e B.elist ~loc named]) decode]
+      [%expr Turso.Query.in_order ~sql:[%e B.estring ~loc sql] names [%e B.elist ~loc values] decode]
     else [%expr Turso.Query.make ~sql:[%e B.estring ~loc sql] ~params:(`Positional [%e B.elist ~loc values]) decode]
   in
   let fn =
@@ -433,7 +437,8 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
         B.pexp_fun ~loc (match p.label with Some l -> Labelled l | None -> Nolabel) None pat acc)
       params make
   in
-  let value = [%stri let [%p B.pvar ~loc name] = let decode = [%e decode] in [%e fn]] in
+  let names = B.pexp_array ~loc (List.map (fun p -> B.estring ~loc p.sql_name) params) in
+  let value = [%stri let [%p B.pvar ~loc name] = let decode = [%e decode] and names = [%e names] in ignore names; [%e fn]] in
   match result with
   | `Record (None, fields) ->
     let labels =
@@ -462,16 +467,40 @@ let query_ext =
            the NNNN_name.sql migrations; declare it to dune: (preprocessor_deps (source_tree DIR)))"
       | Some schema -> List.concat_map (expand_binding ~loc schema) vbs)
 
+(* [%%migrations "DIR"] (the schema for the queries after it) and
+   [%migrations "DIR"] (the same, and the migrations themselves as a
+   Turso.Migration.t list, embedded: the program applies exactly those its
+   queries were checked against, without reading DIR at run time). *)
+let use_migrations ~loc dir =
+  let base = Filename.dirname loc.loc_start.pos_fname in
+  let dir = if Filename.is_relative dir then Filename.concat base dir else dir in
+  let schema = load ~loc dir in
+  current := Some schema;
+  schema
+
 let migrations_ext =
   Extension.V3.declare_inline "turso.migrations" Extension.Context.structure_item
     Ast_pattern.(pstr (pstr_eval (estring __) nil ^:: nil))
     (fun ~ctxt dir ->
-      let loc = Expansion_context.Extension.extension_point_loc ctxt in
-      let base = Filename.dirname loc.loc_start.pos_fname in
-      let dir = if Filename.is_relative dir then Filename.concat base dir else dir in
-      current := Some (load ~loc dir);
+      ignore (use_migrations ~loc:(Expansion_context.Extension.extension_point_loc ctxt) dir);
       [])
+
+let migrations_expr_ext =
+  Extension.V3.declare "turso.migrations" Extension.Context.expression
+    Ast_pattern.(pstr (pstr_eval (estring __) nil ^:: nil))
+    (fun ~ctxt dir ->
+      let loc = Expansion_context.Extension.extension_point_loc ctxt in
+      let schema = use_migrations ~loc dir in
+      B.elist ~loc
+        (List.map
+           (fun (m : Turso.Migration.t) ->
+             [%expr
+               Turso.Migration.make ~version:[%e B.eint ~loc m.version] ~name:[%e B.estring ~loc m.name]
+                 [%e B.estring ~loc m.sql]])
+           schema.migrations))
 
 let () =
   Driver.register_transformation "turso.checked"
-    ~rules:[ Context_free.Rule.extension query_ext; Context_free.Rule.extension migrations_ext ]
+    ~rules:
+      [ Context_free.Rule.extension query_ext; Context_free.Rule.extension migrations_ext;
+        Context_free.Rule.extension migrations_expr_ext ]

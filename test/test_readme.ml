@@ -69,8 +69,14 @@ let test_examples () =
    | l -> Alcotest.failf "similar: expected 2 docs, got %d" (List.length l));
   Conn.close conn;
   Db.close db;
-  (* the migrations example, from ./migrations *)
-  (if not (Sys.file_exists "migrations") then Unix.mkdir "migrations" 0o700);
+  (* the migrations example, from ./migrations, in a directory of its own
+     (test/migrations is the checked-queries example's schema) *)
+  let here = Sys.getcwd () in
+  let dir = Filename.temp_file "turso-readme" "" in
+  Sys.remove dir;
+  Unix.mkdir dir 0o700;
+  Sys.chdir dir;
+  Unix.mkdir "migrations" 0o700;
   let oc = open_out "migrations/0001_notes.sql" in
   output_string oc "CREATE TABLE IF NOT EXISTS readme_notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);";
   close_out oc;
@@ -80,6 +86,7 @@ let test_examples () =
   Alcotest.(check int) "migrate: then nothing" 0 (List.length (ok (Readme_blocks.migrate conn)));
   Conn.close conn;
   Db.close db;
+  Sys.chdir here;
   (* the encryption example: a new encrypted file, then its key checked *)
   (try Sys.remove "secrets.db" with Sys_error _ -> ());
   let db = ok (Readme_blocks.open_encrypted ~key:"readme-key") in

@@ -5,7 +5,9 @@
 open Turso
 open Turso.Syntax
 
-let setup conn = Result.map ignore (Conn.execute conn Schedule.schema)
+(* Applies the migrations the queries were checked against (embedded by
+   [%%migrations] in schedule.ml), those the database does not have yet. *)
+let setup conn = Result.map ignore (Migrate.run conn Schedule.migrations)
 
 (* Thousands of schedules of one run in one transaction through one
    prepared statement: one call across the boundary (one request on a
@@ -17,26 +19,19 @@ let batch_insert_schedules conn (schedules : Schedule.t list) ~run_id =
   Stmt.close ins;
   r
 
-let due conn ~run_id ~now ~limit =
-  Conn.query_map conn ~f:Schedule.row_of_row ~params:(Schedule.due_params ~run_id ~now ~limit) Schedule.due_sql
+(* A checked query: typed parameters, typed rows. *)
+let due conn ~run_id ~now ~limit = Query.list conn (Schedule.due ~run_id ~now ~limit)
 
 (* execute_many is all or nothing by itself (one transaction), and one
    request on a remote database: no with_transaction around it, which
    would make it one request per row remotely. *)
 let mark_sent conn (rows : Schedule.row list) =
   let* upd = Conn.prepare conn Schedule.mark_sent_sql in
-  let r = Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Value.int64 r.id ]) rows) in
+  let r = Stmt.execute_many upd (List.map (fun (r : Schedule.row) -> [ Value.int r.id ]) rows) in
   Stmt.close upd;
   r
 
-let pending conn ~run_id =
-  let* row =
-    Conn.query_one conn "SELECT count(*) FROM email_schedules WHERE run_id = ? AND sent = 0"
-      ~params:(`Positional [ Value.text run_id ])
-  in
-  match row with
-  | Some r -> Decode.nth r 0 Decode.int
-  | None -> Ok 0
+let pending conn ~run_id = Query.one conn (Schedule.pending ~run_id)
 
 (* Pulls other clients' changes on a replica; nothing to do elsewhere. *)
 let sync db =

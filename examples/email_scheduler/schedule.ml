@@ -1,24 +1,18 @@
-(* The email_schedules table and its row type, shared by the blocking and
-   the Lwt versions. *)
+(* The email_schedules table (migrations/), its row types and its queries,
+   shared by the blocking and the Lwt versions. The queries are checked at
+   compile time against the schema the migrations build: a misspelt column
+   or a wrong type is a compile error here, not a failure in production. *)
 
-let schema =
-  {|CREATE TABLE IF NOT EXISTS email_schedules (
-      id       INTEGER PRIMARY KEY,
-      run_id   TEXT NOT NULL,
-      email    TEXT NOT NULL,
-      send_at  REAL NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      payload  TEXT,
-      sent     INTEGER NOT NULL DEFAULT 0,
-      UNIQUE (run_id, email)
-    )|}
+(* The migrations, embedded at compile time (Migrate.run applies them),
+   and the schema the queries below are checked against. *)
+let migrations = [%migrations "migrations"]
 
 (* A schedule as the application builds it: no id and no run yet. *)
 type t = { email : string; send_at : float; payload : string option } [@@deriving turso]
 
 (* A schedule as it is read back. *)
 type row = {
-  id : int64;
+  id : int;
   run_id : string;
   email : string;
   send_at : float;
@@ -26,20 +20,19 @@ type row = {
   payload : string option;
   sent : bool;
 }
-[@@deriving turso]
 
+let%query due : row =
+  {sql|SELECT id, run_id, email, send_at, attempts, payload, sent FROM email_schedules
+       WHERE run_id = :run_id AND sent = 0 AND send_at <= :now ORDER BY send_at, id LIMIT :limit|sql}
+
+let%query pending : int = "SELECT count(*) FROM email_schedules WHERE run_id = :run_id AND sent = 0"
+
+(* Many rows in one call go through Stmt.execute_many, which takes
+   positional values: the statement, and the values in its order. *)
 let insert_sql = "INSERT INTO email_schedules (run_id, email, send_at, payload) VALUES (?, ?, ?, ?)"
 
-(* Positional parameters in the order of insert_sql. *)
 let to_values ~run_id (s : t) =
   Turso.Value.[ text run_id; text s.email; float s.send_at; option text s.payload ]
-
-let due_sql =
-  "SELECT id, run_id, email, send_at, attempts, payload, sent FROM email_schedules
-   WHERE run_id = :run_id AND sent = 0 AND send_at <= :now ORDER BY send_at, id LIMIT :limit"
-
-let due_params ~run_id ~now ~limit =
-  `Named Turso.Value.[ ("run_id", text run_id); ("now", float now); ("limit", int limit) ]
 
 let mark_sent_sql = "UPDATE email_schedules SET sent = 1, attempts = attempts + 1 WHERE id = ?"
 

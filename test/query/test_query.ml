@@ -3,7 +3,7 @@
    migrations directory the ppx checked them against. (What they compile
    to: golden.ml; what they refuse: bad_*.ml; every mode: test/modes.) *)
 
-[%%migrations "migrations"]
+let migrations = [%migrations "migrations"]
 
 let%query add_user = "INSERT INTO users (name, email, score) VALUES (:name, :email, :score)"
 let%query add_returning = "INSERT INTO users (name) VALUES (?) RETURNING id"
@@ -117,8 +117,12 @@ let test_lwt () =
   Lwt_main.run
     (let* db = okl (Turso_lwt.Db.open_local ":memory:") in
      let* conn = okl (Turso_lwt.Conn.connect db) in
-     let* ms = Lwt.return (ok (Migration.of_dir "migrations")) in
-     let* _ = okl (Turso_lwt.Migrate.run conn ms) in
+     (* the migrations [%%migrations] embedded: the directory's, as read *)
+     let on_disk = ok (Migration.of_dir "migrations") in
+     Alcotest.(check (list (pair string string))) "embedded migrations"
+       (List.map (fun (m : Migration.t) -> (Migration.label m, m.checksum)) on_disk)
+       (List.map (fun (m : Migration.t) -> (Migration.label m, m.checksum)) migrations);
+     let* _ = okl (Turso_lwt.Migrate.run conn migrations) in
      let* () =
        Lwt_list.iter_s
          (fun i -> Lwt.map ignore (okl (Turso_lwt.Query.exec conn (add_user ~name:(string_of_int i) ~email:None ~score:None))))

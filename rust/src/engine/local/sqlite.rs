@@ -361,7 +361,20 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
             Ok(())
         }
         wire::PARAMS_NAMED => {
-            let mut bound = vec![false; expected + 1];
+            // Which parameters were given: a bit set (no allocation) up to
+            // 64 parameters, a vector beyond.
+            let mut bits: u64 = 0;
+            let mut wide = if expected >= 64 { vec![false; expected + 1] } else { Vec::new() };
+            let mut bound = |i: usize| -> bool {
+                if expected < 64 {
+                    let was = bits & (1 << i) != 0;
+                    bits |= 1 << i;
+                    was
+                } else {
+                    std::mem::replace(&mut wide[i], true)
+                }
+            };
+            let mut given = 0usize;
             for k in 0..n {
                 let name = r.bytes()?;
                 let v = r.value()?;
@@ -375,13 +388,14 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
                 let idx = idx.ok_or_else(|| {
                     Error::new(Kind::Misuse, format!("statement has no parameter named {:?}", name_s()))
                 })?;
-                if bound[idx as usize] {
+                if bound(idx as usize) {
                     return Err(Error::new(Kind::Misuse, format!("parameter {:?} is given more than once", name_s())));
                 }
-                bound[idx as usize] = true;
+                given += 1;
                 bind_one(stmt, idx, &v, db, &|| format!("parameter {:?}", name_s()))?;
             }
-            if let Some(i) = (1..=expected).find(|&i| !bound[i]) {
+            if given < expected {
+                let i = (1..=expected).find(|&i| !is_bound(bits, &wide, expected, i)).unwrap_or(expected);
                 let name = param_name(stmt, i as c_int);
                 return Err(Error::new(
                     Kind::Misuse,
@@ -400,6 +414,14 @@ pub(super) fn bind(stmt: *mut ffi::sqlite3_stmt, buf: &[u8], db: *mut ffi::sqlit
 
 /// Finds a named parameter: a name with its prefix (`:id`, `@id`, `$id`,
 /// `?3`) as written, or a bare name (`id`) under any of the three prefixes.
+fn is_bound(bits: u64, wide: &[bool], expected: usize, i: usize) -> bool {
+    if expected < 64 {
+        bits & (1 << i) != 0
+    } else {
+        wide[i]
+    }
+}
+
 fn resolve_name(stmt: *mut ffi::sqlite3_stmt, name: &[u8]) -> Option<c_int> {
     let lookup = |n: &[u8]| -> Option<c_int> {
         let c = CString::new(n).ok()?;
