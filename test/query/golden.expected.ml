@@ -1,9 +1,3 @@
-let migrations =
-  [Turso.Migration.make ~version:1 ~name:"users"
-     "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  name TEXT NOT NULL,\n  email TEXT UNIQUE,\n  score REAL,\n  active BOOLEAN NOT NULL DEFAULT 1,\n  avatar BLOB\n);\n";
-  Turso.Migration.make ~version:2 ~name:"posts"
-    "CREATE TABLE posts (\n  id INTEGER PRIMARY KEY,\n  user_id INTEGER NOT NULL REFERENCES users (id),\n  title TEXT NOT NULL,\n  body TEXT,\n  created_at INTEGER NOT NULL\n);\nCREATE INDEX posts_by_user ON posts (user_id);\n"]
-  [@@warning "-32"]
 type find_user = {
   id: int ;
   name: string ;
