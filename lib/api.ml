@@ -349,14 +349,25 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
        because blocking calls come from several threads: the map of slots
        changes only when a new SQL is seen (copied, swapped in); a call
        otherwise only exchanges its slot, allocating nothing. *)
-    type t = { h : Ffi.conn; mutable savepoints : int; mode : string; cache : Stmt.t option Atomic.t Smap.t Atomic.t }
+    type t = {
+      h : Ffi.conn;
+      mutable savepoints : int;
+      mode : string;
+      cache : Stmt.t option Atomic.t Smap.t Atomic.t;
+      by_position : bool;
+          (* the engine binds named parameters to indexes itself (local
+             SQLite, the Turso engine): Query gives checked queries' values
+             by position, without a lookup by name; servers take names
+             only by name *)
+    }
     type behavior = [ `Deferred | `Immediate | `Exclusive ]
 
     let connect ?(busy_timeout = 5.0) db =
       checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
       let ms = Int64.to_int (ms busy_timeout) in
       call_handle (fun () -> Ffi.db_connect db.Db.h ms) (Ffi.db_connect_async db.Db.h ms) Ffi.take_conn
-      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make Smap.empty })
+      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make Smap.empty;
+                              by_position = (match db.Db.mode with "local" | "synced" -> true | _ -> false) })
 
     let execute ?params c sql =
       let p = Params.encode params in
@@ -652,27 +663,21 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     let make = Query.make
     let in_order = Query.in_order
 
-    (* Checked queries' named parameters go by position to the engines
-       that bind names to indexes themselves (local SQLite, the Turso
-       engine): no lookup by name. Servers take names only by name. *)
-    let params (c : Conn.t) q =
-      Query.params_for ~by_position:(match c.mode with "local" | "synced" -> true | _ -> false) q
+    let params (c : Conn.t) q = Query.params_for ~by_position:c.by_position q
 
-    let decode_opt q = function
-      | Ok (Some row) -> (match Query.decode q row with Ok v -> Ok (Some v) | Error e -> Error e)
-      | Ok None -> Ok None
-      | Error e -> Error e
-
-    let opt c q =
-      Conn.with_cached c (Query.sql q) (fun s -> Stmt.query_one ?params:(params c q) s >|= decode_opt q)
-
-    let one c q =
+    (* The first row through [some], or [none ()] without one. *)
+    let first c q ~some ~none =
       Conn.with_cached c (Query.sql q) (fun s ->
           Stmt.query_one ?params:(params c q) s >|= function
-          | Ok (Some row) -> Query.decode q row
-          | Ok None ->
-            Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)")
+          | Ok (Some row) -> some (Query.decode q row)
+          | Ok None -> none ()
           | Error e -> Error e)
+
+    let opt c q = first c q ~some:(Result.map Option.some) ~none:(fun () -> Ok None)
+
+    let one c q =
+      first c q ~some:Fun.id ~none:(fun () ->
+          Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)"))
 
     let fold c q ~init ~f =
       Conn.with_cached c (Query.sql q) (fun s ->

@@ -155,8 +155,11 @@ let column_of (schema : schema) (a : Sql_scan.analysis) (c : Sql_scan.column_ref
     | col :: rest when List.for_all (fun x -> base_of_decl x.ctype = base_of_decl col.ctype) rest -> Some col
     | _ -> None)
 
-let rowid_alias col = col.cpk && base_of_decl col.ctype = Int && col.ctype <> None
-                      && String.uppercase_ascii (Option.get col.ctype) = "INTEGER"
+(* INTEGER PRIMARY KEY: the rowid, never NULL even without NOT NULL. *)
+let rowid_alias ~primary_key decltype =
+  primary_key && Option.map String.uppercase_ascii decltype = Some "INTEGER"
+
+let nullable_column col = not (col.cnotnull || rowid_alias ~primary_key:col.cpk col.ctype)
 
 let infer_param ~loc schema (a : Sql_scan.analysis) sql_name =
   let uses = List.filter_map (fun (n, u) -> if n = sql_name then Some u else None) a.uses in
@@ -165,12 +168,12 @@ let infer_param ~loc schema (a : Sql_scan.analysis) sql_name =
     | Compared c -> Option.map (fun col -> core_type ~loc (base_of_decl col.ctype) false) (column_of schema a c)
     | Stored c ->
       Option.map
-        (fun col -> core_type ~loc (base_of_decl col.ctype) (not (col.cnotnull || rowid_alias col)))
+        (fun col -> core_type ~loc (base_of_decl col.ctype) (nullable_column col))
         (column_of schema a c)
     | Positional_insert (table, pos) ->
       Option.bind (Hashtbl.find_opt schema.tables (String.lowercase_ascii table)) (fun cols ->
           Option.map
-            (fun col -> core_type ~loc (base_of_decl col.ctype) (not (col.cnotnull || rowid_alias col)))
+            (fun col -> core_type ~loc (base_of_decl col.ctype) (nullable_column col))
             (List.nth_opt cols pos))
   in
   match List.find_map typed uses with Some t -> t | None -> [%type: Turso.Value.t]
@@ -309,7 +312,7 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
     let nullable =
       analysis.outer_join || c.origin = None
       || (match c.table with Some t -> List.mem (String.lowercase_ascii t) analysis.nullable_tables | None -> false)
-      || not (c.not_null || (c.primary_key && (match c.decltype with Some d -> String.uppercase_ascii d = "INTEGER" | None -> false)))
+      || not (c.not_null || rowid_alias ~primary_key:c.primary_key c.decltype)
     in
     core_type ~loc base nullable
   in
@@ -424,10 +427,10 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
   (* Named parameters with their names in index order (Turso.Query binds
      them by position where the engine allows, by name on a server); [?]
      ones by position. *)
+  let named = params <> [] && List.for_all (fun p -> p.label <> None) params in
   let make =
     if params = [] then [%expr Turso.Query.make ~sql:[%e B.estring ~loc sql] decode]
-    else if List.for_all (fun p -> p.label <> None) params then
-      [%expr Turso.Query.in_order ~sql:[%e B.estring ~loc sql] names [%e B.elist ~loc values] decode]
+    else if named then [%expr Turso.Query.in_order ~sql:[%e B.estring ~loc sql] names [%e B.elist ~loc values] decode]
     else [%expr Turso.Query.make ~sql:[%e B.estring ~loc sql] ~params:(`Positional [%e B.elist ~loc values]) decode]
   in
   let fn =
@@ -437,8 +440,13 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
         B.pexp_fun ~loc (match p.label with Some l -> Labelled l | None -> Nolabel) None pat acc)
       params make
   in
-  let names = B.pexp_array ~loc (List.map (fun p -> B.estring ~loc p.sql_name) params) in
-  let value = [%stri let [%p B.pvar ~loc name] = let decode = [%e decode] and names = [%e names] in ignore names; [%e fn]] in
+  (* the names array is built once, with the decoder *)
+  let fn =
+    if named then
+      [%expr let names = [%e B.pexp_array ~loc (List.map (fun p -> B.estring ~loc p.sql_name) params)] in [%e fn]]
+    else fn
+  in
+  let value = [%stri let [%p B.pvar ~loc name] = let decode = [%e decode] in [%e fn]] in
   match result with
   | `Record (None, fields) ->
     let labels =

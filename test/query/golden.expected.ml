@@ -36,13 +36,12 @@ let find_user =
              (Turso.Decode.diagnose_at row
                 [|(Turso.Decode.check conv_0);(Turso.Decode.check conv_1);(
                   Turso.Decode.check conv_2)|]) : (find_user, Turso.Error.t)
-                                                    result)
-  and names = [|":id"|] in
-  ignore names;
-  (fun ~id:(id : int) ->
-     Turso.Query.in_order
-       ~sql:"SELECT id, name, score FROM users WHERE id = :id" names
-       [Turso.Encode.int id] decode)
+                                                    result) in
+  let names = [|":id"|] in
+  fun ~id:(id : int) ->
+    Turso.Query.in_order
+      ~sql:"SELECT id, name, score FROM users WHERE id = :id" names
+      [Turso.Encode.int id] decode
 let user_name =
   let decode =
     let conv_0 = Turso.Decode.string in
@@ -60,25 +59,22 @@ let user_name =
        | exception Turso.Decode.Mismatch ->
            Error
              (Turso.Decode.diagnose_at row [|(Turso.Decode.check conv_0)|]) : 
-      (string, Turso.Error.t) result)
-  and names = [|"?1"|] in
-  ignore names;
-  (fun (p1 : string) ->
-     Turso.Query.make ~sql:"SELECT name FROM users WHERE email = ?"
-       ~params:(`Positional [Turso.Encode.string p1]) decode)
+      (string, Turso.Error.t) result) in
+  fun (p1 : string) ->
+    Turso.Query.make ~sql:"SELECT name FROM users WHERE email = ?"
+      ~params:(`Positional [Turso.Encode.string p1]) decode
 let add_user =
-  let decode (_ : Turso.Row.t) = (Ok () : (unit, Turso.Error.t) result)
-  and names = [|":name";":email";":score"|] in
-  ignore names;
-  (fun ~name:(name : string) ->
-     fun ~email:(email : string option) ->
-       fun ~score:(score : float option) ->
-         Turso.Query.in_order
-           ~sql:"INSERT INTO users (name, email, score) VALUES (:name, :email, :score)"
-           names
-           [Turso.Encode.string name;
-           (Turso.Encode.option Turso.Encode.string) email;
-           (Turso.Encode.option Turso.Encode.float) score] decode)
+  let decode (_ : Turso.Row.t) = (Ok () : (unit, Turso.Error.t) result) in
+  let names = [|":name";":email";":score"|] in
+  fun ~name:(name : string) ->
+    fun ~email:(email : string option) ->
+      fun ~score:(score : float option) ->
+        Turso.Query.in_order
+          ~sql:"INSERT INTO users (name, email, score) VALUES (:name, :email, :score)"
+          names
+          [Turso.Encode.string name;
+          (Turso.Encode.option Turso.Encode.string) email;
+          (Turso.Encode.option Turso.Encode.float) score] decode
 let count_users =
   let decode =
     let conv_0 = Turso.Decode.int in
@@ -96,9 +92,8 @@ let count_users =
        | exception Turso.Decode.Mismatch ->
            Error
              (Turso.Decode.diagnose_at row [|(Turso.Decode.check conv_0)|]) : 
-      (int, Turso.Error.t) result)
-  and names = [||] in
-  ignore names; Turso.Query.make ~sql:"SELECT count(*) FROM users" decode
+      (int, Turso.Error.t) result) in
+  Turso.Query.make ~sql:"SELECT count(*) FROM users" decode
 let top =
   let decode =
     let conv_0 = Turso.Decode.string in
@@ -127,14 +122,13 @@ let top =
            Error
              (Turso.Decode.diagnose_at row
                 [|(Turso.Decode.check conv_0);(Turso.Decode.check conv_1)|]) : 
-      ((string * float option), Turso.Error.t) result)
-  and names = [|":min";":n"|] in
-  ignore names;
-  (fun ~min:(min : float) ->
-     fun ~n:(n : int) ->
-       Turso.Query.in_order
-         ~sql:"SELECT name, score FROM users WHERE score > :min * 2 LIMIT :n"
-         names [Turso.Encode.float min; Turso.Encode.int n] decode)
+      ((string * float option), Turso.Error.t) result) in
+  let names = [|":min";":n"|] in
+  fun ~min:(min : float) ->
+    fun ~n:(n : int) ->
+      Turso.Query.in_order
+        ~sql:"SELECT name, score FROM users WHERE score > :min * 2 LIMIT :n"
+        names [Turso.Encode.float min; Turso.Encode.int n] decode
 type with_posts = {
   name: string ;
   title: string option }
@@ -165,23 +159,21 @@ let with_posts =
            Error
              (Turso.Decode.diagnose_at row
                 [|(Turso.Decode.check conv_0);(Turso.Decode.check conv_1)|]) : 
-      (with_posts, Turso.Error.t) result)
-  and names = [|":active"|] in
-  ignore names;
-  (fun ~active:(active : bool) ->
-     Turso.Query.in_order
-       ~sql:"SELECT u.name, p.title FROM users u LEFT JOIN posts p ON p.user_id = u.id WHERE u.active = :active"
-       names [Turso.Encode.bool active] decode)
+      (with_posts, Turso.Error.t) result) in
+  let names = [|":active"|] in
+  fun ~active:(active : bool) ->
+    Turso.Query.in_order
+      ~sql:"SELECT u.name, p.title FROM users u LEFT JOIN posts p ON p.user_id = u.id WHERE u.active = :active"
+      names [Turso.Encode.bool active] decode
 let rename =
-  let decode (_ : Turso.Row.t) = (Ok () : (unit, Turso.Error.t) result)
-  and names = [|":name";":score";":id"|] in
-  ignore names;
-  (fun ~name:(name : string) ->
-     fun ~score:(score : float option) ->
-       fun ~id:(id : int) ->
-         Turso.Query.in_order
-           ~sql:"UPDATE users SET name = :name, score = :score WHERE id = :id"
-           names
-           [Turso.Encode.string name;
-           (Turso.Encode.option Turso.Encode.float) score;
-           Turso.Encode.int id] decode)
+  let decode (_ : Turso.Row.t) = (Ok () : (unit, Turso.Error.t) result) in
+  let names = [|":name";":score";":id"|] in
+  fun ~name:(name : string) ->
+    fun ~score:(score : float option) ->
+      fun ~id:(id : int) ->
+        Turso.Query.in_order
+          ~sql:"UPDATE users SET name = :name, score = :score WHERE id = :id"
+          names
+          [Turso.Encode.string name;
+          (Turso.Encode.option Turso.Encode.float) score;
+          Turso.Encode.int id] decode
