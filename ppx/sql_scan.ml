@@ -9,7 +9,7 @@
 type token =
   | Word of string  (** an unquoted identifier or keyword, as written *)
   | Quoted of string  (** "x", `x` or [x]: an identifier *)
-  | Param of string  (** ?, ?3, :name, @name, $name *)
+  | Param of string  (** [?], [?3], [:name], [\@name], [$name] *)
   | Sym of string  (** operators and punctuation *)
   | Literal  (** a string, blob or number *)
 
