@@ -6,6 +6,7 @@
    bench.exe turso DIR | sqlite3 DIR          one engine, `metric value` lines
    bench.exe scan-rss FILE N                  peak RSS of a streamed scan
    bench.exe leak                             RSS after 10k and 1M executions
+   bench.exe percall [--runs N]               per-call cost against sqlite3-ocaml, one process
    bench.exe checked [--runs N]               let%query vs the same statements by hand
                                               (run from bench/: it opens migrations/)
 
@@ -675,6 +676,98 @@ module S = struct
     emit "batch_1000_ms" (1000. *. median times)
 end
 
+(* Per-call cost of the binding (issue #17): prepared single-row inserts
+   in one transaction and point lookups, turso against sqlite3-ocaml, in
+   one process, interleaved rounds (the order alternating), on :memory:
+   (no I/O: the binding's own cost) or on a WAL file (what users run). *)
+module PC = struct
+  let n = 100_000
+
+  let turso path =
+    let open Turso in
+    let db = ok_exn (Db.open_local path) in
+    let c = ok_exn (Conn.connect db) in
+    if path <> ":memory:" then begin
+      ignore (ok_exn (Conn.query_list c "PRAGMA journal_mode=WAL"));
+      ignore (ok_exn (Conn.execute c "PRAGMA synchronous=NORMAL"))
+    end;
+    ignore (ok_exn (Conn.execute c "CREATE TABLE kv (id INTEGER PRIMARY KEY, a INTEGER, v TEXT)"));
+    let ins = ok_exn (Conn.prepare c "INSERT INTO kv VALUES (?, ?, ?)") in
+    let sel = ok_exn (Conn.prepare c "SELECT v FROM kv WHERE id = ?") in
+    let insert () =
+      ignore (ok_exn (Conn.execute c "DELETE FROM kv"));
+      let t = now () in
+      ok_exn
+        (Conn.with_transaction c (fun _ ->
+             for i = 1 to n do
+               ignore (ok_exn (Stmt.execute ins ~params:(`Positional Value.[ int i; int (i * 3); Text (text20 i) ])))
+             done;
+             Ok ()));
+      float n /. (now () -. t)
+    in
+    let lookup () =
+      let t = now () in
+      for i = 0 to n - 1 do
+        match ok_exn (Stmt.query_one sel ~params:(`Positional [ Value.int ((i * 7919) mod n + 1) ])) with
+        | Some r -> (match Row.get r 0 with Value.Text _ -> () | _ -> assert false)
+        | None -> assert false
+      done;
+      float n /. (now () -. t)
+    in
+    (insert, lookup)
+
+  let sqlite3 path =
+    let open Sqlite3 in
+    let db = db_open path in
+    if path <> ":memory:" then begin S.exec db "PRAGMA journal_mode=WAL"; S.exec db "PRAGMA synchronous=NORMAL" end;
+    S.exec db "CREATE TABLE kv (id INTEGER PRIMARY KEY, a INTEGER, v TEXT)";
+    let ins = prepare db "INSERT INTO kv VALUES (?, ?, ?)" in
+    let sel = prepare db "SELECT v FROM kv WHERE id = ?" in
+    let insert () =
+      S.exec db "DELETE FROM kv";
+      let t = now () in
+      S.exec db "BEGIN";
+      for i = 1 to n do
+        S.check (reset ins);
+        S.check (bind ins 1 (Data.INT (Int64.of_int i)));
+        S.check (bind ins 2 (Data.INT (Int64.of_int (i * 3))));
+        S.check (bind ins 3 (Data.TEXT (text20 i)));
+        S.step_done ins
+      done;
+      S.exec db "COMMIT";
+      float n /. (now () -. t)
+    in
+    let lookup () =
+      let t = now () in
+      for i = 0 to n - 1 do
+        S.check (reset sel);
+        S.check (bind sel 1 (Data.INT (Int64.of_int ((i * 7919) mod n + 1))));
+        match step sel with
+        | Rc.ROW -> (match column sel 0 with Data.TEXT _ -> () | _ -> assert false)
+        | _ -> assert false
+      done;
+      float n /. (now () -. t)
+    in
+    (insert, lookup)
+
+  let run ~rounds =
+    let dir = temp_dir () in
+    Fun.protect ~finally:(fun () -> rm_rf dir) @@ fun () ->
+    Printf.printf "Per-call cost: turso vs sqlite3-ocaml, %d interleaved rounds in one process (order alternating)\n\n" rounds;
+    Printf.printf "| database | workload | turso (median) | sqlite3-ocaml (median) | turso vs sqlite3: median (min-max) of per-round ratios |\n|---|---|---:|---:|---:|\n%!";
+    List.iter
+      (fun (label, path) ->
+        let ti, tl = turso (path "turso") and si, sl = sqlite3 (path "sqlite3") in
+        List.iter
+          (fun (w, t, s) ->
+            let r = List.init rounds (fun k -> if k mod 2 = 0 then let a = t () in (a, s ()) else let b = s () in (t (), b)) in
+            let ratios = List.sort compare (List.map (fun (a, b) -> a /. b) r) in
+            Printf.printf "| %s | %s | %.0f | %.0f | %.3fx (%.3f-%.3f) |\n%!" label w (median (List.map fst r))
+              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1)))
+          [ ("inserts/s, 1 txn", ti, si); ("lookups/s", tl, sl) ])
+      [ (":memory:", fun _ -> ":memory:"); ("WAL file", fun e -> Filename.concat dir (e ^ ".db")) ]
+end
+
 (* ----------------------------------------------------------------- driver *)
 
 
@@ -873,9 +966,16 @@ module Checked = struct
 
   let time f = let t0 = now () in f (); now () -. t0
 
+  (* Every insert run starts from the same state: an empty table and an
+     empty WAL, so that WAL checkpoints fall at the same rows on both sides
+     (otherwise a checkpoint lands in one side's run by chance). *)
+  let fresh_table c =
+    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    ignore (ok_exn (Conn.query_list c "PRAGMA wal_checkpoint(TRUNCATE)"))
+
   (* each returns rows (or calls) per second *)
   let insert_checked c =
-    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    fresh_table c;
     let t = time (fun () ->
       ok_exn (Conn.with_transaction c (fun c ->
         for i = 1 to n_rows do
@@ -886,7 +986,7 @@ module Checked = struct
     float n_rows /. t
 
   let insert_checked_pos c =
-    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    fresh_table c;
     let t = time (fun () ->
       ok_exn (Conn.with_transaction c (fun c ->
         for i = 1 to n_rows do
@@ -897,7 +997,7 @@ module Checked = struct
     float n_rows /. t
 
   let insert_hand c =
-    ignore (ok_exn (Conn.execute c "DELETE FROM people"));
+    fresh_table c;
     let st = ok_exn (Conn.prepare c "INSERT INTO people (id, name, score, note) VALUES (?, ?, ?, ?)") in
     let t = time (fun () ->
       ok_exn (Conn.with_transaction c (fun _ ->
@@ -954,8 +1054,8 @@ module Checked = struct
     let dir = temp_dir () in
     let _db, c = open_db dir in
     let workloads =
-      [ ("inserts/s (one transaction)", insert_checked, insert_hand);
-        ("inserts/s, ? parameters", insert_checked_pos, insert_hand); ("lookups/s", lookup_checked, lookup_hand);
+      [ ("inserts/s, ? parameters", insert_checked_pos, insert_hand);
+        ("inserts/s (one transaction)", insert_checked, insert_hand); ("lookups/s", lookup_checked, lookup_hand);
         ("rows/s in 100-row lists", list_checked, list_hand) ]
     in
     let results = List.map (fun (name, _, _) -> (name, ref [])) workloads in
@@ -998,6 +1098,9 @@ let () =
   | "checked" :: rest ->
     let _, rounds = options ~runs:7 rest in
     Checked.run ~rounds
+  | "percall" :: rest ->
+    let _, rounds = options ~runs:9 rest in
+    PC.run ~rounds
   | "encryption" :: rest ->
     let _, rounds = options ~runs:5 rest in
     encryption ~rounds

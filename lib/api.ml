@@ -311,11 +311,15 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
         (fun () -> Ffi.stmt_query s.h p max_rows want)
         (Ffi.stmt_query_async s.h p max_rows want)
 
+    (* The header the stub sent, or the cached one again (then nothing is
+       written: a store into a record is a write barrier per call). *)
+    let keep_header s h = match s.header with Some h' when h' == h -> () | _ -> s.header <- Some h
+
     let query ?params s =
       traced ~mode:s.mode ~sql:s.sql ~params (fun () ->
           run_query s params chunk_rows >>= fun reply ->
           Rows.start ~oneshot:false ?header:s.header ~runs:s.runs s.h reply >|= function
-          | Ok (r, h) -> s.header <- Some h; Ok r
+          | Ok (r, h) -> keep_header s h; Ok r
           | Error e -> Error e)
         (fun _ -> Trace.Streamed)
 
@@ -325,7 +329,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
           run_query s params 0 >|= fun reply ->
           if Wire.is_ok reply then begin
             let cur, h = Wire.decode_query reply header in
-            s.header <- Some h;
+            keep_header s h;
             if cur.remaining > 0 then Ok (Some (Row.make cur.names (Wire.decode_row cur)))
             else Ok None
           end
@@ -354,6 +358,10 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       mutable savepoints : int;
       mode : string;
       cache : Stmt.t option Atomic.t Smap.t Atomic.t;
+      mutable last : string * Stmt.t option Atomic.t;
+          (* the slot the last call used, by its SQL string itself: a loop
+             that runs one query finds its slot without comparing strings
+             (one field, so a reader never sees a SQL with another's slot) *)
       by_position : bool;
           (* the engine binds named parameters to indexes itself (local
              SQLite, the Turso engine): Query gives checked queries' values
@@ -366,7 +374,7 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       checked [ bad_durations [ ("Conn.connect: busy_timeout", busy_timeout, false) ] ] @@ fun () ->
       let ms = Int64.to_int (ms busy_timeout) in
       call_handle (fun () -> Ffi.db_connect db.Db.h ms) (Ffi.db_connect_async db.Db.h ms) Ffi.take_conn
-      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make Smap.empty;
+      >|= Result.map (fun h -> { h; savepoints = 0; mode = db.Db.mode; cache = Atomic.make Smap.empty; last = ("", Atomic.make None);
                               by_position = (match db.Db.mode with "local" | "synced" -> true | _ -> false) })
 
     let execute ?params c sql =
@@ -536,29 +544,34 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     (* The slot for [sql], made on first use; [None] once the cache holds
        [max_cached] statements (then each call prepares its own). *)
-    let rec slot c sql =
+    let rec find_slot c sql =
       let slots = Atomic.get c.cache in
       match Smap.find_opt sql slots with
-      | Some s -> Some s
+      | Some s -> c.last <- (sql, s); Some s
       | None ->
         if Smap.cardinal slots >= max_cached then None
         else
           let s = Atomic.make None in
-          if Atomic.compare_and_set c.cache slots (Smap.add sql s slots) then Some s else slot c sql
+          if Atomic.compare_and_set c.cache slots (Smap.add sql s slots) then Some s else find_slot c sql
 
-    (* [f] runs on a statement for [sql], from the cache or prepared; it
-       goes back after, unless [f] raised or the slot was filled meanwhile
-       (then it is closed). *)
-    let with_cached c sql f =
+    let slot c sql = match c.last with last, s when last == sql -> Some s | _ -> find_slot c sql
+
+    (* Puts [s] back in its slot after a call, unless the slot was filled
+       meanwhile or there is none (then it is closed). *)
+    let release slot s r =
+      match slot with
+      | Some sl when Atomic.compare_and_set sl None (Some s) -> Fiber.return r
+      | _ -> Stmt.close s >|= fun () -> r
+
+    (* [f s a] runs on a statement [s] for [sql], from the cache or
+       prepared; it goes back after, unless [f] raised or the slot was
+       filled meanwhile (then it is closed). ([a] rather than a closure:
+       callers pass a function without free variables, allocated once.) *)
+    let with_cached c sql f a =
       let slot = slot c sql in
-      let finish s r =
-        match slot with
-        | Some sl when Atomic.compare_and_set sl None (Some s) -> Fiber.return r
-        | _ -> Stmt.close s >|= fun () -> r
-      in
-      match Option.bind slot (fun s -> Atomic.exchange s None) with
-      | Some s -> f s >>= finish s
-      | None -> ( prepare c sql >>= function Error e -> Fiber.return (Error e) | Ok s -> f s >>= finish s)
+      match match slot with Some sl -> Atomic.exchange sl None | None -> None with
+      | Some s -> f s a >>= release slot s
+      | None -> ( prepare c sql >>= function Error e -> Fiber.return (Error e) | Ok s -> f s a >>= release slot s)
   end
 
   module Tx = struct
@@ -665,22 +678,26 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let params (c : Conn.t) q = Query.params_for ~by_position:c.by_position q
 
-    (* The first row through [some], or [none ()] without one. *)
-    let first c q ~some ~none =
-      Conn.with_cached c (Query.sql q) (fun s ->
-          Stmt.query_one ?params:(params c q) s >|= function
-          | Ok (Some row) -> some (Query.decode q row)
-          | Ok None -> none ()
+    (* The first row, decoded. *)
+    let first c q =
+      Conn.with_cached c (Query.sql q)
+        (fun s (params, q) ->
+          Stmt.query_one ?params s >|= function
+          | Ok (Some row) -> Result.map Option.some (Query.decode q row)
+          | Ok None -> Ok None
           | Error e -> Error e)
+        (params c q, q)
 
-    let opt c q = first c q ~some:(Result.map Option.some) ~none:(fun () -> Ok None)
+    let opt = first
 
     let one c q =
-      first c q ~some:Fun.id ~none:(fun () ->
-          Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)"))
+      first c q >|= function
+      | Ok (Some v) -> Ok v
+      | Ok None -> Error (Error.make ~sql:(Query.sql q) `Decode "Query.one: the query returned no row (Query.opt allows none)")
+      | Error e -> Error e
 
     let fold c q ~init ~f =
-      Conn.with_cached c (Query.sql q) (fun s ->
+      Conn.with_cached c (Query.sql q) (fun s () ->
           Stmt.query ?params:(params c q) s >>= function
           | Error e -> Fiber.return (Error e)
           | Ok rows ->
@@ -693,11 +710,11 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
               | Ok None -> Fiber.return (Ok acc)
               | Error e -> Fiber.return (Error e)
             in
-            Fiber.on_exn (fun () -> go init) (fun () -> Rows.close rows))
+            Fiber.on_exn (fun () -> go init) (fun () -> Rows.close rows)) ()
 
     let list c q = fold c q ~init:[] ~f:(fun acc v -> v :: acc) >|= Result.map List.rev
     let iter c q ~f = fold c q ~init:() ~f:(fun () v -> f v)
-    let exec c q = Conn.with_cached c (Query.sql q) (fun s -> Stmt.execute ?params:(params c q) s)
+    let exec c q = Conn.with_cached c (Query.sql q) (fun s params -> Stmt.execute ?params s) (params c q)
   end
 
   module Migrate = struct

@@ -421,9 +421,16 @@ let expand_binding ~loc (schema : schema) (vb : value_binding) : structure =
   in
   (* The function of the parameters. *)
   let arg p = match p.label with Some l -> l | None -> "p" ^ string_of_int p.index in
-  let values =
-    List.map (fun p -> let _, enc = Deriver.codec ~loc p.ty in [%expr [%e enc] [%e B.evar ~loc (arg p)]]) params
+  (* An option is matched inline: [Encode.option enc] would build a
+     closure on every call. *)
+  let rec encode ty v =
+    match ty.ptyp_desc with
+    | Ptyp_constr ({ txt = Lident "option" | Ldot (Lident "Option", "t"); _ }, [ inner ])
+      when Option.is_none (Attribute.get Deriver.attr_to_value_ct ty) ->
+      [%expr match [%e v] with None -> Turso.Value.Null | Some x -> [%e encode inner [%expr x]]]
+    | _ -> let _, enc = Deriver.codec ~loc ty in [%expr [%e enc] [%e v]]
   in
+  let values = List.map (fun p -> encode p.ty (B.evar ~loc (arg p))) params in
   (* Named parameters with their names in index order (Turso.Query binds
      them by position where the engine allows, by name on a server); [?]
      ones by position. *)

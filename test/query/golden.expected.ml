@@ -73,8 +73,12 @@ let add_user =
           ~sql:"INSERT INTO users (name, email, score) VALUES (:name, :email, :score)"
           names
           [Turso.Encode.string name;
-          (Turso.Encode.option Turso.Encode.string) email;
-          (Turso.Encode.option Turso.Encode.float) score] decode
+          (match email with
+           | None -> Turso.Value.Null
+           | Some x -> Turso.Encode.string x);
+          (match score with
+           | None -> Turso.Value.Null
+           | Some x -> Turso.Encode.float x)] decode
 let count_users =
   let decode =
     let conv_0 = Turso.Decode.int in
@@ -175,5 +179,7 @@ let rename =
           ~sql:"UPDATE users SET name = :name, score = :score WHERE id = :id"
           names
           [Turso.Encode.string name;
-          (Turso.Encode.option Turso.Encode.float) score;
+          (match score with
+           | None -> Turso.Value.Null
+           | Some x -> Turso.Encode.float x);
           Turso.Encode.int id] decode
