@@ -6,6 +6,8 @@
    bench.exe turso DIR | sqlite3 DIR          one engine, `metric value` lines
    bench.exe scan-rss FILE N                  peak RSS of a streamed scan
    bench.exe leak                             RSS after 10k and 1M executions
+   bench.exe wan SQLD_URL [--delay MS] [--native PATH] [--runs N]
+                                              wall time and round trips through a delay proxy
    bench.exe percall [--runs N]               per-call cost against sqlite3-ocaml, one process
    bench.exe checked [--runs N]               let%query vs the same statements by hand
                                               (run from bench/: it opens migrations/)
@@ -892,6 +894,168 @@ let all ~native ~runs =
     (List.assoc "rss_kb_after_10k" l /. 1024.)
     (List.assoc "rss_kb_after_1m" l /. 1024.)
 
+(* Latency (issue #17): a delay proxy in front of sqld, and the wall time
+   and round trips of each operation through it, for turso and for native
+   Rust libsql, on a remote connection and on an embedded replica.
+
+   The proxy (bench.exe delay-proxy TARGET_PORT DELAY_MS) forwards each
+   chunk DELAY_MS after it arrived, in each direction: a round trip costs
+   2 x DELAY_MS, bandwidth is not limited, and connection set-up is not
+   delayed (so a new TCP connection costs nothing here; over a real WAN it
+   costs a round trip, and TLS one or two more). *)
+module Wan = struct
+  let rec write_all fd b off len =
+    if len > 0 then let n = Unix.write fd b off len in write_all fd b (off + n) (len - n)
+
+  (* Bytes from [src] to [dst], each chunk [delay] seconds after it was read;
+     then the write side of [dst] is shut. *)
+  let pump ~delay src dst =
+    let q = Queue.create () and m = Mutex.create () and cv = Condition.create () and eof = ref false in
+    let writer () =
+      let rec loop () =
+        Mutex.lock m;
+        while Queue.is_empty q && not !eof do Condition.wait cv m done;
+        match Queue.take_opt q with
+        | None -> Mutex.unlock m; (try Unix.shutdown dst Unix.SHUTDOWN_SEND with Unix.Unix_error _ -> ())
+        | Some (t, b) ->
+          Mutex.unlock m;
+          let d = t +. delay -. now () in
+          if d > 0. then Thread.delay d;
+          (match write_all dst b 0 (Bytes.length b) with () -> loop () | exception Unix.Unix_error _ -> ())
+      in
+      loop ()
+    in
+    let w = Thread.create writer () in
+    let buf = Bytes.create 65536 in
+    let rec reader () =
+      match Unix.read src buf 0 (Bytes.length buf) with
+      | 0 | (exception Unix.Unix_error _) -> ()
+      | n ->
+        let b = Bytes.sub buf 0 n in
+        Mutex.lock m;
+        Queue.add (now (), b) q;
+        Condition.signal cv;
+        Mutex.unlock m;
+        reader ()
+    in
+    reader ();
+    Mutex.lock m;
+    eof := true;
+    Condition.signal cv;
+    Mutex.unlock m;
+    Thread.join w
+
+  (* Listens on 127.0.0.1 (a free port, printed on stdout) and relays each
+     connection to 127.0.0.1:[target], both ways delayed. *)
+  let proxy ~target ~delay_ms =
+    let delay = float delay_ms /. 1000. in
+    (* a peer that closed first must not kill the proxy: EPIPE instead *)
+    Sys.set_signal Sys.sigpipe Sys.Signal_ignore;
+    let l = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+    Unix.setsockopt l Unix.SO_REUSEADDR true;
+    Unix.bind l (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+    Unix.listen l 64;
+    (match Unix.getsockname l with Unix.ADDR_INET (_, p) -> Printf.printf "%d\n%!" p | _ -> assert false);
+    while true do
+      let c, _ = Unix.accept l in
+      let s = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+      match Unix.connect s (Unix.ADDR_INET (Unix.inet_addr_loopback, target)) with
+      | exception Unix.Unix_error _ -> Unix.close c; Unix.close s
+      | () ->
+        List.iter (fun fd -> Unix.setsockopt fd Unix.TCP_NODELAY true) [ c; s ];
+        let t1 = Thread.create (fun () -> pump ~delay c s) () and t2 = Thread.create (fun () -> pump ~delay s c) () in
+        ignore
+          (Thread.create (fun () -> Thread.join t1; Thread.join t2; Unix.close c; Unix.close s) ())
+    done
+
+  let repeats = 5
+
+  (* turso's side: the same operations as `native_bench wan`, through the
+     proxy at [url]; [other] reaches sqld directly (another client). *)
+  let run url other dir =
+    let open Turso in
+    let ok = ok_exn in
+    let med l = median l *. 1000. in
+    let timed f = let t = now () in f (); now () -. t in
+    let writer = ok (Conn.connect (ok (Db.open_remote ~url:other ~auth_token:"" ()))) in
+    let remote = ok (Db.open_remote ~url ~auth_token:"" ()) in
+    let replica = ok (Db.open_replica ~path:(Filename.concat dir "wan-replica.db") ~url ~auth_token:"" ()) in
+    List.iter
+      (fun (prefix, db) ->
+        let c = ok (Conn.connect db) in
+        let table = Printf.sprintf "tw_%s_%d" prefix (Unix.getpid ()) in
+        ignore (ok (Conn.execute writer (Printf.sprintf "CREATE TABLE %s (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)" table)));
+        if prefix = "replica" then ignore (ok (Db.sync db));
+        let ins_sql = Printf.sprintf "INSERT INTO %s VALUES (?, ?, ?)" table in
+        let id = ref 0 in
+        let row () = incr id; Value.[ int !id; int (!id * 3); text (text20 !id) ] in
+        let ins = ok (Conn.prepare c ins_sql) in
+        let each name f = emit (Printf.sprintf "%s_%s_ms" prefix name) (med (List.init repeats (fun _ -> f ()))) in
+        each "insert" (fun () -> let p = row () in timed (fun () -> ignore (ok (Stmt.execute ins ~params:(`Positional p)))));
+        each "insert1000" (fun () ->
+            let sets = List.init batch_rows (fun _ -> row ()) in
+            timed (fun () -> ignore (ok (Stmt.execute_many ins sets))));
+        let sel_sql = Printf.sprintf "SELECT b FROM %s WHERE id = ?" table in
+        let k = ref 0 in
+        each "read" (fun () ->
+            incr k;
+            timed (fun () -> assert (Option.is_some (ok (Conn.query_one c sel_sql ~params:(`Positional [ Value.int !k ]))))));
+        each "tx3" (fun () ->
+            let p = row () and i = !id in
+            timed (fun () ->
+                ok
+                  (Conn.with_transaction c (fun c ->
+                       ignore (ok (Conn.execute c ins_sql ~params:(`Positional p)));
+                       ignore (ok (Conn.execute c (Printf.sprintf "UPDATE %s SET a = a + 1 WHERE id = ?" table) ~params:(`Positional [ Value.int i ])));
+                       assert (Option.is_some (ok (Conn.query_one c (Printf.sprintf "SELECT a FROM %s WHERE id = ?" table) ~params:(`Positional [ Value.int i ]))));
+                       Ok ()))));
+        if prefix = "replica" then
+          each "sync" (fun () ->
+              let p = row () and i = !id in
+              ignore (ok (Conn.execute writer ins_sql ~params:(`Positional p)));
+              timed (fun () ->
+                  ignore (ok (Db.sync db));
+                  if Option.is_none (ok (Conn.query_one c sel_sql ~params:(`Positional [ Value.int i ]))) then
+                    failwith "sync: the other client's row is missing"));
+        Stmt.close ins;
+        Conn.close c;
+        ignore (ok (Conn.execute writer ("DROP TABLE " ^ table))))
+      [ ("remote", remote); ("replica", replica) ];
+    Db.close remote;
+    Db.close replica
+
+  (* Starts the proxy in front of [sqld_url], runs turso's and native
+     Rust's operations through it in interleaved rounds, prints the table. *)
+  let table ~sqld_url ~delay_ms ~native ~rounds =
+    let port_of url = match String.rindex_opt url ':' with Some i -> int_of_string (String.sub url (i + 1) (String.length url - i - 1)) | None -> failwith "the sqld URL needs a port" in
+    let ic = Unix.open_process_args_in self [| self; "delay-proxy"; string_of_int (port_of sqld_url); string_of_int delay_ms |] in
+    let pid = Unix.process_in_pid ic in
+    Fun.protect ~finally:(fun () -> (try Unix.kill pid Sys.sigterm with Unix.Unix_error _ -> ()); ignore (Unix.close_process_in ic)) @@ fun () ->
+    let url = Printf.sprintf "http://127.0.0.1:%s" (input_line ic) in
+    let engines =
+      ("turso", fun d -> Printf.sprintf "%s wan-run %s %s %s" (Filename.quote self) url (Filename.quote sqld_url) d)
+      :: (match native with Some p -> [ ("native Rust libsql", fun d -> Printf.sprintf "%s wan %s %s %s" (Filename.quote p) url (Filename.quote sqld_url) d) ] | None -> [])
+    in
+    let results = interleaved ~rounds engines in
+    let rtt = 2. *. float delay_ms in
+    Printf.printf "Through a proxy that delays each direction by %d ms (a round trip: %.0f ms), sqld behind it; %d interleaved rounds, each the median of %d operations\n\n" delay_ms rtt rounds repeats;
+    Printf.printf "| operation | %s |\n|---|%s\n" (String.concat " | " (List.map (fun (n, _) -> n ^ ": ms (round trips)") engines))
+      (String.concat "" (List.map (fun _ -> "---:|") engines));
+    List.iter
+      (fun (key, label) ->
+        let cells =
+          List.map
+            (fun runs -> match med runs key with Some v -> Printf.sprintf "%.1f (%.1f)" v (v /. rtt) | None -> "-")
+            results
+        in
+        if List.exists (fun c -> c <> "-") cells then Printf.printf "| %s | %s |\n" label (String.concat " | " cells))
+      [ ("remote_insert_ms", "remote: single-row insert"); ("remote_insert1000_ms", "remote: 1,000-row insert");
+        ("remote_read_ms", "remote: point read"); ("remote_tx3_ms", "remote: interactive transaction (insert, update, select)");
+        ("replica_insert_ms", "replica: single-row insert"); ("replica_insert1000_ms", "replica: 1,000-row insert");
+        ("replica_read_ms", "replica: point read (local)"); ("replica_tx3_ms", "replica: interactive transaction (insert, update, select)");
+        ("replica_sync_ms", "replica: sync after another client's write, then read it") ]
+end
+
 (* Encryption's cost: the local workloads (bench.exe turso) on a plain and
    on an encrypted file, in interleaved rounds (the order alternating), each
    in a process of its own; the ratio is taken round by round. *)
@@ -1098,6 +1262,13 @@ let () =
   | "checked" :: rest ->
     let _, rounds = options ~runs:7 rest in
     Checked.run ~rounds
+  | [ "delay-proxy"; target; delay_ms ] -> Wan.proxy ~target:(int_of_string target) ~delay_ms:(int_of_string delay_ms)
+  | [ "wan-run"; url; other; dir ] -> Wan.run url other dir
+  | "wan" :: sqld_url :: rest ->
+    let rec go delay acc = function "--delay" :: d :: r -> go (int_of_string d) acc r | x :: r -> go delay (x :: acc) r | [] -> (delay, List.rev acc) in
+    let delay_ms, rest = go 20 [] rest in
+    let native, rounds = options ~runs:3 rest in
+    Wan.table ~sqld_url ~delay_ms ~native ~rounds
   | "percall" :: rest ->
     let _, rounds = options ~runs:9 rest in
     PC.run ~rounds

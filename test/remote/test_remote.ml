@@ -604,6 +604,64 @@ let test_replica_execute_many =
       Alcotest.(check string) "read-your-writes after execute_many" "100" (count replica "rem");
       Alcotest.(check string) "on the primary" "100" (count primary "rem"))
 
+(* A plain BEGIN goes to the server with the transaction's first statement:
+   one round trip fewer per transaction; what it runs is the same. *)
+let test_begin_with_next () =
+  match Lazy.force server with
+  | None -> Alcotest.fail skipped
+  | Some url ->
+    let db = ok (Db.open_remote ~url ~auth_token:token ()) in
+    let c = ok (Conn.connect db) in
+    Fun.protect ~finally:(fun () -> Conn.close c; Db.close db) @@ fun () ->
+      fresh_table c "bw" "id INTEGER PRIMARY KEY, v TEXT";
+      let db_requests () = (ok (Db.stats db)).Stats.requests in
+      let before = db_requests () in
+      ok (Conn.with_transaction c (fun c ->
+          Alcotest.(check bool) "in a transaction before anything was sent" false (ok (Conn.is_autocommit c));
+          ignore (ok (Conn.execute c "INSERT INTO bw VALUES (1, 'a')"));
+          Alcotest.(check string) "the transaction sees its write" "1" (count c "bw");
+          Ok ()));
+      Alcotest.(check int64) "BEGIN+INSERT, SELECT, COMMIT: three requests" 3L (Int64.sub (db_requests ()) before);
+      Alcotest.(check string) "committed" "1" (count c "bw");
+      (* rolled back: nothing stays *)
+      ignore (ok (Conn.execute c "begin deferred transaction;"));
+      ignore (ok (Conn.execute c "INSERT INTO bw VALUES (2, 'b')"));
+      ignore (ok (Conn.execute c "ROLLBACK"));
+      Alcotest.(check bool) "autocommit after ROLLBACK" true (ok (Conn.is_autocommit c));
+      Alcotest.(check string) "rolled back" "1" (count c "bw");
+      (* a failing first statement: its own error, the transaction open *)
+      ignore (ok (Conn.execute c "BEGIN"));
+      ignore (err ~kind:`Constraint (Conn.execute c "INSERT INTO bw VALUES (1, 'dup')"));
+      Alcotest.(check bool) "still in the transaction" false (ok (Conn.is_autocommit c));
+      ignore (ok (Conn.execute c "INSERT INTO bw VALUES (3, 'c')"));
+      ignore (ok (Conn.execute c "COMMIT"));
+      Alcotest.(check string) "committed after the error" "2" (count c "bw");
+      (* BEGIN then COMMIT alone: one request *)
+      let before = db_requests () in
+      ignore (ok (Conn.execute c "BEGIN"));
+      ignore (ok (Conn.execute c "COMMIT"));
+      Alcotest.(check int64) "an empty transaction: one request" 1L (Int64.sub (db_requests ()) before);
+      (* BEGIN IMMEDIATE takes a lock: sent at once *)
+      let before = db_requests () in
+      ignore (ok (Conn.execute c "BEGIN IMMEDIATE"));
+      Alcotest.(check int64) "BEGIN IMMEDIATE: sent at once" 1L (Int64.sub (db_requests ()) before);
+      ignore (ok (Conn.execute c "COMMIT"));
+      (* a streamed result first (a cursor carries one statement): BEGIN
+         goes alone, then the cursor, in the transaction *)
+      ok (Conn.batch c "INSERT INTO bw WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 2009) SELECT i, printf('%0100d', i) FROM n");
+      let small_db = ok (Db.open_remote ~max_reply_size:16384 ~url ~auth_token:token ()) in
+      let sc = ok (Conn.connect small_db) in
+      let before = (ok (Db.stats small_db)).Stats.requests in
+      ignore (ok (Conn.execute sc "BEGIN"));
+      ignore (ok (Conn.execute c "INSERT INTO bw VALUES (5000, 'outside')"));
+      Alcotest.(check int) "a streamed result in the transaction" 2003
+        (ok (Conn.fold sc "SELECT * FROM bw" ~init:0 ~f:(fun n _ -> n + 1)));
+      Alcotest.(check bool) "in the transaction" false (ok (Conn.is_autocommit sc));
+      ignore (ok (Conn.execute sc "COMMIT"));
+      Alcotest.(check bool) "streamed: more than one request" true (Int64.sub (ok (Db.stats small_db)).Stats.requests before > 2L);
+      Conn.close sc;
+      Db.close small_db
+
 (* sqld drops a stream idle for about 10 s, and its transaction with it. *)
 let test_idle_transaction =
   with_remote (fun c ->
@@ -716,15 +774,20 @@ let executed autocommit =
     {|{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}}},{"type":"ok","response":{"type":"get_autocommit","is_autocommit":%b}}|}
     autocommit
 
+(* a statement's result without the autocommit answer (a BEGIN sent
+   with the next statement) *)
+let ran =
+  {|{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}}}|}
+
 let ok_200 = "200 OK"
 
 let test_base_url () =
   let pinned_port, pinned =
-    fake_hrana (fun n -> (ok_200, Printf.sprintf {|{"baton":"b%d","base_url":null,"results":[%s]}|} (n + 2) (executed (n = 1))))
+    fake_hrana (fun n -> (ok_200, Printf.sprintf {|{"baton":"b%d","base_url":null,"results":[%s]}|} (n + 2) (executed true)))
   in
   let front_port, front =
     fake_hrana (fun _ ->
-        (ok_200, Printf.sprintf {|{"baton":"b1","base_url":"http://127.0.0.1:%d","results":[%s]}|} pinned_port (executed false)))
+        (ok_200, Printf.sprintf {|{"baton":"b1","base_url":"http://127.0.0.1:%d","results":[%s,%s]}|} pinned_port ran (executed false)))
   in
   let db = ok (Db.open_remote ~timeout:3. ~url:(Printf.sprintf "http://127.0.0.1:%d" front_port) ~auth_token:token ()) in
   let c = ok (Conn.connect db) in
@@ -735,11 +798,11 @@ let test_base_url () =
   Alcotest.(check bool) "committed" true (ok (Conn.is_autocommit c));
   let has_baton b body = contains body (Printf.sprintf {|"baton":"%s"|} b) in
   (match front (), pinned () with
-   | [ first ], [ second; third ] ->
+   | [ first ], [ second ] ->
      Alcotest.(check bool) "the first request opens a stream" true (contains first {|"baton":null|});
-     Alcotest.(check bool) "the next goes to base_url, with the baton" true (has_baton "b1" second);
-     Alcotest.(check bool) "and the one after, with the new baton" true (has_baton "b2" third)
-   | f, p -> Alcotest.failf "requests: %d at the URL, %d at base_url (expected 1 and 2)" (List.length f) (List.length p));
+     Alcotest.(check bool) "BEGIN went with the INSERT, in one request" true (contains first "BEGIN" && contains first "INSERT");
+     Alcotest.(check bool) "the next goes to base_url, with the baton" true (has_baton "b1" second && contains second "COMMIT")
+   | f, p -> Alcotest.failf "requests: %d at the URL, %d at base_url (expected 1 and 1)" (List.length f) (List.length p));
   Conn.close c;
   Db.close db
 
@@ -753,25 +816,30 @@ let test_stream_unknown () =
         match n with
         | 0 -> (ok_200, Printf.sprintf {|{"baton":"s1","base_url":null,"results":[%s]}|} (executed true))
         | 1 -> gone
-        | 2 -> (ok_200, Printf.sprintf {|{"baton":"s2","base_url":null,"results":[%s]}|} (executed false))
+        | 2 -> (ok_200, Printf.sprintf {|{"baton":"s2","base_url":null,"results":[%s,%s]}|} ran (executed false))
         | 3 -> gone
         | _ -> (ok_200, Printf.sprintf {|{"baton":"s3","base_url":null,"results":[%s]}|} (executed true)))
   in
   let db = ok (Db.open_remote ~timeout:3. ~url:(Printf.sprintf "http://127.0.0.1:%d" port) ~auth_token:token ()) in
   let c = ok (Conn.connect db) in
   ignore (ok (Conn.execute c "SELECT 1"));
-  (* request 1: 404 on stream s1, outside a transaction: again on a new stream *)
+  (* BEGIN waits for the next statement; request 1 (BEGIN, INSERT): 404 on
+     stream s1, and nothing ran: again on a new stream, no error *)
   ignore (ok (Conn.execute c "BEGIN"));
   Alcotest.(check bool) "in a transaction" false (ok (Conn.is_autocommit c));
-  let e = err ~kind:`Transaction_closed (Conn.execute c "INSERT INTO t VALUES (1)") in
+  ignore (ok (Conn.execute c "INSERT INTO t VALUES (1)"));
+  Alcotest.(check bool) "still in the transaction" false (ok (Conn.is_autocommit c));
+  (* request 3: 404 on s2, where the transaction was: it is gone *)
+  let e = err ~kind:`Transaction_closed (Conn.execute c "INSERT INTO t VALUES (2)") in
   Alcotest.(check bool) ("says what the server said: " ^ e.message) true (contains e.message "stream not found");
   Alcotest.(check bool) "back in autocommit" true (ok (Conn.is_autocommit c));
   ignore (ok (Conn.execute c "SELECT 2"));
   (match bodies () with
    | [ _; b1; b2; b3; b4 ] ->
      Alcotest.(check bool) "the 404 was on stream s1" true (contains b1 {|"baton":"s1"|});
-     Alcotest.(check bool) "the statement again, on a new stream" true (contains b2 {|"baton":null|} && contains b2 "BEGIN");
-     Alcotest.(check bool) "the transaction's statement on s2" true (contains b3 {|"baton":"s2"|});
+     Alcotest.(check bool) "BEGIN and the statement again, on a new stream" true
+       (contains b2 {|"baton":null|} && contains b2 "BEGIN" && contains b2 "VALUES (1)");
+     Alcotest.(check bool) "the transaction's next statement on s2" true (contains b3 {|"baton":"s2"|} && contains b3 "VALUES (2)");
      Alcotest.(check bool) "after it, a new stream" true (contains b4 {|"baton":null|} && contains b4 "SELECT 2")
    | l -> Alcotest.failf "%d requests, expected 5" (List.length l));
   Conn.close c;
@@ -1090,6 +1158,7 @@ let () =
       tc "execute_many, batches: one request, in a transaction too" test_execute_many_one_request;
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
       tc "an idle transaction expired by the server" test_idle_transaction;
+      tc "BEGIN goes with the next statement" test_begin_with_next;
       tc "results too large for one reply: streamed, interleaved, in a transaction" test_streamed ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the

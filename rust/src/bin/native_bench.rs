@@ -5,6 +5,8 @@
 //! Usage: native_bench DIR             local workloads
 //!        native_bench remote URL DIR  remote and replica workloads against
 //!                                     sqld (see `remote` below)
+//!        native_bench wan URL OTHER_URL DIR  per-operation wall times
+//!                                     through a delay proxy (see `wan`)
 //!        native_bench synced URL DIR N  a synced database (the turso
 //!                                     crate) against tursodb --sync-server
 //!                                     (see `synced` below)
@@ -43,6 +45,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("remote") {
         return remote(&args[2], &args[3]).await;
+    }
+    if args.get(1).map(String::as_str) == Some("wan") {
+        return wan(&args[2], &args[3], &args[4]).await;
     }
     if args.get(1).map(String::as_str) == Some("synced") {
         return synced(&args[2], &args[3], args[4].parse().unwrap()).await;
@@ -303,4 +308,98 @@ async fn synced(url: &str, dir: &str, n: i64) {
     let mut r = cb.query(&format!("SELECT count(*) FROM {table}"), ()).await.unwrap();
     let row = r.next().await.unwrap().unwrap();
     assert_eq!(row.get_value(0).unwrap(), turso::Value::Integer(200 + n));
+}
+
+/// The operations of `bench.exe wan`, the way a Rust program writes them
+/// with the libsql crate, on a remote connection and on an embedded replica
+/// that reach sqld at `url` (the delay proxy); `other` reaches sqld
+/// directly (another client, for "sync after another client's write").
+/// Prints `{remote|replica}_{op}_ms` medians of WAN_REPEATS.
+async fn wan(url: &str, other: &str, dir: &str) {
+    const WAN_REPEATS: usize = 5;
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2] * 1000.0
+    };
+    let remote = Builder::new_remote(url.to_string(), String::new()).build().await.unwrap();
+    let replica =
+        Builder::new_remote_replica(format!("{dir}/native-wan-replica.db"), url.to_string(), String::new())
+            .build()
+            .await
+            .unwrap();
+    let writer = Builder::new_remote(other.to_string(), String::new()).build().await.unwrap().connect().unwrap();
+    replica.sync().await.unwrap();
+    for (prefix, db) in [("remote", &remote), ("replica", &replica)] {
+        let conn = db.connect().unwrap();
+        let table = format!("nw_{prefix}_{}", std::process::id());
+        writer.execute(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)"), ()).await.unwrap();
+        if prefix == "replica" {
+            replica.sync().await.unwrap();
+        }
+        let ins_sql = format!("INSERT INTO {table} VALUES (?, ?, ?)");
+        let mut id = 0i64;
+        let mut times = Vec::new();
+        for _ in 0..WAN_REPEATS {
+            id += 1;
+            let t = Instant::now();
+            conn.execute(&ins_sql, params![id, id * 3, text20(id)]).await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_insert_ms {}", med(times));
+        // 1,000 rows in one request: a text batch in a transaction (a
+        // prepared statement in a transaction would be one request per row)
+        let mut times = Vec::new();
+        for _ in 0..WAN_REPEATS {
+            let mut sql = String::new();
+            for _ in 0..BATCH_ROWS {
+                id += 1;
+                sql.push_str(&format!("INSERT INTO {table} VALUES ({id}, {}, '{}');", id * 3, text20(id)));
+            }
+            let t = Instant::now();
+            conn.execute_transactional_batch(&sql).await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_insert1000_ms {}", med(times));
+        if prefix == "replica" {
+            while replica.sync().await.unwrap().frames_synced() > 0 {}
+        }
+        let sel_sql = format!("SELECT b FROM {table} WHERE id = ?");
+        let mut times = Vec::new();
+        for i in 0..WAN_REPEATS as i64 {
+            let t = Instant::now();
+            let mut rows = conn.query(&sel_sql, params![i + 1]).await.unwrap();
+            assert!(rows.next().await.unwrap().is_some());
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_read_ms {}", med(times));
+        // an interactive transaction: insert, update, read it back, commit
+        let mut times = Vec::new();
+        for _ in 0..WAN_REPEATS {
+            id += 1;
+            let t = Instant::now();
+            let tx = conn.transaction().await.unwrap();
+            tx.execute(&ins_sql, params![id, id * 3, text20(id)]).await.unwrap();
+            tx.execute(&format!("UPDATE {table} SET a = a + 1 WHERE id = ?"), params![id]).await.unwrap();
+            let mut rows = tx.query(&format!("SELECT a FROM {table} WHERE id = ?"), params![id]).await.unwrap();
+            assert!(rows.next().await.unwrap().is_some());
+            drop(rows);
+            tx.commit().await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!("{prefix}_tx3_ms {}", med(times));
+        if prefix == "replica" {
+            let mut times = Vec::new();
+            for _ in 0..WAN_REPEATS {
+                id += 1;
+                writer.execute(&ins_sql, params![id, id * 3, text20(id)]).await.unwrap();
+                let t = Instant::now();
+                replica.sync().await.unwrap();
+                let mut rows = conn.query(&sel_sql, params![id]).await.unwrap();
+                assert!(rows.next().await.unwrap().is_some(), "the other client's row after sync");
+                times.push(t.elapsed().as_secs_f64());
+            }
+            println!("{prefix}_sync_ms {}", med(times));
+        }
+        writer.execute(&format!("DROP TABLE {table}"), ()).await.unwrap();
+    }
 }

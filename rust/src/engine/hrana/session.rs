@@ -56,6 +56,10 @@ struct Session {
     /// The server stream (none open: the next request opens one).
     stream: Stream,
     autocommit: bool,
+    /// A plain `BEGIN` was run and not sent yet: it goes to the server in
+    /// the same request as the connection's next statement, which saves a
+    /// round trip per transaction (see [is_plain_begin]).
+    pending_begin: bool,
     changes: i64,
     last_insert_rowid: i64,
     /// A streamed result whose cursor holds the stream: it is read to its
@@ -138,6 +142,18 @@ fn note_counts(s: &mut Session, sql: &str, affected: u64, rowid: Option<i64>) {
     }
 }
 
+/// `BEGIN` or `BEGIN DEFERRED` (with or without `TRANSACTION`, any case,
+/// an optional `;`): a statement that cannot fail on a connection in
+/// autocommit mode, so it can wait for the next statement and go in the
+/// same request. `IMMEDIATE` and `EXCLUSIVE` take a lock, which can fail
+/// (busy): those are sent at once, and their error comes from them.
+fn is_plain_begin(sql: &str) -> bool {
+    let sql = sql.trim().trim_end_matches(';');
+    let words: Vec<String> = sql.split_ascii_whitespace().map(|w| w.to_ascii_lowercase()).collect();
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    matches!(w.as_slice(), ["begin"] | ["begin", "transaction"] | ["begin", "deferred"] | ["begin", "deferred", "transaction"])
+}
+
 /// The server no longer knows the connection's stream: it is forgotten,
 /// and inside a transaction the error says that the transaction is gone.
 fn forget_stream(s: &mut Session, said: &str) -> Result<(), Error> {
@@ -184,6 +200,7 @@ impl Conn {
                 closed: false,
                 stream: Stream::default(),
                 autocommit: true,
+                pending_begin: false,
                 changes: 0,
                 last_insert_rowid: 0,
                 cursor: None,
@@ -204,6 +221,14 @@ impl Conn {
     /// that says the transaction is gone.
     fn send(&self, s: &mut Session, mut requests: Vec<proto::StreamRequest>) -> Result<Vec<proto::StreamResult>, Error> {
         self.ready(s)?;
+        // A BEGIN held back goes first, in this request; until the reply
+        // the server is in autocommit mode (a lost stream is then replaced
+        // without an error: nothing ran on it).
+        let begin = std::mem::replace(&mut s.pending_begin, false);
+        if begin {
+            requests.insert(0, execute_req(step("BEGIN", &[], false)?));
+            s.autocommit = true;
+        }
         requests.push(proto::StreamRequest::GetAutocommit(proto::GetAutocommitStreamReq {}));
         let had_stream = s.stream.is_open();
         let hrana = &self.client;
@@ -216,9 +241,29 @@ impl Conn {
             forget_stream(s, &said)?;
             r = runtime().block_on(hrana.pipeline_on(&mut s.stream, &requests));
         }
-        let mut results = r?;
+        let mut results = match r {
+            Ok(results) => results,
+            Err(e) => {
+                // The BEGIN may have run (a reply refused part-way still
+                // kept the stream): the connection is in the transaction as
+                // far as it knows, as if the BEGIN had gone alone, so that
+                // a transaction lost with the stream is reported, never
+                // silently left for autocommit.
+                if begin {
+                    s.autocommit = false;
+                }
+                return Err(e);
+            }
+        };
         if let Some(proto::StreamResult::Ok { response: proto::StreamResponse::GetAutocommit(a) }) = results.pop() {
             s.autocommit = a.is_autocommit;
+        }
+        if begin && !results.is_empty() {
+            // A deferred BEGIN on a connection in autocommit mode does not
+            // fail short of a server error (which fails the whole request).
+            if let Err(e) = stmt_result(results.remove(0)) {
+                return Err(Error::new(Kind::Sql, format!("BEGIN (sent with the next statement) failed: {}", e.message)));
+            }
         }
         Ok(results)
     }
@@ -385,6 +430,10 @@ impl Conn {
         let with_sql = |e: Error| e.with_sql(sql);
         let mut s = self.live()?;
         self.ready(&mut s).map_err(with_sql)?;
+        if s.pending_begin {
+            // a cursor request carries one statement: the BEGIN goes alone
+            self.send(&mut s, Vec::new()).map_err(with_sql)?;
+        }
         let first = step(text, ps, true).map_err(with_sql)?;
         let had_stream = s.stream.is_open();
         let mut r = runtime().block_on(self.client.cursor_on(&mut s.stream, first));
@@ -551,6 +600,12 @@ impl Conn {
         let sql = crate::sql::text(sql)?;
         let mut s = self.live()?;
         self.stats.statements(1);
+        if s.autocommit && !s.pending_begin && ps.is_empty() && is_plain_begin(sql) {
+            self.ready(&mut s)?;
+            s.pending_begin = true;
+            s.autocommit = false;
+            return Ok((Fetched { names: Vec::new(), decltypes: Vec::new(), rows: Vec::new() }, 0, None));
+        }
         if let Some(f) = self.local_read(&s, sql, ps)? {
             return Ok((f, 0, None));
         }
