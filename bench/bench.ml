@@ -8,6 +8,7 @@
    bench.exe leak                             RSS after 10k and 1M executions
    bench.exe wan SQLD_URL [--delay MS] [--native PATH] [--runs N]
                                               wall time and round trips through a delay proxy
+   bench.exe pool [--runs N]                  a pool of 4 vs one connection, 16 callers
    bench.exe percall [--runs N]               per-call cost against sqlite3-ocaml, one process
    bench.exe checked [--runs N]               let%query vs the same statements by hand
                                               (run from bench/: it opens migrations/)
@@ -1056,6 +1057,132 @@ module Wan = struct
         ("replica_sync_ms", "replica: sync after another client's write, then read it") ]
 end
 
+(* Pool (issue #17): point lookups on a local WAL file from 16 callers in
+   flight, through one connection and through a pool of 4: turso.lwt
+   promises, and threads on the blocking API; interleaved rounds, the
+   ratio taken round by round. *)
+module PB = struct
+  let key i = (i * 7919) mod n_lookup + 1
+
+  (* a point lookup, or a 1,000-row range aggregate (about 0.1 ms of
+     SQLite work): how far readers scale depends on which *)
+  let workloads =
+    [ ("point lookups", 100_000, "SELECT v FROM kv WHERE id = ?");
+      ("1,000-row range sums", 4_000, "SELECT sum(length(v)) FROM kv WHERE id BETWEEN ? AND ? + 999") ]
+
+  let params sql i =
+    let k = Turso.Value.int (key i mod (n_lookup - 1000) + 1) in
+    `Positional (if String.contains sql '+' then [ k; k ] else [ k ])
+
+  let lwt_one db (_, n, sql) =
+    let open Turso_lwt in
+    Lwt_main.run
+      (let ( let* ) = Lwt.bind in
+       let* c = Lwt.map ok_exn (Conn.connect db) in
+       let* st = Lwt.map ok_exn (Conn.prepare c sql) in
+       let next = ref 0 in
+       let rec worker () =
+         if !next >= n then Lwt.return ()
+         else begin
+           let i = !next in
+           incr next;
+           let* r = Stmt.query_one st ~params:(params sql i) in
+           assert (Option.is_some (ok_exn r));
+           worker ()
+         end
+       in
+       let t = now () in
+       let* () = Lwt.join (List.init 16 (fun _ -> worker ())) in
+       let rate = float n /. (now () -. t) in
+       let* () = Conn.close c in
+       Lwt.return rate)
+
+  let lwt_pool db (_, n, sql) =
+    let open Turso_lwt in
+    let pool = ok_exn (Pool.create ~size:4 db) in
+    let q i = Query.make ~sql ~params:(params sql i) (fun r -> Ok (Row.get r 0)) in
+    Lwt_main.run
+      (let ( let* ) = Lwt.bind in
+       let next = ref 0 in
+       let rec worker () =
+         if !next >= n then Lwt.return ()
+         else begin
+           let i = !next in
+           incr next;
+           let* r = Pool.use pool (fun c -> Query.opt c (q i)) in
+           assert (Option.is_some (ok_exn r));
+           worker ()
+         end
+       in
+       let t = now () in
+       let* () = Lwt.join (List.init 16 (fun _ -> worker ())) in
+       let rate = float n /. (now () -. t) in
+       let* () = Pool.close pool in
+       Lwt.return rate)
+
+  let blocking_one db (_, n, sql) =
+    let open Turso in
+    let c = ok_exn (Conn.connect db) in
+    let st = ok_exn (Conn.prepare c sql) in
+    let t = now () in
+    for i = 0 to n - 1 do
+      assert (Option.is_some (ok_exn (Stmt.query_one st ~params:(params sql i))))
+    done;
+    let rate = float n /. (now () -. t) in
+    Conn.close c;
+    rate
+
+  let blocking_pool db (_, n, sql) =
+    let open Turso in
+    let pool = ok_exn (Pool.create ~size:4 db) in
+    let q i = Query.make ~sql ~params:(params sql i) (fun r -> Ok (Row.get r 0)) in
+    let next = Atomic.make 0 in
+    let worker () =
+      let rec go () =
+        let i = Atomic.fetch_and_add next 1 in
+        if i < n then begin
+          assert (Option.is_some (ok_exn (Pool.use pool (fun c -> Query.opt c (q i)))));
+          go ()
+        end
+      in
+      go ()
+    in
+    let t = now () in
+    List.iter Thread.join (List.init 4 (fun _ -> Thread.create worker ()));
+    let rate = float n /. (now () -. t) in
+    Pool.close pool;
+    rate
+
+  let run ~rounds =
+    let dir = temp_dir () in
+    Fun.protect ~finally:(fun () -> rm_rf dir) @@ fun () ->
+    let path = Filename.concat dir "pool.db" in
+    (let _db, c = T.open_db path in
+     let open Turso in
+     ignore (ok_exn (Conn.execute c "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)"));
+     let ins = ok_exn (Conn.prepare c "INSERT INTO kv VALUES (?, ?)") in
+     ignore (ok_exn (Stmt.execute_many ins (List.init n_lookup (fun i -> Value.[ int (i + 1); Text (text20 (i + 1)) ])))));
+    let db = Turso.ok_exn (Turso.Db.open_local path) in
+    let ldb = Turso.ok_exn (Lwt_main.run (Turso_lwt.Db.open_local path)) in
+    Printf.printf "A pool of 4 vs one connection, 16 callers, on a WAL file: %d interleaved rounds (order alternating)
+
+" rounds;
+    Printf.printf "| workload | callers | through a pool of 4 (per s) | one connection (per s) | pool vs one: median (min-max) |
+|---|---|---:|---:|---:|
+%!";
+    List.iter
+      (fun ((wname, _, _) as w) ->
+        List.iter
+          (fun (name, pool, one) ->
+            let r = List.init rounds (fun k -> if k mod 2 = 0 then let a = pool w in (a, one w) else let b = one w in (pool w, b)) in
+            let ratios = List.sort compare (List.map (fun (a, b) -> a /. b) r) in
+            Printf.printf "| %s | %s | %.0f | %.0f | %.2fx (%.2f-%.2f) |
+%!" wname name (median (List.map fst r))
+              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1)))
+          [ ("turso.lwt, 16 promises", lwt_pool ldb, lwt_one ldb); ("blocking, 4 threads", blocking_pool db, blocking_one db) ])
+      workloads
+end
+
 (* Encryption's cost: the local workloads (bench.exe turso) on a plain and
    on an encrypted file, in interleaved rounds (the order alternating), each
    in a process of its own; the ratio is taken round by round. *)
@@ -1269,6 +1396,9 @@ let () =
     let delay_ms, rest = go 20 [] rest in
     let native, rounds = options ~runs:3 rest in
     Wan.table ~sqld_url ~delay_ms ~native ~rounds
+  | "pool" :: rest ->
+    let _, rounds = options ~runs:5 rest in
+    PB.run ~rounds
   | "percall" :: rest ->
     let _, rounds = options ~runs:9 rest in
     PC.run ~rounds

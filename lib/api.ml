@@ -449,9 +449,15 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
 
     let changes c = call_int64 (fun () -> Ffi.conn_changes c.h) (Ffi.conn_changes_async c.h)
 
+    (* Read now when that needs no waiting (a flag; the pool and
+       with_transaction ask on every call); else queued like any call. *)
     let is_autocommit c =
-      call_int64 (fun () -> Ffi.conn_is_autocommit c.h) (Ffi.conn_is_autocommit_async c.h)
-      >|= Result.map (fun i -> i <> 0L)
+      match Ffi.conn_autocommit_now c.h with
+      | 1 -> Fiber.return (Ok true)
+      | 0 -> Fiber.return (Ok false)
+      | _ ->
+        call_int64 (fun () -> Ffi.conn_is_autocommit c.h) (Ffi.conn_is_autocommit_async c.h)
+        >|= Result.map (fun i -> i <> 0L)
 
     let set_busy_timeout c s =
       checked [ bad_durations [ ("Conn.set_busy_timeout", s, false) ] ] @@ fun () ->
@@ -715,6 +721,90 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
     let list c q = fold c q ~init:[] ~f:(fun acc v -> v :: acc) >|= Result.map List.rev
     let iter c q ~f = fold c q ~init:() ~f:(fun () v -> f v)
     let exec c q = Conn.with_cached c (Query.sql q) (fun s params -> Stmt.execute ?params s) (params c q)
+  end
+
+  module Pool = struct
+    (* [idle]: connections made and free. A call holds one of [size]
+       permits while it runs: it takes a free connection, or makes one
+       (there are never more connections than permits), and puts it back
+       before giving its permit back. Atomics for [idle] and [closed]:
+       blocking calls come from several threads. *)
+    type t = {
+      db : Db.t;
+      size : int;
+      max_wait : float;
+      busy_timeout : float option;
+      permits : Fiber.permits;
+      idle : Conn.t list Atomic.t;
+      closed : bool Atomic.t;
+    }
+
+    let create ?(size = 4) ?(max_wait = 5.) ?busy_timeout db =
+      let size_err =
+        if size >= 1 && size <= 1000 then None
+        else Some (Error.make `Misuse (Printf.sprintf "Pool.create: size must be from 1 to 1000 (got %d)" size))
+      in
+      let durations =
+        bad_durations
+          (("Pool.create: max_wait", max_wait, false)
+          :: (match busy_timeout with Some b -> [ ("Pool.create: busy_timeout", b, false) ] | None -> []))
+      in
+      match List.find_map Fun.id [ size_err; durations ] with
+      | Some e -> Error e
+      | None ->
+        Ok { db; size; max_wait; busy_timeout; permits = Fiber.permits size; idle = Atomic.make [];
+             closed = Atomic.make false }
+
+    let size p = p.size
+    let idle p = List.length (Atomic.get p.idle)
+
+    let rec pop p =
+      match Atomic.get p.idle with
+      | [] -> None
+      | c :: rest as l -> if Atomic.compare_and_set p.idle l rest then Some c else pop p
+
+    let rec push p c =
+      let l = Atomic.get p.idle in
+      if not (Atomic.compare_and_set p.idle l (c :: l)) then push p c
+
+    let closed_error () = Error.make `Closed "the pool is closed"
+
+    (* A connection back from a call: a transaction left open is rolled
+       back; one that does not answer, or whose rollback fails, is closed
+       (a later call makes a new one). *)
+    let give_back p c =
+      (Conn.is_autocommit c >>= function
+       | Ok true -> Fiber.return true
+       | Ok false -> Conn.execute c "ROLLBACK" >|= Result.is_ok
+       | Error _ -> Fiber.return false)
+      >>= fun healthy ->
+      (if healthy && not (Atomic.get p.closed) then (push p c; Fiber.return ()) else Conn.close c) >|= fun () ->
+      Fiber.release p.permits
+
+    let use p f =
+      if Atomic.get p.closed then Fiber.return (Error (closed_error ()))
+      else
+        Fiber.acquire p.permits ~timeout:p.max_wait >>= function
+        | false ->
+          Fiber.return
+            (Error
+               (Error.make `Busy
+                  (Printf.sprintf "Pool.use: all %d connections were in use for %g s (max_wait)" p.size p.max_wait)))
+        | true -> (
+          if Atomic.get p.closed then (Fiber.release p.permits; Fiber.return (Error (closed_error ())))
+          else
+            (match pop p with Some c -> Fiber.return (Ok c) | None -> Conn.connect ?busy_timeout:p.busy_timeout p.db)
+            >>= function
+            | Error e -> Fiber.release p.permits; Fiber.return (Error e)
+            | Ok c ->
+              Fiber.on_exn (fun () -> f c) (fun () -> give_back p c) >>= fun r -> give_back p c >|= fun () -> r)
+
+    let with_transaction ?behavior p f = use p (fun c -> Conn.with_transaction ?behavior c f)
+
+    let close p =
+      Atomic.set p.closed true;
+      let rec go () = match pop p with None -> Fiber.return () | Some c -> Conn.close c >>= go in
+      go ()
   end
 
   module Migrate = struct

@@ -40,6 +40,20 @@ module type IO = sig
     ('h * string, string) result t
   (** As [call_handle], for an operation that replies with bytes and a
       handle: after an OK reply to [async id], [take id] gets the handle. *)
+
+  type permits
+  (** A counting semaphore (for {!S.Pool}): permits taken and given back
+      by fibers of this kind (threads, or Lwt promises). *)
+
+  val permits : int -> permits
+  (** [permits n]: [n] permits, all free. *)
+
+  val acquire : permits -> timeout:float -> bool t
+  (** Takes a permit, waiting up to [timeout] seconds for one; [false]
+      if none came in time. *)
+
+  val release : permits -> unit
+  (** Gives a permit back (to a waiter, if there is one). *)
 end
 
 (** The operations, for any fiber.
@@ -575,6 +589,54 @@ module type S = sig
 
       Only retry what is safe to run twice: a write that timed out may
       have reached the server. *)
+
+  module Pool : sig
+    (** Up to [size] connections to one database, handed out per call:
+        {[
+          let pool = ok_exn (Pool.create ~size:4 db) in
+          let* n = Pool.use pool (fun c -> Conn.query_one c "SELECT count(*) FROM t") in
+          let* () = Pool.with_transaction pool (fun c -> ... (* all on one connection *)) in ...
+        ]}
+        Connections are made when first needed and kept. A call waits up
+        to [max_wait] seconds for a free one, then gets a [`Busy] error
+        that says so. A connection goes back to the pool after the call,
+        whatever happened: if the call left a transaction open (an error,
+        an exception, a [BEGIN] without its end), it is rolled back first;
+        a connection that no longer works (closed, or the rollback failed)
+        is closed and replaced by a new one on a later call. Threads
+        (blocking API) or promises (Lwt) may share a pool; calls on
+        different connections run in parallel (on a local file in WAL
+        mode, readers do; on a server, requests are in flight at once). *)
+
+    type t
+
+    val create : ?size:int -> ?max_wait:float -> ?busy_timeout:float -> Db.t -> (t, Error.t) result
+    (** [size]: connections at most (default 4, from 1 to 1,000);
+        [max_wait]: seconds a call waits for a free connection (default
+        5); [busy_timeout]: each connection's (as {!Conn.connect}). A
+        [`Misuse] error for a size or duration out of range. *)
+
+    val use : t -> (Conn.t -> ('a, Error.t) result io) -> ('a, Error.t) result io
+    (** [use pool f] runs [f] on a free connection (waiting for one up to
+        [max_wait]), then gives it back. An exception from [f] passes
+        through, after the connection went back. [f] must not keep the
+        connection (or its statements) past its end. *)
+
+    val with_transaction :
+      ?behavior:Conn.behavior -> t -> (Conn.t -> ('a, Error.t) result io) -> ('a, Error.t) result io
+    (** [use] and {!Conn.with_transaction}: the transaction is on one
+        connection, from its beginning to its commit or rollback. *)
+
+    val size : t -> int
+    (** The most connections the pool makes. *)
+
+    val idle : t -> int
+    (** Connections made and free now. *)
+
+    val close : t -> unit io
+    (** Closes the free connections; each one in use is closed when its
+        call ends. Later calls get a [`Closed] error. *)
+  end
 
   module Migrate : sig
     (** Migrations: numbered SQL scripts applied in order, each once, and

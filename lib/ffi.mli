@@ -81,6 +81,15 @@ external conn_last_insert_rowid : conn -> string = "turso_conn_last_insert_rowid
 external conn_last_insert_rowid_async : conn -> int -> unit = "turso_conn_last_insert_rowid_async"
 external conn_changes : conn -> string = "turso_conn_changes"
 external conn_changes_async : conn -> int -> unit = "turso_conn_changes_async"
+external cpu_count : unit -> int = "turso_cpu_count"
+(** The CPUs this process may run on (Rust's available_parallelism; 1 if
+    unknown). *)
+
+external conn_autocommit_now : conn -> int = "turso_conn_autocommit_now"
+(** 1 or 0 when the connection's autocommit flag can be read now (no job
+    of it queued or running, its lock free), -1 otherwise: ask with
+    {!conn_is_autocommit}. Runs with the runtime lock held; never waits. *)
+
 external conn_is_autocommit : conn -> string = "turso_conn_is_autocommit"
 external conn_is_autocommit_async : conn -> int -> unit = "turso_conn_is_autocommit_async"
 external conn_set_busy_timeout : conn -> int -> string = "turso_conn_set_busy_timeout"

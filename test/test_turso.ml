@@ -922,6 +922,116 @@ let test_trace () =
   Conn.close c;
   Db.close db
 
+(* ---------------------------------------------------------------- Pool *)
+
+let with_pool_db f =
+  let path = tmp_path () in
+  let db = ok (Db.open_local path) in
+  let c = ok (Conn.connect db) in
+  ignore (ok (Conn.query_list c "PRAGMA journal_mode=WAL"));
+  ignore (ok (Conn.execute c "CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)"));
+  Conn.close c;
+  Fun.protect ~finally:(fun () -> Db.close db; cleanup path) (fun () -> f db)
+
+let count_p c = match ok (Conn.query_one c "SELECT count(*) FROM p") with Some r -> Row.get r 0 | None -> Value.Null
+
+let test_pool_bound () =
+  with_pool_db @@ fun db ->
+  ignore (expect_error ~kind:`Misuse ~contains:"size" (Pool.create ~size:0 db));
+  ignore (expect_error ~kind:`Misuse ~contains:"max_wait" (Pool.create ~max_wait:Float.nan db));
+  let pool = ok (Pool.create ~size:3 db) in
+  Alcotest.(check int) "nothing made yet" 0 (Pool.idle pool);
+  (* 8 threads, 20 calls each, each call holding its connection 1 ms:
+     never more than 3 at once *)
+  let in_use = Atomic.make 0 and most = Atomic.make 0 and failed = Atomic.make 0 in
+  let rec raise_to n = let m = Atomic.get most in if n > m && not (Atomic.compare_and_set most m n) then raise_to n in
+  let worker k () =
+    for i = 1 to 20 do
+      match
+        Pool.use pool (fun c ->
+            raise_to (Atomic.fetch_and_add in_use 1 + 1);
+            let r = Conn.execute c "INSERT INTO p (v) VALUES (?)" ~params:(`Positional [ Value.text (Printf.sprintf "%d-%d" k i) ]) in
+            Thread.delay 0.001;
+            Atomic.decr in_use;
+            r)
+      with
+      | Ok _ -> ()
+      | Error _ -> Atomic.incr failed
+    done
+  in
+  let ts = List.init 8 (fun k -> Thread.create (worker k) ()) in
+  List.iter Thread.join ts;
+  Alcotest.(check int) "every call ran" 0 (Atomic.get failed);
+  Alcotest.(check bool) (Printf.sprintf "at most 3 at once (%d)" (Atomic.get most)) true (Atomic.get most <= 3);
+  Alcotest.(check bool) (Printf.sprintf "calls in parallel (%d at once)" (Atomic.get most)) true (Atomic.get most >= 2);
+  Alcotest.(check bool) "at most 3 connections made" true (Pool.idle pool <= 3 && Pool.idle pool >= 2);
+  Alcotest.check value "every row" (Value.int 160) (ok (Pool.use pool (fun c -> Ok (count_p c))));
+  Pool.close pool
+
+let test_pool_wait () =
+  with_pool_db @@ fun db ->
+  let pool = ok (Pool.create ~size:1 ~max_wait:0.2 db) in
+  let holding = Atomic.make false in
+  let t = Thread.create (fun () -> ignore (Pool.use pool (fun _ -> Atomic.set holding true; Thread.delay 1.0; Ok ()))) () in
+  while not (Atomic.get holding) do Thread.yield () done;
+  let t0 = Unix.gettimeofday () in
+  let e = expect_error ~kind:`Busy ~contains:"max_wait" (Pool.use pool (fun _ -> Ok ())) in
+  let waited = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "waited max_wait, not more (%.3f s): %s" waited e.message) true (waited >= 0.19 && waited < 0.9);
+  Thread.join t;
+  (* given back: the next call gets it at once *)
+  Alcotest.check value "free again" (Value.int 0) (ok (Pool.use pool (fun c -> Ok (count_p c))));
+  (* a waiter gets the connection as soon as it is given back *)
+  let pool = ok (Pool.create ~size:1 ~max_wait:5. db) in
+  Atomic.set holding false;
+  let t = Thread.create (fun () -> ignore (Pool.use pool (fun _ -> Atomic.set holding true; Thread.delay 0.3; Ok ()))) () in
+  while not (Atomic.get holding) do Thread.yield () done;
+  let t0 = Unix.gettimeofday () in
+  ignore (ok (Pool.use pool (fun _ -> Ok ())));
+  let waited = Unix.gettimeofday () -. t0 in
+  Alcotest.(check bool) (Printf.sprintf "woken when it was given back (%.3f s)" waited) true (waited < 2.);
+  Thread.join t
+
+let test_pool_give_back () =
+  with_pool_db @@ fun db ->
+  let pool = ok (Pool.create ~size:1 db) in
+  (* a transaction left open is rolled back *)
+  ignore (ok (Pool.use pool (fun c ->
+      ignore (ok (Conn.execute c "BEGIN"));
+      Conn.execute c "INSERT INTO p (v) VALUES ('left open')")));
+  ok (Pool.use pool (fun c ->
+      Alcotest.(check bool) "autocommit again" true (ok (Conn.is_autocommit c));
+      Alcotest.check value "rolled back" (Value.int 0) (count_p c);
+      Ok ()));
+  (* an exception passes through; the connection goes back, its transaction rolled back *)
+  (match Pool.use pool (fun c -> ignore (ok (Conn.execute c "BEGIN")); ignore (ok (Conn.execute c "INSERT INTO p (v) VALUES ('x')")); failwith "boom") with
+   | _ -> Alcotest.fail "the exception was swallowed"
+   | exception Failure m -> Alcotest.(check string) "the exception" "boom" m);
+  Alcotest.(check int) "the connection went back" 1 (Pool.idle pool);
+  Alcotest.check value "its transaction rolled back" (Value.int 0) (ok (Pool.use pool (fun c -> Ok (count_p c))));
+  (* a connection that no longer works is replaced *)
+  ignore (ok (Pool.use pool (fun c -> Conn.close c; Ok ())));
+  Alcotest.(check int) "the closed one is not kept" 0 (Pool.idle pool);
+  Alcotest.check value "a new one" (Value.int 0) (ok (Pool.use pool (fun c -> Ok (count_p c))));
+  (* with_transaction: on one connection, committed or rolled back *)
+  ok (Pool.with_transaction pool (fun c ->
+      ignore (ok (Conn.execute c "INSERT INTO p (v) VALUES ('a')"));
+      Alcotest.(check bool) "in a transaction" false (ok (Conn.is_autocommit c));
+      Ok ()));
+  ignore (expect_error ~kind:`Constraint (Pool.with_transaction pool (fun c ->
+      ignore (ok (Conn.execute c "INSERT INTO p (id, v) VALUES (100, 'b')"));
+      Conn.execute c "INSERT INTO p (id, v) VALUES (100, 'dup')")));
+  Alcotest.check value "the first committed, the second rolled back" (Value.int 1) (ok (Pool.use pool (fun c -> Ok (count_p c))));
+  (* closed: later calls refused; a connection in use is closed when its call ends *)
+  let pool2 = ok (Pool.create ~size:2 db) in
+  ignore (ok (Pool.use pool2 (fun _ -> Ok ())));
+  let kept = ref None in
+  ignore (ok (Pool.use pool2 (fun c -> Pool.close pool2; kept := Some c; Ok ())));
+  ignore (expect_error ~kind:`Closed (Conn.execute (Option.get !kept) "SELECT 1"));
+  ignore (expect_error ~kind:`Closed ~contains:"pool is closed" (Pool.use pool2 (fun _ -> Ok ())));
+  Alcotest.(check int) "nothing kept" 0 (Pool.idle pool2);
+  Pool.close pool
+
 let () =
   let tc name f = Alcotest.test_case name `Quick f in
   let suites =
@@ -955,7 +1065,10 @@ let () =
           tc "file persists" test_file_persists; tc "iter, fold, reset, helpers" test_remaining_api ] );
       ("stats and retry", [ tc "stats of a local database" test_stats_local; tc "retry" test_retry; tc "bad durations" test_bad_durations; tc "fork: the child is refused" test_fork ]);
       ( "threads",
-        [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] ) ]
+        [ tc "4 threads hammer one file" test_threads_hammer; tc "runtime lock released" test_runtime_released ] );
+      ( "pool",
+        [ tc "at most size connections, in parallel" test_pool_bound; tc "max_wait, then Busy" test_pool_wait;
+          tc "given back: rolled back, replaced, closed" test_pool_give_back ] ) ]
   in
   let suites = if gc_stress then List.filter (fun (n, _) -> not (List.mem n heavy)) suites else suites in
   Alcotest.run (if gc_stress then "turso (GC stress)" else "turso") suites

@@ -42,23 +42,37 @@ module Async = struct
   (* Before the event loop sleeps while a few requests are in flight, it
      polls for their completions for a moment: a request issued right after
      the previous one completed then costs no sleep and wake-up of this
-     thread. With many in flight, wake-ups bring many completions each, and
-     the CPU is better left to the workers. (The worker side lingers too;
+     thread. With one in flight (or as many as the CPUs besides this
+     thread's) that costs the workers nothing. With more, the spinning
+     thread takes a CPU from them: worth it while requests are short
+     (point lookups: the completion comes during the spin), not when they
+     are long (the spin ends with nothing, and the workers ran on fewer
+     CPUs). So a spin that found nothing, with more in flight than free
+     CPUs, skips the next [backoff] chances to spin. With many in flight,
+     wake-ups bring many completions each. (The worker side lingers too;
      see rust/src/executor.rs.) *)
   let spin = 50e-6
   let spin_below = 4
+  let free_cpus = lazy (max 1 (Ffi.cpu_count () - 1))
+  let backoff = 16
+  let skip = ref 0
 
   let poll_before_sleeping () =
     let n = Hashtbl.length pending in
     if n > 0 && n <= spin_below then begin
-      let deadline = Unix.gettimeofday () +. spin in
-      Ffi.async_set_polling true;
-      while (not (Ffi.async_ready ())) && Unix.gettimeofday () < deadline do () done;
-      Ffi.async_set_polling false;
-      if Ffi.async_ready () then begin
-        drain ~woken:false;
-        (* something was resolved: do not let this loop iteration block *)
-        ignore (Lwt.pause ())
+      let crowded = n > Lazy.force free_cpus in
+      if crowded && !skip > 0 then decr skip
+      else begin
+        let deadline = Unix.gettimeofday () +. spin in
+        Ffi.async_set_polling true;
+        while (not (Ffi.async_ready ())) && Unix.gettimeofday () < deadline do () done;
+        Ffi.async_set_polling false;
+        if Ffi.async_ready () then begin
+          drain ~woken:false;
+          (* something was resolved: do not let this loop iteration block *)
+          ignore (Lwt.pause ())
+        end
+        else if crowded then skip := backoff
       end
     end
 
@@ -99,6 +113,41 @@ module Fiber = struct
      export answers at once, with the error that says so. *)
   let call sync async = if Ffi.forked () then Lwt.return (sync ()) else snd (Async.submit async)
   let sleep = Lwt_unix.sleep
+
+  (* Free permits, and the promises waiting for one, oldest first: a
+     permit given back goes to the oldest waiter still waiting (one that
+     timed out or was cancelled is marked gone and skipped). *)
+  type waiter = { u : unit Lwt.u; mutable gone : bool }
+  type permits = { mutable free : int; waiters : waiter Queue.t }
+
+  let permits n = { free = n; waiters = Queue.create () }
+
+  let rec acquire p ~timeout =
+    if p.free > 0 then begin
+      p.free <- p.free - 1;
+      Lwt.return true
+    end
+    else begin
+      let w, u = Lwt.task () in
+      let me = { u; gone = false } in
+      Queue.add me p.waiters;
+      Lwt.on_cancel w (fun () -> me.gone <- true);
+      (* a permit handed over just as the time ran out is still taken *)
+      let handed () = match Lwt.state w with Lwt.Return () -> true | _ -> false in
+      let r =
+        Lwt.map
+          (fun got -> got || handed ())
+          (Lwt.pick [ Lwt.map (fun () -> true) w; Lwt.map (fun () -> false) (Lwt_unix.sleep timeout) ])
+      in
+      Lwt.on_cancel r (fun () -> if handed () then release p);
+      r
+    end
+
+  and release p =
+    match Queue.take_opt p.waiters with
+    | Some { gone = true; _ } -> release p
+    | Some { u; _ } -> Lwt.wakeup_later u ()
+    | None -> p.free <- p.free + 1
 
   let call_handle sync async take =
     if Ffi.forked () then Lwt.return (sync ()) else

@@ -49,6 +49,9 @@ const LINGER: Duration = Duration::from_micros(30);
 #[derive(Default)]
 pub struct Serial {
     state: Mutex<(VecDeque<Task>, bool)>,
+    /// Jobs submitted and not finished: none means the connection is
+    /// exactly as the program's earlier calls left it (see [Serial::idle]).
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 impl Serial {
@@ -56,7 +59,20 @@ impl Serial {
         Arc::new(Serial::default())
     }
 
+    /// No job of this queue is waiting or running.
+    pub fn idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// A job's work is done: called before its completion is published,
+    /// so that the OCaml side, once it sees the completion, sees the queue
+    /// idle too (when nothing else was submitted).
+    fn finished(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+
     fn push(self: &Arc<Serial>, task: Task) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         let mut st = self.state.lock();
         st.0.push_back(task);
         if !st.1 {
@@ -184,11 +200,13 @@ fn panic_reply(p: Box<dyn Any + Send>) -> Vec<u8> {
 /// Runs a job that replies with bytes; its reply goes to completion `id`.
 pub fn submit_reply(job: Job<Vec<u8>>, id: u64) {
     let Job { serial, run } = job;
+    let me = serial.clone();
     serial.push(Box::new(move || {
         if completions().lock().cancelled.remove(&id) {
-            return;
+            return me.finished();
         }
         let reply = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(panic_reply);
+        me.finished();
         complete(id, reply, None);
     }));
 }
@@ -197,11 +215,14 @@ pub fn submit_reply(job: Job<Vec<u8>>, id: u64) {
 /// the handle with [take_handle].
 pub fn submit_handle<T: Send + 'static>(job: Job<Result<T, Error>>, id: u64) {
     let Job { serial, run } = job;
+    let me = serial.clone();
     serial.push(Box::new(move || {
         if completions().lock().cancelled.remove(&id) {
-            return;
+            return me.finished();
         }
-        match catch_unwind(AssertUnwindSafe(run)) {
+        let r = catch_unwind(AssertUnwindSafe(run));
+        me.finished();
+        match r {
             Ok(Ok(h)) => complete(id, Out::ok().buf, Some(Box::new(h))),
             Ok(Err(e)) => complete(id, wire::error_reply(&e), None),
             Err(p) => complete(id, panic_reply(p), None),
@@ -215,11 +236,14 @@ pub fn submit_handle<T: Send + 'static>(job: Job<Result<T, Error>>, id: u64) {
 /// with [take_handle] after an OK reply.
 pub fn submit_reply_and_handle<T: Send + 'static>(job: Job<(Vec<u8>, Option<T>)>, id: u64) {
     let Job { serial, run } = job;
+    let me = serial.clone();
     serial.push(Box::new(move || {
         if completions().lock().cancelled.remove(&id) {
-            return;
+            return me.finished();
         }
-        match catch_unwind(AssertUnwindSafe(run)) {
+        let r = catch_unwind(AssertUnwindSafe(run));
+        me.finished();
+        match r {
             Ok((reply, h)) => complete(id, reply, h.map(|h| Box::new(h) as Box<dyn Any + Send>)),
             Err(p) => complete(id, panic_reply(p), None),
         }

@@ -195,6 +195,10 @@ impl ConnH {
     fn serial(&self) -> Arc<executor::Serial> {
         on_conn!(self, c => c.serial.clone())
     }
+
+    fn serial_idle(&self) -> bool {
+        on_conn!(self, c => c.serial.idle())
+    }
 }
 
 impl StmtH {
@@ -587,6 +591,31 @@ export! {
     fn turso_take_stmt(cr, id: OCamlInt) -> OCaml<Result<DynBox<StmtH>, String>> {
         let id: i64 = id.to_rust();
         handle_result(cr, executor::take_handle::<StmtH>(id as u64))
+    }
+
+    // Whether the connection is in autocommit mode, answered now when
+    // that needs no waiting: no job of the connection queued or running
+    // (so the answer is the one the program's earlier calls left), and
+    // its lock free (try_lock: the runtime lock is held here). 1 yes, 0
+    // no, -1 ask the usual way (turso_conn_is_autocommit).
+    fn turso_conn_autocommit_now(cr, conn: DynBox<ConnH>) -> OCaml<OCamlInt> {
+        let conn = get(&conn);
+        let now = if fork::forked() || !conn.serial_idle() {
+            None
+        } else {
+            match &conn {
+                ConnH::Local(c) => c.try_autocommit(),
+                ConnH::Remote(c) | ConnH::Replica(c) => c.try_autocommit(),
+                ConnH::Synced(_) => None,
+            }
+        };
+        let v: i64 = match now { Some(true) => 1, Some(false) => 0, None => -1 };
+        v.to_ocaml(cr)
+    }
+
+    fn turso_cpu_count(cr, _unit: ()) -> OCaml<OCamlInt> {
+        let n = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+        n.to_ocaml(cr)
     }
 
     fn turso_async_fd(cr, _unit: ()) -> OCaml<OCamlInt> {

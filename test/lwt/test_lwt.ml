@@ -387,13 +387,82 @@ let test_retry_stats () =
       let* () = Conn.close c in
       Db.close db)
 
+(* Pool under Lwt: at most [size] connections in use, the rest wait (up to
+   max_wait, then Busy); a cancelled waiter gives up its place without
+   losing a permit. *)
+let test_pool () =
+  let path = tmp_path () in
+  let* db = ok (Db.open_local path) in
+  let* c = ok (Conn.connect db) in
+  let* _ = ok (Conn.query_list c "PRAGMA journal_mode=WAL") in
+  let* _ = ok (Conn.execute c "CREATE TABLE p (id INTEGER PRIMARY KEY, v INTEGER)") in
+  let* () = Conn.close c in
+  let pool = Result.get_ok (Pool.create ~size:4 ~max_wait:2. db) in
+  let in_use = ref 0 and most = ref 0 in
+  let one k =
+    Pool.use pool (fun c ->
+        incr in_use;
+        most := max !most !in_use;
+        let* r = Conn.execute c "INSERT INTO p (v) VALUES (?)" ~params:(`Positional [ Value.int k ]) in
+        let* () = Lwt_unix.sleep 0.002 in
+        decr in_use;
+        Lwt.return r)
+  in
+  let* rs = Lwt.all (List.init 64 one) in
+  List.iter (function Ok _ -> () | Error e -> Alcotest.failf "a call failed: %s" (Error.to_string e)) rs;
+  Alcotest.(check int) "4 connections in use at once, never more" 4 !most;
+  Alcotest.(check int) "4 made, all free" 4 (Pool.idle pool);
+  (* all 4 held: a fifth waits max_wait, then Busy *)
+  let small = Result.get_ok (Pool.create ~size:1 ~max_wait:0.1 db) in
+  let release, released = Lwt.wait () in
+  let holder = Pool.use small (fun _ -> let* () = release in Lwt.return (Ok ())) in
+  let* e = err ~kind:`Busy (Pool.use small (fun _ -> Lwt.return (Ok ()))) in
+  Alcotest.(check bool) ("says why: " ^ e.message) true (String.length e.message > 0);
+  (* a waiter cancelled: its place is not kept, no permit lost *)
+  let waiter = Pool.use small (fun _ -> Lwt.return (Ok ())) in
+  Lwt.cancel waiter;
+  Lwt.wakeup released ();
+  let* _ = ok holder in
+  let* () = ok (Pool.use small (fun _ -> Lwt.return (Ok ()))) in
+  (* a transaction left open is rolled back before the next call *)
+  let* _ = ok (Pool.use small (fun c -> let* _ = ok (Conn.execute c "BEGIN") in Conn.execute c "DELETE FROM p")) in
+  let* n = ok (Pool.use small (fun c -> Conn.query_one c "SELECT count(*) FROM p")) in
+  Alcotest.(check string) "rolled back" "64" (match n with Some r -> Value.to_string (Row.get r 0) | None -> "?");
+  let* () = Pool.close small in
+  let* () = Pool.close pool in
+  let* e = err ~kind:`Closed (Pool.use pool (fun _ -> Lwt.return (Ok ()))) in
+  ignore e;
+  let* () = Db.close db in
+  cleanup path;
+  Lwt.return ()
+
+(* is_autocommit answers at once when nothing of the connection is queued
+   (the pool asks after every call), but never ahead of a call issued
+   before it and not yet run. *)
+let test_autocommit_order () =
+  with_file (fun _ _ c ->
+      let queued = List.init 20 (fun i -> Conn.execute c "SELECT ?" ~params:(`Positional [ Value.int i ])) in
+      let b = Conn.execute c "BEGIN" in
+      let* a = ok (Conn.is_autocommit c) in
+      Alcotest.(check bool) "the BEGIN issued before it is seen" false a;
+      let* _ = Lwt.all queued in
+      let* _ = ok b in
+      let* a = ok (Conn.is_autocommit c) in
+      Alcotest.(check bool) "in the transaction" false a;
+      let c2 = Conn.execute c "COMMIT" in
+      let* a = ok (Conn.is_autocommit c) in
+      Alcotest.(check bool) "the COMMIT issued before it is seen" true a;
+      let* _ = ok c2 in
+      Lwt.return ())
+
 let () =
   let tc name f = Alcotest.test_case name `Quick (run f) in
   let suites =
     [ ( "lwt",
         [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
           tc "operations in the order issued" test_order; tc "fork: the child is refused" test_fork; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
-          tc "retry and stats" test_retry_stats ] );
+          tc "retry and stats" test_retry_stats; tc "pool" test_pool;
+          tc "is_autocommit after calls not yet run" test_autocommit_order ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
   in

@@ -662,6 +662,61 @@ let test_begin_with_next () =
       Conn.close sc;
       Db.close small_db
 
+(* A pool of 4 remote connections under Lwt: 16 callers, each holding its
+   connection across a request to the server: 4 requests in flight at
+   once, never more; the blocking pool the same with threads. *)
+let test_remote_pool () =
+  match Lazy.force server with
+  | None -> Alcotest.fail skipped
+  | Some url ->
+    let n_in_flight =
+      Lwt_main.run
+        (let open Lwt.Syntax in
+         let* db = Lwt.map ok (Turso_lwt.Db.open_remote ~url ~auth_token:token ()) in
+         let pool = ok (Turso_lwt.Pool.create ~size:4 db) in
+         let in_use = ref 0 and most = ref 0 in
+         let* rs =
+           Lwt.all
+             (List.init 16 (fun _ ->
+                  Turso_lwt.Pool.use pool (fun c ->
+                      incr in_use;
+                      most := max !most !in_use;
+                      let* r = Turso_lwt.Conn.query_one c "SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT i FROM n)" in
+                      decr in_use;
+                      Lwt.return r)))
+         in
+         List.iter (fun r -> ignore (ok r)) rs;
+         let* () = Turso_lwt.Pool.close pool in
+         let+ () = Turso_lwt.Db.close db in
+         !most)
+    in
+    Alcotest.(check int) "4 requests in flight at once" 4 n_in_flight;
+    let db = ok (Db.open_remote ~url ~auth_token:token ()) in
+    let pool = ok (Pool.create ~size:3 db) in
+    let in_use = Atomic.make 0 and most = Atomic.make 0 in
+    let ts =
+      List.init 6 (fun _ ->
+          Thread.create
+            (fun () ->
+              for _ = 1 to 5 do
+                ignore
+                  (ok
+                     (Pool.use pool (fun c ->
+                          let n = Atomic.fetch_and_add in_use 1 + 1 in
+                          if n > Atomic.get most then Atomic.set most n;
+                          let r = Conn.query_one c "SELECT 1" in
+                          Thread.delay 0.005;
+                          Atomic.decr in_use;
+                          r)))
+              done)
+            ())
+    in
+    List.iter Thread.join ts;
+    Alcotest.(check bool) (Printf.sprintf "threads: at most 3 at once, in parallel (%d)" (Atomic.get most)) true
+      (Atomic.get most >= 2 && Atomic.get most <= 3);
+    Pool.close pool;
+    Db.close db
+
 (* sqld drops a stream idle for about 10 s, and its transaction with it. *)
 let test_idle_transaction =
   with_remote (fun c ->
@@ -1159,6 +1214,7 @@ let () =
       tc "replica: execute_many, read-your-writes" test_replica_execute_many;
       tc "an idle transaction expired by the server" test_idle_transaction;
       tc "BEGIN goes with the next statement" test_begin_with_next;
+      tc "a pool of remote connections: requests in parallel" test_remote_pool;
       tc "results too large for one reply: streamed, interleaved, in a transaction" test_streamed ]
   in
   (* This alcotest has no "skip": without sqld the group is left out of the

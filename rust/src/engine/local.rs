@@ -230,6 +230,13 @@ impl Conn {
         Ok(unsafe { ffi::sqlite3_get_autocommit(l.st.db) } != 0)
     }
 
+    /// The autocommit flag if it can be read without waiting (the
+    /// connection not in use, and open); `None` otherwise.
+    pub fn try_autocommit(&self) -> Option<bool> {
+        let st = self.state.try_lock()?;
+        (!st.db.is_null()).then(|| unsafe { ffi::sqlite3_get_autocommit(st.db) } != 0)
+    }
+
     /// Runs one statement to completion; replies changes and last rowid.
     pub fn execute(&self, sql: &[u8], params: &[u8]) -> Result<Out, Error> {
         let l = self.live()?;

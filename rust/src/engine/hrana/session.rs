@@ -824,6 +824,13 @@ impl Conn {
         Ok(self.live()?.autocommit)
     }
 
+    /// The autocommit state if it can be read without waiting (no request
+    /// of the connection under way, and open); `None` otherwise.
+    pub fn try_autocommit(&self) -> Option<bool> {
+        let s = self.session.try_lock()?;
+        (!s.closed).then_some(s.autocommit)
+    }
+
     /// Closes the connection; its server stream is closed in the
     /// background (which rolls back a transaction left open), so closing
     /// never waits for a server that does not answer.
