@@ -1074,26 +1074,31 @@ module PB = struct
     let k = Turso.Value.int (key i mod (n_lookup - 1000) + 1) in
     `Positional (if String.contains sql '+' then [ k; k ] else [ k ])
 
+  (* [n] calls of [call i] from 16 promises; calls per second *)
+  let lwt_callers n call =
+    let ( let* ) = Lwt.bind in
+    let next = ref 0 in
+    let rec worker () =
+      if !next >= n then Lwt.return ()
+      else begin
+        let i = !next in
+        incr next;
+        let* r = call i in
+        assert (Option.is_some (Turso.ok_exn r));
+        worker ()
+      end
+    in
+    let t = now () in
+    let* () = Lwt.join (List.init 16 (fun _ -> worker ())) in
+    Lwt.return (float n /. (now () -. t))
+
   let lwt_one db (_, n, sql) =
     let open Turso_lwt in
     Lwt_main.run
       (let ( let* ) = Lwt.bind in
        let* c = Lwt.map ok_exn (Conn.connect db) in
        let* st = Lwt.map ok_exn (Conn.prepare c sql) in
-       let next = ref 0 in
-       let rec worker () =
-         if !next >= n then Lwt.return ()
-         else begin
-           let i = !next in
-           incr next;
-           let* r = Stmt.query_one st ~params:(params sql i) in
-           assert (Option.is_some (ok_exn r));
-           worker ()
-         end
-       in
-       let t = now () in
-       let* () = Lwt.join (List.init 16 (fun _ -> worker ())) in
-       let rate = float n /. (now () -. t) in
+       let* rate = lwt_callers n (fun i -> Stmt.query_one st ~params:(params sql i)) in
        let* () = Conn.close c in
        Lwt.return rate)
 
@@ -1103,20 +1108,7 @@ module PB = struct
     let q i = Query.make ~sql ~params:(params sql i) (fun r -> Ok (Row.get r 0)) in
     Lwt_main.run
       (let ( let* ) = Lwt.bind in
-       let next = ref 0 in
-       let rec worker () =
-         if !next >= n then Lwt.return ()
-         else begin
-           let i = !next in
-           incr next;
-           let* r = Pool.use pool (fun c -> Query.opt c (q i)) in
-           assert (Option.is_some (ok_exn r));
-           worker ()
-         end
-       in
-       let t = now () in
-       let* () = Lwt.join (List.init 16 (fun _ -> worker ())) in
-       let rate = float n /. (now () -. t) in
+       let* rate = lwt_callers n (fun i -> Pool.use pool (fun c -> Query.opt c (q i))) in
        let* () = Pool.close pool in
        Lwt.return rate)
 
@@ -1137,15 +1129,12 @@ module PB = struct
     let pool = ok_exn (Pool.create ~size:4 db) in
     let q i = Query.make ~sql ~params:(params sql i) (fun r -> Ok (Row.get r 0)) in
     let next = Atomic.make 0 in
-    let worker () =
-      let rec go () =
-        let i = Atomic.fetch_and_add next 1 in
-        if i < n then begin
-          assert (Option.is_some (ok_exn (Pool.use pool (fun c -> Query.opt c (q i)))));
-          go ()
-        end
-      in
-      go ()
+    let rec worker () =
+      let i = Atomic.fetch_and_add next 1 in
+      if i < n then begin
+        assert (Option.is_some (ok_exn (Pool.use pool (fun c -> Query.opt c (q i)))));
+        worker ()
+      end
     in
     let t = now () in
     List.iter Thread.join (List.init 4 (fun _ -> Thread.create worker ()));

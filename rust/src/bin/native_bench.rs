@@ -159,6 +159,24 @@ fn pct(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
 }
 
+/// `repeats` batches of BATCH_ROWS inserts into `table` as one SQL text
+/// (values inlined) in a transaction, ids after `id`: each one's seconds.
+async fn text_batches(conn: &Connection, table: &str, id: &mut i64, repeats: usize) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        let mut sql = String::new();
+        for _ in 0..BATCH_ROWS {
+            *id += 1;
+            let i = *id;
+            sql.push_str(&format!("INSERT INTO {table} VALUES ({i}, {}, '{}');", i * 3, text20(i)));
+        }
+        let t = Instant::now();
+        conn.execute_transactional_batch(&sql).await.unwrap();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times
+}
+
 fn report(prefix: &str, name: &str, v: Vec<f64>) {
     println!("{prefix}_{name}_p50_ms {}", pct(v.clone(), 0.5) * 1000.0);
     println!("{prefix}_{name}_p99_ms {}", pct(v, 0.99) * 1000.0);
@@ -209,17 +227,7 @@ async fn remote(url: &str, dir: &str) {
         }
         println!("{prefix}_batch_tx_ms {}", pct(times, 0.5) * 1000.0);
         // and a text batch, values inlined
-        let mut times = Vec::new();
-        for _ in 0..REMOTE_BATCHES {
-            let mut sql = String::new();
-            for _ in 0..BATCH_ROWS {
-                id += 1;
-                sql.push_str(&format!("INSERT INTO {table} VALUES ({id}, {}, '{}');", id * 3, text20(id)));
-            }
-            let t = Instant::now();
-            conn.execute_transactional_batch(&sql).await.unwrap();
-            times.push(t.elapsed().as_secs_f64());
-        }
+        let times = text_batches(&conn, &table, &mut id, REMOTE_BATCHES).await;
         println!("{prefix}_batch_text_ms {}", pct(times, 0.5) * 1000.0);
         if prefix == "replica" {
             let mut rounds = 0;
@@ -348,17 +356,7 @@ async fn wan(url: &str, other: &str, dir: &str) {
         println!("{prefix}_insert_ms {}", med(times));
         // 1,000 rows in one request: a text batch in a transaction (a
         // prepared statement in a transaction would be one request per row)
-        let mut times = Vec::new();
-        for _ in 0..WAN_REPEATS {
-            let mut sql = String::new();
-            for _ in 0..BATCH_ROWS {
-                id += 1;
-                sql.push_str(&format!("INSERT INTO {table} VALUES ({id}, {}, '{}');", id * 3, text20(id)));
-            }
-            let t = Instant::now();
-            conn.execute_transactional_batch(&sql).await.unwrap();
-            times.push(t.elapsed().as_secs_f64());
-        }
+        let times = text_batches(&conn, &table, &mut id, WAN_REPEATS).await;
         println!("{prefix}_insert1000_ms {}", med(times));
         if prefix == "replica" {
             while replica.sync().await.unwrap().frames_synced() > 0 {}
