@@ -307,9 +307,16 @@ module Make (Fiber : Api_intf.IO) : Api_intf.S with type 'a io = 'a Fiber.t = st
       ran s;
       let header = s.header in
       let p = Params.encode params and want = header = None in
-      Fiber.call
-        (fun () -> Ffi.stmt_query s.h p max_rows want)
-        (Ffi.stmt_query_async s.h p max_rows want)
+      if max_rows = 0 then
+        (* one row: turso.lwt may get it at once (Ffi.stmt_query_one_now) *)
+        Fiber.call_quick
+          (fun () -> Ffi.stmt_query_one_now s.h p want)
+          (fun () -> Ffi.stmt_query s.h p 0 want)
+          (Ffi.stmt_query_async s.h p 0 want)
+      else
+        Fiber.call
+          (fun () -> Ffi.stmt_query s.h p max_rows want)
+          (Ffi.stmt_query_async s.h p max_rows want)
 
     (* The header the stub sent, or the cached one again (then nothing is
        written: a store into a record is a write barrier per call). *)

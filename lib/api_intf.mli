@@ -26,6 +26,12 @@ module type IO = sig
   val call : (unit -> string) -> (int -> unit) -> string t
   (** [call sync async]: the reply of one operation of the stub. *)
 
+  val call_quick : (unit -> string) -> (unit -> string) -> (int -> unit) -> string t
+  (** [call_quick now sync async]: as [call sync async], for an operation
+      that may also be answered at once: a fiber that otherwise hands
+      calls to another thread first tries [now ()], which replies, or
+      [""] for "not now" (then as [call]). *)
+
   val sleep : float -> unit t
   (** Waits that many seconds (for {!S.retry}). *)
 

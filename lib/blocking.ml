@@ -17,6 +17,7 @@ module Fiber = struct
       Printexc.raise_with_backtrace exn bt
 
   let call sync _ = sync ()
+  let call_quick _ sync _ = sync ()
   let call_handle sync _ _ = sync ()
   let call_with_handle sync _ _ = sync ()
   let sleep = Unix.sleepf

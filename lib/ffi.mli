@@ -81,6 +81,12 @@ external conn_last_insert_rowid : conn -> string = "turso_conn_last_insert_rowid
 external conn_last_insert_rowid_async : conn -> int -> unit = "turso_conn_last_insert_rowid_async"
 external conn_changes : conn -> string = "turso_conn_changes"
 external conn_changes_async : conn -> int -> unit = "turso_conn_changes_async"
+external stmt_query_one_now : stmt -> string -> bool -> string = "turso_stmt_query_one_now"
+(** [stmt_query ~max_rows:0] run now, on this thread, when it surely will
+    not wait (a local, read-only statement, the connection free and
+    nothing of it queued, no busy wait, a budget of VM steps): its reply;
+    or [""]: run it the usual way. For turso.lwt. *)
+
 external cpu_count : unit -> int = "turso_cpu_count"
 (** The CPUs this process may run on (Rust's available_parallelism; 1 if
     unknown). *)

@@ -76,13 +76,21 @@ module Async = struct
       end
     end
 
+  (* When the event loop last ran: calls are answered at once
+     (Fiber.call_quick) for [max_hold] seconds after it, then the next one
+     goes to a worker, so that a loop of quick calls still lets timers and
+     other promises run at least that often (a resolved promise does not
+     yield). *)
+  let loop_ran = ref 0.
+  let max_hold = 1e-3
+
   let watch () =
     if not !watching then begin
       watching := true;
       (* On Unix a file descriptor is its number. *)
       let fd : Unix.file_descr = Obj.magic (Ffi.async_fd () : int) in
       ignore (Lwt_engine.on_readable fd (fun _ -> drain ~woken:true));
-      ignore (Lwt_main.Enter_iter_hooks.add_first poll_before_sleeping)
+      ignore (Lwt_main.Enter_iter_hooks.add_first (fun () -> loop_ran := Unix.gettimeofday (); poll_before_sleeping ()))
     end
 
   let submit async =
@@ -112,6 +120,18 @@ module Fiber = struct
   (* In a fork's child the stub's threads are gone: the synchronous
      export answers at once, with the error that says so. *)
   let call sync async = if Ffi.forked () then Lwt.return (sync ()) else snd (Async.submit async)
+
+  (* At once when the stub can answer without waiting (a local read-only
+     one-row query that fits a small budget of work, nothing of its
+     connection queued): no hand-off to a worker and back, which costs
+     such a query about half its time. *)
+  let call_quick now sync async =
+    if Ffi.forked () then Lwt.return (sync ())
+    else begin
+      Async.watch ();
+      if Unix.gettimeofday () -. !Async.loop_ran > Async.max_hold then snd (Async.submit async)
+      else match now () with "" -> snd (Async.submit async) | reply -> Lwt.return reply
+    end
   let sleep = Lwt_unix.sleep
 
   (* Free permits, and the promises waiting for one, oldest first: a

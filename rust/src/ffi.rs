@@ -662,6 +662,31 @@ export! {
     }
 }
 
+/// `Stmt.query_one` run now for turso.lwt, when it surely will not make
+/// the event loop wait (see local::Stmt::query_one_now): the reply, or an
+/// empty string for "queue it as usual" (other engines: always). The
+/// runtime lock is released while SQLite runs (a page may be read from
+/// disk).
+#[no_mangle]
+pub extern "C" fn turso_stmt_query_one_now(stmt: RawOCaml, params: RawOCaml, want_header: RawOCaml) -> RawOCaml {
+    let cr = runtime();
+    let stmt: OCaml<DynBox<StmtH>> = unsafe { OCaml::new(cr, stmt) };
+    let params: OCaml<String> = unsafe { OCaml::new(cr, params) };
+    let want_header: bool = unsafe { OCaml::<bool>::new(cr, want_header) }.to_rust();
+    let reply = match get(&stmt) {
+        StmtH::Local(s) if !fork::forked() && s.serial().idle() => {
+            let params = bytes(&params);
+            cr.releasing_runtime(|| {
+                catch_unwind(AssertUnwindSafe(|| s.query_one_now(params, want_header)))
+                    .unwrap_or_else(|p| Some(Err(panic_error(p))))
+                    .map(out_reply)
+            })
+        }
+        _ => None,
+    };
+    unsafe { to_ocaml_reply(cr, reply.unwrap_or_default()).raw() }
+}
+
 /// `external async_ready : unit -> bool [@@noalloc]`: no runtime handle,
 /// no allocation, so the same under OCaml 4 and 5.
 #[no_mangle]

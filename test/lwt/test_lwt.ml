@@ -455,6 +455,61 @@ let test_autocommit_order () =
       let* _ = ok c2 in
       Lwt.return ())
 
+(* One-row queries of a prepared read-only statement are answered at once
+   when nothing of the connection is queued (no hand-off to a worker): a
+   loop of them still lets a 1 ms ticker run (the loop gets a turn at
+   least every millisecond or so), a long one goes to a worker (a budget of
+   SQLite steps), and each is counted once. *)
+let test_quick_calls () =
+  with_file (fun _ db c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE q (id INTEGER PRIMARY KEY, v TEXT)") in
+      let* ins = ok (Conn.prepare c "INSERT INTO q VALUES (?, ?)") in
+      let* _ = ok (Stmt.execute_many ins (List.init 1000 (fun i -> Value.[ int i; text (string_of_int i) ]))) in
+      let* sel = ok (Conn.prepare c "SELECT v FROM q WHERE id = ?") in
+      let* before = ok (Db.stats db) in
+      let stop = ref false and max_gap = ref 0. and ticks = ref 0 in
+      let rec tick last =
+        if !stop then Lwt.return ()
+        else
+          let* () = Lwt_unix.sleep 0.001 in
+          let now = Unix.gettimeofday () in
+          max_gap := Float.max !max_gap (now -. last);
+          incr ticks;
+          tick now
+      in
+      let ticker = tick (Unix.gettimeofday ()) in
+      let n = 50_000 in
+      let t0 = Unix.gettimeofday () in
+      let rec loop i =
+        if i = n then Lwt.return ()
+        else
+          let* r = ok (Stmt.query_one sel ~params:(`Positional [ Value.int (i mod 1000) ])) in
+          (match r with
+           | Some row when Row.get row 0 = Value.text (string_of_int (i mod 1000)) -> ()
+           | _ -> Alcotest.failf "wrong row for %d" i);
+          loop (i + 1)
+      in
+      let* () = loop 0 in
+      let took = Unix.gettimeofday () -. t0 in
+      stop := true;
+      let* () = ticker in
+      Printf.printf "quick calls: %d lookups in %.0f ms, %d ticks, longest gap %.1f ms\n%!" n (took *. 1000.) !ticks (!max_gap *. 1000.);
+      Alcotest.(check bool) (Printf.sprintf "the ticker ran during the loop (%d ticks in %.0f ms)" !ticks (took *. 1000.)) true
+        (float !ticks >= took /. 0.01);
+      (* a one-row query past the budget goes to a worker: the loop keeps ticking *)
+      let* slow = ok (Conn.prepare c "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) SELECT count(*) FROM n") in
+      let stop = ref false and ticks = ref 0 in
+      let rec tick () = if !stop then Lwt.return () else let* () = Lwt_unix.sleep 0.001 in incr ticks; tick () in
+      let ticker = tick () in
+      let* r = ok (Stmt.query_one slow) in
+      stop := true;
+      let* () = ticker in
+      Alcotest.(check int) "the long query's row" 2_000_000 (match r with Some row -> int_of (Row.get row 0) | None -> -1);
+      Alcotest.(check bool) (Printf.sprintf "ticks during the long query (%d)" !ticks) true (!ticks >= 3);
+      let* after = ok (Db.stats db) in
+      Alcotest.(check int64) "each statement counted once" (Int64.of_int (n + 1)) (Int64.sub after.Stats.statements before.Stats.statements);
+      Lwt.return ())
+
 let () =
   let tc name f = Alcotest.test_case name `Quick (run f) in
   let suites =
@@ -462,7 +517,8 @@ let () =
         [ tc "operations and errors" test_basics; tc "transactions" test_transactions; tc "closed handles" test_closed;
           tc "operations in the order issued" test_order; tc "fork: the child is refused" test_fork; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
           tc "retry and stats" test_retry_stats; tc "pool" test_pool;
-          tc "is_autocommit after calls not yet run" test_autocommit_order ] );
+          tc "is_autocommit after calls not yet run" test_autocommit_order;
+          tc "one-row queries answered at once, the loop still runs" test_quick_calls ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
   in

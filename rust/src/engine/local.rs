@@ -118,7 +118,7 @@ impl Db {
         let db = open_raw(&self.path, self.flags, self.encryption_key.as_deref())?;
         drop(guard);
         let conn = Arc::new(Conn {
-            state: Mutex::new(ConnState { db, stmts: Vec::new(), prune_at: 16 }),
+            state: Mutex::new(ConnState { db, busy_ms: 0, stmts: Vec::new(), prune_at: 16 }),
             graveyard: Mutex::new(Vec::new()),
             graveyard_nonempty: AtomicBool::new(false),
             serial: Serial::new(),
@@ -168,6 +168,9 @@ impl Drop for Db {
 
 struct ConnState {
     db: *mut ffi::sqlite3,
+    /// The busy timeout set (ms): restored after an attempt that ran
+    /// without one (see Stmt::query_one_now).
+    busy_ms: c_int,
     stmts: Vec<Weak<Stmt>>,
     prune_at: usize,
 }
@@ -205,13 +208,21 @@ impl Conn {
         Ok(Live { st })
     }
 
+    /// The live handle if it is free now (never waits); `None` if it is
+    /// in use or closed.
+    fn try_live(&self) -> Option<Live<'_>> {
+        let st = self.state.try_lock()?;
+        (!st.db.is_null() && !self.graveyard_nonempty.load(Ordering::Acquire)).then_some(Live { st })
+    }
+
     pub fn set_busy_timeout(&self, ms: i64) -> Result<(), Error> {
-        let l = self.live()?;
+        let mut l = self.live()?;
         let ms = ms.clamp(0, i32::MAX as i64) as c_int;
         let rc = unsafe { ffi::sqlite3_busy_timeout(l.st.db, ms) };
         if rc != ffi::SQLITE_OK {
             return Err(sqlite_error(l.st.db, rc));
         }
+        l.st.busy_ms = ms;
         Ok(())
     }
 

@@ -60,6 +60,11 @@ impl Drop for Stmt {
     }
 }
 
+/// The SQLite VM steps a query run on the event loop's thread may take
+/// ([Stmt::query_one_now]): a point lookup takes a few dozen; past this
+/// (tens of microseconds) it goes to a worker instead.
+const NOW_BUDGET: c_int = 2000;
+
 /// Upper bound on the bytes of one chunk of rows; a single larger row still
 /// goes in a chunk of its own.
 const CHUNK_BYTES: usize = 1 << 18;
@@ -103,7 +108,17 @@ impl Stmt {
         params: Option<Vec<u8>>,
     ) -> Result<(Live<'_>, parking_lot::MutexGuard<'_, StmtState>), Error> {
         let l = self.conn.live()?;
-        let mut s = self.state.lock();
+        let s = self.state.lock();
+        self.start(l, s, params)
+    }
+
+    /// [Stmt::begin] with the locks taken.
+    fn start<'a>(
+        &'a self,
+        l: Live<'a>,
+        mut s: parking_lot::MutexGuard<'a, StmtState>,
+        params: Option<Vec<u8>>,
+    ) -> Result<(Live<'a>, parking_lot::MutexGuard<'a, StmtState>), Error> {
         if s.raw.is_null() {
             return Err(Error::closed("statement"));
         }
@@ -146,7 +161,59 @@ impl Stmt {
     pub fn query(&self, params: Vec<u8>, max_rows: usize, want_header: bool) -> Result<Out, Error> {
         let (l, mut s) = self.begin(Some(params))?;
         self.conn.stats.statements(1);
-        let s = &mut *s;
+        self.run_query(&l, &mut s, max_rows, want_header)
+    }
+
+    /// A one-row query ([Stmt::query] with `max_rows` 0) run now, on the
+    /// calling thread, when it surely will not make the caller wait: the
+    /// connection and the statement free (no lock waited for), a
+    /// read-only statement, no busy wait (a locked database is `None`, not
+    /// a sleep) and a budget of SQLite VM steps (a longer query is
+    /// stopped: `None`). `None`: nothing happened that shows (the
+    /// statement reset, its header state as before); run it the usual
+    /// way. Turso_lwt tries this before handing a query to a worker.
+    pub fn query_one_now(&self, params: Vec<u8>, want_header: bool) -> Option<Result<Out, Error>> {
+        let l = self.conn.try_live()?;
+        let s = self.state.try_lock()?;
+        if s.raw.is_null() || unsafe { ffi::sqlite3_stmt_readonly(s.raw) } == 0 {
+            return None;
+        }
+        let (db, busy_ms, header_for) = (l.st.db, l.st.busy_ms, s.header_for);
+        extern "C" fn stop(_: *mut std::ffi::c_void) -> c_int {
+            1
+        }
+        unsafe {
+            ffi::sqlite3_busy_timeout(db, 0);
+            ffi::sqlite3_progress_handler(db, NOW_BUDGET, Some(stop), ptr::null_mut());
+        }
+        let r = self.start(l, s, Some(params)).and_then(|(l, mut s)| {
+            let r = self.run_query(&l, &mut s, 0, want_header);
+            if let Err(e) = &r {
+                let primary = e.code.unwrap_or(0) & 0xff;
+                if primary == ffi::SQLITE_INTERRUPT || primary == ffi::SQLITE_BUSY || primary == ffi::SQLITE_LOCKED {
+                    s.header_for = header_for;
+                    s.active = false;
+                    unsafe { ffi::sqlite3_reset(s.raw) };
+                }
+            }
+            r
+        });
+        unsafe {
+            ffi::sqlite3_progress_handler(db, 0, None, ptr::null_mut());
+            ffi::sqlite3_busy_timeout(db, busy_ms);
+        }
+        match r {
+            Err(e) if matches!(e.code.unwrap_or(0) & 0xff, ffi::SQLITE_INTERRUPT | ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED) => {
+                None
+            }
+            r => {
+                self.conn.stats.statements(1);
+                Some(r)
+            }
+        }
+    }
+
+    fn run_query(&self, l: &Live<'_>, s: &mut StmtState, max_rows: usize, want_header: bool) -> Result<Out, Error> {
         s.active = true;
         let mut out = Out::ok();
         out.i64(s.generation as i64);
