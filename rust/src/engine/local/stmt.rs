@@ -30,6 +30,10 @@ struct StmtState {
     generation: u64,
     /// Rows are pending (stepped but not finished).
     active: bool,
+    /// Tries of [Stmt::query_one_now] to skip: set when one ran past its
+    /// budget (the same statement likely will again, and a stopped try is
+    /// work thrown away on the event loop's thread).
+    now_skip: u32,
     ncols: usize,
 }
 unsafe impl Send for StmtState {}
@@ -65,6 +69,9 @@ impl Drop for Stmt {
 /// (tens of microseconds) it goes to a worker instead.
 const NOW_BUDGET: c_int = 2000;
 
+/// Tries skipped after one that ran past [NOW_BUDGET].
+const NOW_SKIP: u32 = 64;
+
 /// Upper bound on the bytes of one chunk of rows; a single larger row still
 /// goes in a chunk of its own.
 const CHUNK_BYTES: usize = 1 << 18;
@@ -81,6 +88,7 @@ impl Stmt {
                 generation: 0,
                 header_for: None,
                 active: false,
+                now_skip: 0,
                 ncols,
             }),
         })
@@ -174,11 +182,19 @@ impl Stmt {
     /// way. Turso_lwt tries this before handing a query to a worker.
     pub fn query_one_now(&self, params: Vec<u8>, want_header: bool) -> Option<Result<Out, Error>> {
         let l = self.conn.try_live()?;
-        let s = self.state.try_lock()?;
+        let mut s = self.state.try_lock()?;
         if s.raw.is_null() || unsafe { ffi::sqlite3_stmt_readonly(s.raw) } == 0 {
             return None;
         }
+        if s.now_skip > 0 {
+            s.now_skip -= 1;
+            return None;
+        }
         let (db, busy_ms, header_for) = (l.st.db, l.st.busy_ms, s.header_for);
+        // SQLite calls the progress handler when the statement's step count,
+        // summed over all its runs, crosses a multiple of the budget: start
+        // the count afresh, so that the budget is this run's.
+        unsafe { ffi::sqlite3_stmt_status(s.raw, ffi::SQLITE_STMTSTATUS_VM_STEP, 1) };
         extern "C" fn stop(_: *mut std::ffi::c_void) -> c_int {
             1
         }
@@ -194,6 +210,9 @@ impl Stmt {
                     s.header_for = header_for;
                     s.active = false;
                     unsafe { ffi::sqlite3_reset(s.raw) };
+                    if primary == ffi::SQLITE_INTERRUPT {
+                        s.now_skip = NOW_SKIP;
+                    }
                 }
             }
             r
