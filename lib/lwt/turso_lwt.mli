@@ -2,10 +2,17 @@
 
     Same modules, same functions, same errors: a program switches between
     the two by changing [Turso] to [Turso_lwt] (and binding the promises).
-    The work never blocks the Lwt event loop: it runs on the library's own
+    The work does not block the Lwt event loop: it runs on the library's own
     worker threads (a tokio runtime in the Rust stub; no OCaml thread per
     call), each connection's operations in the order they were issued, and
-    the promise is resolved from the event loop when the work is done.
+    the promise is resolved from the event loop when the work is done. One
+    exception, bounded: a one-row read of a prepared statement
+    ([Stmt.query_one], [Query.one], [Query.opt]) on a local connection with
+    nothing queued is first tried on the loop's thread, never waiting for a
+    lock (no busy wait) and within a budget of 2,000 SQLite VM steps; past
+    that it is handed to a worker. A loop of such calls still gives the
+    event loop a turn at least every millisecond. A page read from a cold
+    disk is the one wait it cannot bound. (See the README's Lwt section.)
 
     {b Cancellation.} [Lwt.cancel] on a pending promise is safe: an
     operation that has not started is dropped; one that has started runs to
