@@ -148,10 +148,23 @@ fn note_counts(s: &mut Session, sql: &str, affected: u64, rowid: Option<i64>) {
 /// same request. `IMMEDIATE` and `EXCLUSIVE` take a lock, which can fail
 /// (busy): those are sent at once, and their error comes from them.
 fn is_plain_begin(sql: &str) -> bool {
-    let sql = sql.trim().trim_end_matches(';');
-    let words: Vec<String> = sql.split_ascii_whitespace().map(|w| w.to_ascii_lowercase()).collect();
-    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    matches!(w.as_slice(), ["begin"] | ["begin", "transaction"] | ["begin", "deferred"] | ["begin", "deferred", "transaction"])
+    // Asked of every statement without parameters outside a transaction:
+    // no allocation, and a statement that does not start with BEGIN is
+    // told apart at its first word.
+    let mut w = sql.trim().trim_end_matches(';').split_ascii_whitespace();
+    let is = |w: Option<&str>, word: &str| w.is_some_and(|x| x.eq_ignore_ascii_case(word));
+    if !is(w.next(), "begin") {
+        return false;
+    }
+    match w.next() {
+        None => true,
+        Some(x) if x.eq_ignore_ascii_case("transaction") => w.next().is_none(),
+        Some(x) if x.eq_ignore_ascii_case("deferred") => {
+            let third = w.next();
+            third.is_none() || (is(third, "transaction") && w.next().is_none())
+        }
+        Some(_) => false,
+    }
 }
 
 /// The server no longer knows the connection's stream: it is forgotten,
@@ -1077,3 +1090,27 @@ fn fill_buffered(s: &mut StmtState, out: &mut Out, max_rows: usize) {
     out.u8(done as u8);
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_begin;
+
+    #[test]
+    fn plain_begin() {
+        for yes in ["BEGIN", "begin;", " Begin Transaction ", "BEGIN DEFERRED", "begin deferred transaction;"] {
+            assert!(is_plain_begin(yes), "{yes}");
+        }
+        for no in [
+            "BEGIN IMMEDIATE",
+            "BEGIN EXCLUSIVE TRANSACTION",
+            "BEGIN TRANSACTION x",
+            "BEGIN DEFERRED TRANSACTION x",
+            "BEGINNING",
+            "SELECT 1",
+            "",
+            "-- c\nBEGIN",
+        ] {
+            assert!(!is_plain_begin(no), "{no}");
+        }
+    }
+}

@@ -202,34 +202,31 @@ impl Stmt {
             ffi::sqlite3_busy_timeout(db, 0);
             ffi::sqlite3_progress_handler(db, NOW_BUDGET, Some(stop), ptr::null_mut());
         }
-        let r = self.start(l, s, Some(params)).and_then(|(l, mut s)| {
-            let r = self.run_query(&l, &mut s, 0, want_header);
-            if let Err(e) = &r {
-                let primary = e.code.unwrap_or(0) & 0xff;
-                if primary == ffi::SQLITE_INTERRUPT || primary == ffi::SQLITE_BUSY || primary == ffi::SQLITE_LOCKED {
+        // Stopped by the budget, or a lock it would have waited for: the
+        // try leaves no trace (run_query's error path reset the statement;
+        // the header state is put back), and the statement skips its next
+        // tries if it was too long.
+        let r = match self.start(l, s, Some(params)) {
+            Err(e) => Some(Err(e)),
+            Ok((l, mut s)) => match self.run_query(&l, &mut s, 0, want_header) {
+                Err(e) if matches!(e.code.unwrap_or(0) & 0xff, ffi::SQLITE_INTERRUPT | ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED) => {
                     s.header_for = header_for;
-                    s.active = false;
-                    unsafe { ffi::sqlite3_reset(s.raw) };
-                    if primary == ffi::SQLITE_INTERRUPT {
+                    if e.code.unwrap_or(0) & 0xff == ffi::SQLITE_INTERRUPT {
                         s.now_skip = NOW_SKIP;
                     }
+                    None
                 }
-            }
-            r
-        });
+                r => Some(r),
+            },
+        };
         unsafe {
             ffi::sqlite3_progress_handler(db, 0, None, ptr::null_mut());
             ffi::sqlite3_busy_timeout(db, busy_ms);
         }
-        match r {
-            Err(e) if matches!(e.code.unwrap_or(0) & 0xff, ffi::SQLITE_INTERRUPT | ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED) => {
-                None
-            }
-            r => {
-                self.conn.stats.statements(1);
-                Some(r)
-            }
+        if r.is_some() {
+            self.conn.stats.statements(1);
         }
+        r
     }
 
     fn run_query(&self, l: &Live<'_>, s: &mut StmtState, max_rows: usize, want_header: bool) -> Result<Out, Error> {
