@@ -32,12 +32,17 @@ test-ocaml5:
 
 # The release profile, as opam builds the package: the dev profile compiles
 # with -opaque (no cross-module inlining), which would understate the OCaml side.
+# bench/rusqlite is a Cargo package of its own (plain SQLite, the ceiling
+# for any binding): its crates stay out of the stub's lock file and the
+# release archive.
 bench: deps
 	cd rust && cargo build --release --locked --features native-bench --bin native_bench \
 	  --target-dir "$(TURSO_CARGO_TARGET_DIR)"
+	cd bench/rusqlite && cargo build --release --locked --target-dir "$(TURSO_CARGO_TARGET_DIR)/rusqlite-bench"
 	$(DUNE) build --profile release ./bench/bench.exe
 	./_build/default/bench/bench.exe all \
-	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench"
+	  --native "$(TURSO_CARGO_TARGET_DIR)/release/native_bench" \
+	  --rusqlite "$(TURSO_CARGO_TARGET_DIR)/rusqlite-bench/release/rusqlite_bench"
 
 # Against a running sqld (or Turso) at SQLD_URL, e.g.
 #   make bench-remote SQLD_URL=http://127.0.0.1:8080

@@ -1,8 +1,11 @@
-(* Benchmarks of turso against two baselines, in one run on one machine:
-   native Rust on the libsql crate (rust/src/bin/native_bench.rs) and
-   sqlite3-ocaml (C bindings to the system SQLite).
+(* Benchmarks of turso against three baselines, in one run on one machine:
+   native Rust on the libsql crate (rust/src/bin/native_bench.rs),
+   sqlite3-ocaml (C bindings to the system SQLite) and plain SQLite through
+   rusqlite (bench/rusqlite, the ceiling for any binding).
 
-   bench.exe all [--native PATH] [--runs N]   the table (what `make bench` runs)
+   bench.exe all [--native PATH] [--rusqlite PATH] [--runs N]
+                                              every local table and the #17 targets
+                                              (what `make bench` runs)
    bench.exe turso DIR | sqlite3 DIR          one engine, `metric value` lines
    bench.exe scan-rss FILE N                  peak RSS of a streamed scan
    bench.exe leak                             RSS after 10k and 1M executions
@@ -758,15 +761,16 @@ module PC = struct
     Fun.protect ~finally:(fun () -> rm_rf dir) @@ fun () ->
     Printf.printf "Per-call cost: turso vs sqlite3-ocaml, %d interleaved rounds in one process (order alternating)\n\n" rounds;
     Printf.printf "| database | workload | turso (median) | sqlite3-ocaml (median) | turso vs sqlite3: median (min-max) of per-round ratios |\n|---|---|---:|---:|---:|\n%!";
-    List.iter
+    List.concat_map
       (fun (label, path) ->
         let ti, tl = turso (path "turso") and si, sl = sqlite3 (path "sqlite3") in
-        List.iter
+        List.map
           (fun (w, t, s) ->
             let r = List.init rounds (fun k -> if k mod 2 = 0 then let a = t () in (a, s ()) else let b = s () in (t (), b)) in
             let ratios = List.sort compare (List.map (fun (a, b) -> a /. b) r) in
             Printf.printf "| %s | %s | %.0f | %.0f | %.3fx (%.3f-%.3f) |\n%!" label w (median (List.map fst r))
-              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1)))
+              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1));
+            ((label, w), ratios))
           [ ("inserts/s, 1 txn", ti, si); ("lookups/s", tl, sl) ])
       [ (":memory:", fun _ -> ":memory:"); ("WAL file", fun e -> Filename.concat dir (e ^ ".db")) ]
 end
@@ -804,66 +808,72 @@ let interleaved ~rounds engines =
   done;
   Array.to_list (Array.map List.rev results)
 
-let all ~native ~runs =
-  Printf.eprintf "benchmarks: %d interleaved rounds (turso, sqlite3-ocaml, native Rust libsql)\n%!" runs;
-  let native_cmd =
-    match native with
+(* The median, min and max of a list of ratios, as "0.95x (0.81-0.97)". *)
+let spread = function
+  | [] -> "-"
+  | l ->
+    let l = List.sort compare l in
+    Printf.sprintf "%.2fx (%.2f-%.2f)" (median l) (List.hd l) (List.nth l (List.length l - 1))
+
+(* The local table: turso against each baseline in interleaved rounds; then
+   memory, turso.lwt against the blocking API, decoding and statement RSS.
+   Returns the ratios (speed, per round) that the #17 targets are judged on. *)
+let all ~native ~rusqlite ~runs =
+  Printf.eprintf "benchmarks: %d interleaved rounds (turso, sqlite3-ocaml, native Rust libsql, rusqlite)\n%!" runs;
+  let baseline flag = function
     | Some p when Sys.file_exists p -> Some (fun d -> Printf.sprintf "%s %s" (Filename.quote p) d)
-    | _ -> Printf.eprintf "  native Rust baseline not given (--native PATH): column left empty\n%!"; None
+    | _ -> Printf.eprintf "  %s not given or not built: its column left empty\n%!" flag; None
   in
+  let opt name = function Some c -> [ (name, c) ] | None -> [] in
+  let native_cmd = baseline "native Rust baseline (--native PATH)" native in
+  let rusqlite_cmd = baseline "rusqlite baseline (--rusqlite PATH)" rusqlite in
   let engines =
     [ ("turso", fun d -> Printf.sprintf "%s turso %s" (Filename.quote self) d);
       ("sqlite3-ocaml", fun d -> Printf.sprintf "%s sqlite3 %s" (Filename.quote self) d) ]
-    @ match native_cmd with Some c -> [ ("native Rust libsql", c) ] | None -> []
+    @ opt "native Rust libsql" native_cmd @ opt "rusqlite" rusqlite_cmd
   in
-  let turso, sqlite3, native =
-    match interleaved ~rounds:runs engines with
-    | [ t; s; n ] -> (t, s, n)
-    | [ t; s ] -> (t, s, [])
-    | _ -> assert false
-  in
+  let results = interleaved ~rounds:runs engines in
+  let runs_of name = match List.assoc_opt name (List.combine (List.map fst engines) results) with Some r -> r | None -> [] in
+  let turso = runs_of "turso" and sqlite3 = runs_of "sqlite3-ocaml" and native = runs_of "native Rust libsql"
+  and rusq = runs_of "rusqlite" in
+  (* label, turso's metric, the baselines' metric, which way is better *)
   let rows =
-    [ ("100k point lookups (lookups/s)", "lookups_per_s", `Higher);
-      ("100k inserts, 1 txn (inserts/s)", "inserts_per_s", `Higher);
-      ("  same, execute_many x1000 (inserts/s)", "inserts_many_per_s", `Higher);
-      ("1M-row scan (rows/s)", "scan_rows_per_s", `Higher);
-      ("1,000-row batch insert (ms)", "batch_1000_ms", `Lower) ]
+    [ ("100k point lookups (lookups/s)", "lookups_per_s", "lookups_per_s", `Higher);
+      ("100k inserts, 1 txn (inserts/s)", "inserts_per_s", "inserts_per_s", `Higher);
+      ("  same, execute_many x1000 (inserts/s)", "inserts_many_per_s", "inserts_per_s", `Higher);
+      ("1M-row scan (rows/s)", "scan_rows_per_s", "scan_rows_per_s", `Higher);
+      ("  same, rusqlite owning each value (rows/s)", "scan_rows_per_s", "scan_owned_rows_per_s", `Higher);
+      ("1,000-row batch insert (ms)", "batch_1000_ms", "batch_1000_ms", `Lower) ]
   in
   let cell = function None -> "-" | Some v when v >= 1000. -> Printf.sprintf "%.0f" v | Some v -> Printf.sprintf "%.3f" v in
-  (* the baselines' per-row inserts stand against turso's execute_many *)
-  let base_key key = if key = "inserts_many_per_s" then "inserts_per_s" else key in
   let per_round runs key = List.map (fun r -> List.assoc_opt key r) runs in
-  (* the median, min and max of turso's speed over the baseline's, round by round *)
-  let ratio better key base =
-    let pairs =
-      List.filter_map
-        (function Some t, Some b -> Some (match better with `Higher -> t /. b | `Lower -> b /. t) | _ -> None)
-        (try List.combine (per_round turso key) (per_round base (base_key key)) with Invalid_argument _ -> [])
-    in
-    match List.sort compare pairs with
-    | [] -> "-"
-    | l -> Printf.sprintf "%.2fx (%.2f-%.2f)" (median l) (List.hd l) (List.nth l (List.length l - 1))
+  (* turso's speed over the baseline's, round by round *)
+  let ratios better tkey bkey base =
+    List.filter_map
+      (function Some t, Some b -> Some (match better with `Higher -> t /. b | `Lower -> b /. t) | _ -> None)
+      (try List.combine (per_round turso tkey) (per_round base bkey) with Invalid_argument _ -> [])
   in
-  Printf.printf "| workload | native Rust libsql | sqlite3-ocaml | turso | turso vs native | turso vs sqlite3 |\n";
-  Printf.printf "|---|---:|---:|---:|---:|---:|\n";
+  Printf.printf "| workload | native Rust libsql | sqlite3-ocaml | rusqlite | turso | turso vs native | turso vs sqlite3 | turso vs rusqlite |\n";
+  Printf.printf "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   List.iter
-    (fun (label, key, better) ->
-      let n = med native (base_key key) and s = med sqlite3 (base_key key) and t = med turso key in
-      Printf.printf "| %s | %s | %s | %s | %s | %s |\n" label (cell n) (cell s) (cell t) (ratio better key native)
-        (ratio better key sqlite3))
+    (fun (label, tkey, bkey, better) ->
+      let n = med native bkey and s = med sqlite3 bkey and r = med rusq bkey and t = med turso tkey in
+      Printf.printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n" label (cell n) (cell s) (cell r) (cell t)
+        (spread (ratios better tkey bkey native)) (spread (ratios better tkey bkey sqlite3))
+        (spread (ratios better tkey bkey rusq)))
     rows;
   Printf.printf "\n(medians over %d interleaved rounds; ratios are speed, >1 means turso is faster: the median of the \
                  per-round ratios, with their min-max)\n\n" runs;
   Printf.printf "| workload | engine | min | median | max |\n|---|---|---:|---:|---:|\n";
   List.iter
-    (fun (label, key, _) ->
+    (fun (label, tkey, bkey, _) ->
       List.iter
-        (fun (name, runs) ->
+        (fun (name, key, runs) ->
           match List.sort compare (List.filter_map (List.assoc_opt key) runs) with
           | [] -> ()
           | l -> Printf.printf "| %s | %s | %s | %s | %s |\n" (String.trim label) name (cell (Some (List.hd l))) (cell (Some (median l)))
                    (cell (Some (List.nth l (List.length l - 1)))))
-        [ ("turso", turso); ("sqlite3-ocaml", sqlite3); ("native Rust libsql", native) ])
+        [ ("turso", tkey, turso); ("sqlite3-ocaml", bkey, sqlite3); ("native Rust libsql", bkey, native); ("rusqlite", bkey, rusq) ])
     rows;
 
   (* memory *)
@@ -878,22 +888,36 @@ let all ~native ~runs =
       let n1, r1 = rss 100_000 and n2, r2 = rss 1_000_000 in
       Printf.printf "\nstreamed scan peak RSS: %.0f rows -> %.1f MB; %.0f rows -> %.1f MB\n" n1 (r1 /. 1024.) n2 (r2 /. 1024.));
   let lw = engine_runs ~runs "turso.lwt" (fun d -> Printf.sprintf "%s lwt %s" (Filename.quote self) d) in
+  (* each run measures blocking and turso.lwt in one process: the ratio is taken run by run *)
+  let lwt_ratios k =
+    List.filter_map
+      (fun r ->
+        match (List.assoc_opt (Printf.sprintf "lwt_%d_lookups_per_s" k) r, List.assoc_opt "blocking_lookups_per_s" r) with
+        | Some l, Some b -> Some (l /. b)
+        | _ -> None)
+      lw
+  in
   let b = Option.get (med lw "blocking_lookups_per_s") in
-  Printf.printf "\n| 100k point lookups, local file | lookups/s | vs blocking |\n|---|---:|---:|\n";
+  Printf.printf "\n| 100k point lookups, local file | lookups/s (median) | vs blocking: median (min-max) of per-run ratios |\n|---|---:|---:|\n";
   Printf.printf "| blocking API | %.0f | 1.00x |\n" b;
   List.iter
     (fun k ->
       let v = Option.get (med lw (Printf.sprintf "lwt_%d_lookups_per_s" k)) in
-      Printf.printf "| turso.lwt, %d in flight | %.0f | %.2fx |\n" k v (v /. b))
+      Printf.printf "| turso.lwt, %d in flight | %.0f | %s |\n" k v (spread (lwt_ratios k)))
     [ 1; 16; 256 ];
   let d = run_lines (Printf.sprintf "%s decode" (Filename.quote self)) in
   let dd = List.assoc "decode_derived_rows_per_s" d and dh = List.assoc "decode_hand_rows_per_s" d in
   Printf.printf "\ndecoding 1M rows into records: [@@deriving turso] %.0f rows/s, hand-written %.0f rows/s (derived takes %.2fx the time)\n"
     dd dh (dh /. dd);
   let l = run_lines (Printf.sprintf "%s leak" (Filename.quote self)) in
-  Printf.printf "prepared statement RSS: after 10k executions %.1f MB; after 1M executions %.1f MB\n"
+  Printf.printf "prepared statement RSS: after 10k executions %.1f MB; after 1M executions %.1f MB\n%!"
     (List.assoc "rss_kb_after_10k" l /. 1024.)
-    (List.assoc "rss_kb_after_1m" l /. 1024.)
+    (List.assoc "rss_kb_after_1m" l /. 1024.);
+  [ ("inserts, fresh process, vs sqlite3-ocaml", ratios `Higher "inserts_per_s" "inserts_per_s" sqlite3);
+    ("lookups, fresh process, vs sqlite3-ocaml", ratios `Higher "lookups_per_s" "lookups_per_s" sqlite3);
+    ("scan vs rusqlite, values owned", ratios `Higher "scan_rows_per_s" "scan_owned_rows_per_s" rusq);
+    ("scan vs rusqlite, values borrowed", ratios `Higher "scan_rows_per_s" "scan_rows_per_s" rusq);
+    ("lwt 1", lwt_ratios 1); ("lwt 16", lwt_ratios 16) ]
 
 (* Latency (issue #17): a delay proxy in front of sqld, and the wall time
    and round trips of each operation through it, for turso and for native
@@ -1159,15 +1183,16 @@ module PB = struct
     Printf.printf "| workload | callers | through a pool of 4 (per s) | one connection (per s) | pool vs one: median (min-max) |
 |---|---|---:|---:|---:|
 %!";
-    List.iter
+    List.concat_map
       (fun ((wname, _, _) as w) ->
-        List.iter
+        List.map
           (fun (name, pool, one) ->
             let r = List.init rounds (fun k -> if k mod 2 = 0 then let a = pool w in (a, one w) else let b = one w in (pool w, b)) in
             let ratios = List.sort compare (List.map (fun (a, b) -> a /. b) r) in
             Printf.printf "| %s | %s | %.0f | %.0f | %.2fx (%.2f-%.2f) |
 %!" wname name (median (List.map fst r))
-              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1)))
+              (median (List.map snd r)) (median ratios) (List.hd ratios) (List.nth ratios (rounds - 1));
+            ((wname, name), ratios))
           [ ("turso.lwt, 16 promises", lwt_pool ldb, lwt_one ldb); ("blocking, 4 threads", blocking_pool db, blocking_one db) ])
       workloads
 end
@@ -1362,9 +1387,52 @@ module Checked = struct
 end
 
 (* [--native PATH] [--runs N], in any order *)
+(* Issue #17's targets, judged on the ratios of this one run: the local
+   table, the per-call table, the Lwt table and the pool table. *)
+let targets ~native ~rusqlite ~runs =
+  let local = all ~native ~rusqlite ~runs in
+  print_newline ();
+  let percall = PC.run ~rounds:(max 9 runs) in
+  print_newline ();
+  let pool = PB.run ~rounds:runs in
+  let get k l = match List.assoc_opt k l with Some r -> r | None -> [] in
+  let rows =
+    [ ("per-row inserts >= 1.0x sqlite3-ocaml (WAL file, one process)", 1.0, get ("WAL file", "inserts/s, 1 txn") percall);
+      ("per-row inserts >= 1.0x sqlite3-ocaml (:memory:, one process)", 1.0, get (":memory:", "inserts/s, 1 txn") percall);
+      ("per-row inserts >= 1.0x sqlite3-ocaml (a fresh process each)", 1.0, get "inserts, fresh process, vs sqlite3-ocaml" local);
+      ("point lookups >= 1.0x sqlite3-ocaml (WAL file, one process)", 1.0, get ("WAL file", "lookups/s") percall);
+      ("point lookups >= 1.0x sqlite3-ocaml (:memory:, one process)", 1.0, get (":memory:", "lookups/s") percall);
+      ("point lookups >= 1.0x sqlite3-ocaml (a fresh process each)", 1.0, get "lookups, fresh process, vs sqlite3-ocaml" local);
+      ("1M-row scan >= 0.9x rusqlite (it owns each value, as turso's caller does)", 0.9, get "scan vs rusqlite, values owned" local);
+      ("1M-row scan >= 0.9x rusqlite (it borrows each value)", 0.9, get "scan vs rusqlite, values borrowed" local);
+      ("turso.lwt, 1 in flight >= 0.9x blocking", 0.9, get "lwt 1" local);
+      ("turso.lwt, 16 in flight >= 1.0x blocking", 1.0, get "lwt 16" local);
+      ("pool of 4, 16 Lwt callers, point lookups >= 1.5x one connection", 1.5, get ("point lookups", "turso.lwt, 16 promises") pool);
+      ("pool of 4, 16 Lwt callers, 1,000-row range sums >= 1.5x one connection", 1.5,
+       get ("1,000-row range sums", "turso.lwt, 16 promises") pool) ]
+  in
+  Printf.printf "\nIssue #17's targets, from this run (median of the per-round ratios, min-max):\n\n";
+  Printf.printf "| target | measured | verdict |\n|---|---:|---|\n";
+  List.iter
+    (fun (name, want, r) ->
+      let verdict =
+        match r with
+        | [] -> "not measured (baseline missing)"
+        | r ->
+          let m = median (List.sort compare r) in
+          if m >= want then "met" else Printf.sprintf "missed by %.0f%%" ((want -. m) /. want *. 100.)
+      in
+      Printf.printf "| %s | %s | %s |\n" name (spread r) verdict)
+    rows;
+  print_string
+    "\nWhere a target is missed, README.md (Performance) says why; the latency targets (round trips) are bench.exe wan's.\n"
+
+let rusqlite = ref None
+
 let options ~runs rest =
   let rec go native runs = function
     | "--native" :: p :: r -> go (Some p) runs r
+    | "--rusqlite" :: p :: r -> rusqlite := Some p; go native runs r
     | "--runs" :: n :: r -> go native (int_of_string n) r
     | [] -> (native, runs)
     | x :: _ -> failwith ("unknown option " ^ x)
@@ -1387,10 +1455,10 @@ let () =
     Wan.table ~sqld_url ~delay_ms ~native ~rounds
   | "pool" :: rest ->
     let _, rounds = options ~runs:5 rest in
-    PB.run ~rounds
+    ignore (PB.run ~rounds)
   | "percall" :: rest ->
     let _, rounds = options ~runs:9 rest in
-    PC.run ~rounds
+    ignore (PC.run ~rounds)
   | "encryption" :: rest ->
     let _, rounds = options ~runs:5 rest in
     encryption ~rounds
@@ -1409,7 +1477,7 @@ let () =
   | [ "remote"; url; "--native"; p ] -> RW.table ~url ~native:(Some p)
   | "all" :: rest ->
     let native, runs = options ~runs:5 rest in
-    all ~native ~runs
+    targets ~native ~rusqlite:!rusqlite ~runs
   | _ ->
     prerr_endline
       "usage: bench.exe all [--native PATH] [--runs N] | encryption [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";

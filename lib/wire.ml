@@ -161,25 +161,39 @@ let decode_query s cached =
 
 let next_chunk c s = start_chunk c s 1
 
-let decode_row c =
-  let s = c.chunk in
-  let n = Array.length c.names in
-  let row = Array.make n Null in
-  let pos = ref c.pos in
-  for i = 0 to n - 1 do
-    let p = !pos in
-    match String.unsafe_get s p with
-    | '\001' -> Array.unsafe_set row i (Integer (i64 s (p + 1))); pos := p + 9
-    | '\002' -> Array.unsafe_set row i (Real (Int64.float_of_bits (i64 s (p + 1)))); pos := p + 9
-    | '\003' ->
-      let len = u32 s (p + 1) in
-      Array.unsafe_set row i (Text (String.sub s (p + 5) len)); pos := p + 5 + len
-    | '\004' ->
-      let len = u32 s (p + 1) in
-      Array.unsafe_set row i (Blob (String.sub s (p + 5) len)); pos := p + 5 + len
-    | _ -> pos := p + 1
-  done;
-  c.pos <- !pos;
+(* The value at [c.pos], which moves past it. *)
+let decode_value (c : cursor) =
+  let s = c.chunk and p = c.pos in
+  match String.unsafe_get s p with
+  | '\001' -> c.pos <- p + 9; Integer (i64 s (p + 1))
+  | '\002' -> c.pos <- p + 9; Real (Int64.float_of_bits (i64 s (p + 1)))
+  | '\003' ->
+    let len = u32 s (p + 1) in
+    c.pos <- p + 5 + len;
+    Text (String.sub s (p + 5) len)
+  | '\004' ->
+    let len = u32 s (p + 1) in
+    c.pos <- p + 5 + len;
+    Blob (String.sub s (p + 5) len)
+  | _ -> c.pos <- p + 1; Null
+
+(* Rows of up to 4 columns are built whole (an array literal): filling an
+   array made first costs a write barrier per value. The [let]s fix the
+   order the values are read in. *)
+let decode_row (c : cursor) =
+  let row =
+    match Array.length c.names with
+    | 1 -> [| decode_value c |]
+    | 2 -> let a = decode_value c in let b = decode_value c in [| a; b |]
+    | 3 -> let a = decode_value c in let b = decode_value c in let d = decode_value c in [| a; b; d |]
+    | 4 ->
+      let a = decode_value c in let b = decode_value c in let d = decode_value c in let e = decode_value c in
+      [| a; b; d; e |]
+    | n ->
+      let row = Array.make n Null in
+      for i = 0 to n - 1 do Array.unsafe_set row i (decode_value c) done;
+      row
+  in
   c.remaining <- c.remaining - 1;
   row
 

