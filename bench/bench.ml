@@ -865,14 +865,19 @@ let all ~native ~rusqlite ~runs =
   Printf.printf "\n(medians over %d interleaved rounds; ratios are speed, >1 means turso is faster: the median of the \
                  per-round ratios, with their min-max)\n\n" runs;
   Printf.printf "| workload | engine | min | median | max |\n|---|---|---:|---:|---:|\n";
+  (* each engine's metric once, under the first row that shows it *)
+  let shown = Hashtbl.create 16 in
   List.iter
     (fun (label, tkey, bkey, _) ->
       List.iter
         (fun (name, key, runs) ->
           match List.sort compare (List.filter_map (List.assoc_opt key) runs) with
           | [] -> ()
-          | l -> Printf.printf "| %s | %s | %s | %s | %s |\n" (String.trim label) name (cell (Some (List.hd l))) (cell (Some (median l)))
-                   (cell (Some (List.nth l (List.length l - 1)))))
+          | _ when Hashtbl.mem shown (name, key) -> ()
+          | l ->
+            Hashtbl.replace shown (name, key) ();
+            Printf.printf "| %s | %s | %s | %s | %s |\n" (String.trim label) name (cell (Some (List.hd l))) (cell (Some (median l)))
+              (cell (Some (List.nth l (List.length l - 1)))))
         [ ("turso", tkey, turso); ("sqlite3-ocaml", bkey, sqlite3); ("native Rust libsql", bkey, native); ("rusqlite", bkey, rusq) ])
     rows;
 
@@ -1386,7 +1391,6 @@ module Checked = struct
       results
 end
 
-(* [--native PATH] [--runs N], in any order *)
 (* Issue #17's targets, judged on the ratios of this one run: the local
    table, the per-call table, the Lwt table and the pool table. *)
 let targets ~native ~rusqlite ~runs =
@@ -1453,6 +1457,8 @@ let targets ~native ~rusqlite ~runs =
     "\nThe README (Benchmarks) has the measurements behind each reason; the latency targets (round trips) are \
      bench.exe wan's.\n"
 
+(* [--native PATH] [--rusqlite PATH] [--runs N], in any order; the
+   rusqlite baseline's path is kept aside ([all] alone uses it) *)
 let rusqlite = ref None
 
 let options ~runs rest =
@@ -1506,5 +1512,5 @@ let () =
     targets ~native ~rusqlite:!rusqlite ~runs
   | _ ->
     prerr_endline
-      "usage: bench.exe all [--native PATH] [--runs N] | encryption [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
+      "usage: bench.exe all [--native PATH] [--rusqlite PATH] [--runs N] | encryption [--runs N] | remote SQLD_URL [--native PATH] | synced TURSODB_URL SQLD_URL [--native PATH] [--runs N] | turso DIR | sqlite3 DIR | leak";
     exit 2

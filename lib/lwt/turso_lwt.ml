@@ -88,20 +88,45 @@ module Async = struct
   let loop_ran = ref 0.
   let max_hold = 1e-3
 
-  (* The clock is read every [check_every] quick answers, not at each: a
-     read cost ~3% of a point lookup here (perf). 16 answers within the
-     budget of work take well under [max_hold]. Once past it, the flag
-     spares the rest of the turn's calls the read. *)
+  (* The window starts at the turn's first quick call, not when the turn
+     began: the turn may have slept in the engine for long, and the calls
+     its callbacks make would all find the window past (and go to a
+     worker) after every idle spell. *)
+  let fresh = ref true
+
+  (* The clock is read at most every [check_every] quick answers, not at
+     each: a read cost ~3% of a point lookup here (perf). How many reads
+     are skipped comes from the time per call measured between the last
+     two reads, so that the skipped calls cover at most half of what is
+     left of the window (a caller doing its own work between calls gets a
+     read at each). Once past, the flag spares the turn's other calls. *)
   let check_every = 16
   let unchecked = ref 0
+  let skipped = ref 0
+  let last_read = ref 0.
   let expired = ref false
 
   let hold_expired () =
     if !unchecked > 0 then (decr unchecked; false)
     else if !expired then true
     else begin
-      expired := Unix.gettimeofday () -. !loop_ran > max_hold;
-      if not !expired then unchecked := check_every - 1;
+      let now = Unix.gettimeofday () in
+      if !fresh then begin
+        fresh := false;
+        loop_ran := now
+      end
+      else begin
+        let elapsed = now -. !loop_ran in
+        if elapsed > max_hold then expired := true
+        else begin
+          let per_call = (now -. !last_read) /. float (!skipped + 1) in
+          let room = (max_hold -. elapsed) /. (2. *. per_call) in
+          unchecked :=
+            if room >= float (check_every - 1) then check_every - 1 else if room >= 1. then int_of_float room else 0
+        end
+      end;
+      skipped := !unchecked;
+      last_read := now;
       !expired
     end
 
@@ -113,7 +138,7 @@ module Async = struct
       ignore (Lwt_engine.on_readable fd (fun _ -> drain ~woken:true));
       ignore
         (Lwt_main.Enter_iter_hooks.add_first (fun () ->
-             loop_ran := Unix.gettimeofday ();
+             fresh := true;
              unchecked := 0;
              expired := false;
              poll_before_sleeping ()))

@@ -501,6 +501,55 @@ let test_quick_calls () =
       Alcotest.(check int64) "each statement counted once" (Int64.of_int (n + 1)) (Int64.sub after.Stats.statements before.Stats.statements);
       Lwt.return ())
 
+(* The window in which quick calls are answered at once: it starts at the
+   turn's first call, so a call right after the loop slept (an idle spell
+   longer than the window) is still answered at once; and a caller that
+   does work of its own between calls still lets the loop run about every
+   millisecond (the clock is not skipped for a fixed number of calls). *)
+let test_quick_window () =
+  with_file (fun _ _ c ->
+      let* _ = ok (Conn.execute c "CREATE TABLE w (id INTEGER PRIMARY KEY, v TEXT)") in
+      let* _ = ok (Conn.execute c "INSERT INTO w VALUES (1, 'one')") in
+      let* sel = ok (Conn.prepare c "SELECT v FROM w WHERE id = ?") in
+      let lookup () = Stmt.query_one sel ~params:(`Positional [ Value.int 1 ]) in
+      let* _ = lookup () in
+      let rec after_idle k =
+        if k = 0 then Lwt.return ()
+        else
+          let* () = Lwt_unix.sleep 0.005 in
+          let p = lookup () in
+          Alcotest.(check bool) "answered at once after the loop slept 5 ms" false (Lwt.is_sleeping p);
+          let* r = ok p in
+          Alcotest.(check bool) "its row" true (r <> None);
+          after_idle (k - 1)
+      in
+      let* () = after_idle 5 in
+      (* 40 calls, each after 300 us of the caller's own work: the longest
+         stretch of them without a loop turn (a call that waited for a
+         worker starts a new stretch when it comes back) *)
+      let turns = ref 0 in
+      let hook = Lwt_main.Enter_iter_hooks.add_first (fun () -> incr turns) in
+      let busy () = let t = Unix.gettimeofday () in while Unix.gettimeofday () -. t < 300e-6 do () done in
+      let start = ref (Unix.gettimeofday ()) and longest = ref 0. in
+      let rec work k =
+        if k = 0 then Lwt.return ()
+        else begin
+          let before = !turns in
+          busy ();
+          let* _ = ok (lookup ()) in
+          let now = Unix.gettimeofday () in
+          if !turns = before then longest := Float.max !longest (now -. !start) else start := now;
+          work (k - 1)
+        end
+      in
+      let* () = work 40 in
+      Lwt_main.Enter_iter_hooks.remove hook;
+      Printf.printf "caller's work: %d loop turns, the longest stretch without one %.1f ms\n%!" !turns (!longest *. 1000.);
+      Alcotest.(check bool)
+        (Printf.sprintf "no stretch past 2.5 ms without the loop (longest %.1f ms)" (!longest *. 1000.))
+        true (!longest <= 2.5e-3);
+      Lwt.return ())
+
 let () =
   let tc name f = Alcotest.test_case name `Quick (run f) in
   let suites =
@@ -509,7 +558,8 @@ let () =
           tc "operations in the order issued" test_order; tc "fork: the child is refused" test_fork; tc "cancellation" test_cancel; tc "cancelling many queued writes" test_cancel_many_queued; tc "streaming" test_streaming; tc "derived decoders" test_derived_decoders;
           tc "retry and stats" test_retry_stats; tc "pool" test_pool;
           tc "is_autocommit after calls not yet run" test_autocommit_order;
-          tc "one-row queries answered at once, the loop still runs" test_quick_calls ] );
+          tc "one-row queries answered at once, the loop still runs" test_quick_calls;
+          tc "quick calls' window" test_quick_window ] );
       ( "concurrency",
         [ tc "1 ms ticker keeps ticking during 1,000 queries" test_ticker; tc "10,000 concurrent queries" test_10k_concurrent ] ) ]
   in

@@ -451,6 +451,17 @@ pub(super) fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
     }
 }
 
+/// A column's value that SQLite could not allocate (sqlite3_column_* would
+/// have made the next step fail with SQLITE_NOMEM; sqlite3_value_* does
+/// not, so the caller stops here).
+#[cold]
+unsafe fn out_of_memory(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Error {
+    let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+    let mut e = Error::new(Kind::Sql, format!("out of memory reading column {i} ({name})"));
+    e.code = Some(ffi::SQLITE_NOMEM);
+    e
+}
+
 #[inline]
 pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: &mut Out) -> Result<(), Error> {
     // The column's value once, then read through it: each sqlite3_column_*
@@ -474,7 +485,12 @@ pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: 
         ffi::SQLITE_TEXT => {
             let p = ffi::sqlite3_value_text(v);
             let n = ffi::sqlite3_value_bytes(v) as usize;
-            let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
+            // NULL for a TEXT value is an allocation that failed (an empty
+            // text is ""): an error, never an empty string in its place.
+            if p.is_null() {
+                return Err(out_of_memory(stmt, i));
+            }
+            let b: &[u8] = std::slice::from_raw_parts(p, n);
             if std::str::from_utf8(b).is_err() {
                 let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
                 return Err(Error::new(
@@ -491,6 +507,11 @@ pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: 
         ffi::SQLITE_BLOB => {
             let p = ffi::sqlite3_value_blob(v) as *const u8;
             let n = ffi::sqlite3_value_bytes(v) as usize;
+            // an empty blob is NULL; a non-empty one is NULL only when an
+            // allocation failed
+            if p.is_null() && n > 0 {
+                return Err(out_of_memory(stmt, i));
+            }
             let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
             out.u8(wire::TAG_BLOB);
             out.bytes(b);
