@@ -76,22 +76,21 @@ module Async = struct
       end
     end
 
-  (* When the event loop last ran: calls are answered at once
-     (Fiber.call_quick) for [max_hold] seconds after it, then the next one
-     goes to a worker, so that a loop of quick calls still lets timers and
-     other promises run at least that often (a resolved promise does not
-     yield). Tried instead (session 10): the call waits for the loop's next
-     turn (Lwt.pause) and goes on at once: alone that is cheaper (1 in
-     flight 0.95x of blocking against 0.92x), but with 16 in flight the
-     hand-offs to workers are what lets them run calls in parallel (0.85x
-     against 0.93x), and no cheap signal told the two cases apart. *)
-  let loop_ran = ref 0.
+  (* Calls are answered at once (Fiber.call_quick) for [max_hold] seconds
+     from the loop turn's first such call ([window_start]; not from the
+     turn's start: the turn may have slept in the engine for long, and
+     after every idle spell its calls would all find the window past),
+     then the next one goes to a worker, so that a loop of quick calls
+     still lets timers and other promises run at least that often (a
+     resolved promise does not yield). Tried instead (session 10): the call
+     waits for the loop's next turn (Lwt.pause) and goes on at once: alone
+     that is cheaper (1 in flight 0.95x of blocking against 0.92x), but
+     with 16 in flight the hand-offs to workers are what lets them run
+     calls in parallel (0.85x against 0.93x), and no cheap signal told the
+     two cases apart. *)
+  let window_start = ref 0.
   let max_hold = 1e-3
-
-  (* The window starts at the turn's first quick call, not when the turn
-     began: the turn may have slept in the engine for long, and the calls
-     its callbacks make would all find the window past (and go to a
-     worker) after every idle spell. *)
+  (* set by each turn: the next quick call starts the window *)
   let fresh = ref true
 
   (* The clock is read at most every [check_every] quick answers, not at
@@ -113,10 +112,10 @@ module Async = struct
       let now = Unix.gettimeofday () in
       if !fresh then begin
         fresh := false;
-        loop_ran := now
+        window_start := now
       end
       else begin
-        let elapsed = now -. !loop_ran in
+        let elapsed = now -. !window_start in
         if elapsed > max_hold then expired := true
         else begin
           let per_call = (now -. !last_read) /. float (!skipped + 1) in

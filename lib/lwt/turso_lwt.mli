@@ -12,8 +12,8 @@
     lock (no busy wait) and within a budget of 2,000 SQLite VM steps; past
     that it is handed to a worker. A loop of such calls, with whatever
     the program does between them, still gives the event loop a turn about
-    every millisecond (counted from the first such call after a turn). A page read from a cold
-    disk is the one wait it cannot bound. (See the README's Lwt section.)
+    every millisecond (counted from the first such call after a turn). A
+    page read from a cold disk is the one wait it cannot bound. (See the README's Lwt section.)
 
     {b Cancellation.} [Lwt.cancel] on a pending promise is safe: an
     operation that has not started is dropped; one that has started runs to

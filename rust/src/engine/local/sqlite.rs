@@ -451,12 +451,17 @@ pub(super) fn cstr_bytes<'a>(p: *const c_char) -> &'a [u8] {
     }
 }
 
+/// Column `i`'s name, for error messages.
+unsafe fn column_name(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> String {
+    String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i))).into_owned()
+}
+
 /// A column's value that SQLite could not allocate (sqlite3_column_* would
 /// have made the next step fail with SQLITE_NOMEM; sqlite3_value_* does
 /// not, so the caller stops here).
 #[cold]
 unsafe fn out_of_memory(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Error {
-    let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+    let name = column_name(stmt, i);
     let mut e = Error::new(Kind::Sql, format!("out of memory reading column {i} ({name})"));
     e.code = Some(ffi::SQLITE_NOMEM);
     e
@@ -492,7 +497,7 @@ pub(super) unsafe fn encode_column(stmt: *mut ffi::sqlite3_stmt, i: c_int, out: 
             }
             let b: &[u8] = std::slice::from_raw_parts(p, n);
             if std::str::from_utf8(b).is_err() {
-                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                let name = column_name(stmt, i);
                 return Err(Error::new(
                     Kind::Decode,
                     format!(
@@ -579,7 +584,7 @@ pub(super) unsafe fn column_value(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Res
             let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
             let b: &[u8] = if p.is_null() { &[] } else { std::slice::from_raw_parts(p, n) };
             libsql::Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
-                let name = String::from_utf8_lossy(cstr_bytes(ffi::sqlite3_column_name(stmt, i)));
+                let name = column_name(stmt, i);
                 Error::new(
                     Kind::Decode,
                     format!(
